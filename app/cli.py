@@ -1,0 +1,234 @@
+"""The ``refrain`` command line.
+
+Inference commands import neither Qt nor torch, so they start fast. Errors a user can cause print
+one line (``refrain: error: ...``) and exit with status 2; Ctrl-C cancels cleanly (status 130) and
+leaves no partial files.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from models.errors import UserError
+
+
+class Progress:
+    """A one-line progress display on stderr (only when stderr is a terminal)."""
+
+    def __init__(self, label: str, enabled: bool | None = None) -> None:
+        self.label = label
+        self.enabled = sys.stderr.isatty() if enabled is None else enabled
+        self.t0 = time.monotonic()
+
+    def __call__(self, frac: float) -> None:
+        if not self.enabled:
+            return
+        width = 28
+        n = round(frac * width)
+        el = time.monotonic() - self.t0
+        eta = el / frac - el if frac > 0 else 0.0
+        sys.stderr.write(f"\r{self.label} [{'#' * n}{'.' * (width - n)}] {frac * 100:5.1f}%  ETA {eta:4.1f}s ")
+        sys.stderr.flush()
+
+    def done(self) -> None:
+        if self.enabled:
+            sys.stderr.write("\r" + " " * 72 + "\r")
+            sys.stderr.flush()
+
+
+# -- generate ----------------------------------------------------------------------------------------
+def add_generate(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser(
+        "generate",
+        help="generate a structured piece (MIDI, optionally WAV) from a form template",
+        description="Generate a two-part piece (melody + accompaniment) that follows an SSM template.",
+    )
+    src = p.add_mutually_exclusive_group(required=True)
+    src.add_argument("--structure", metavar="STR", help="structure string, e.g. i4A8B8A8b4B8o4")
+    src.add_argument("--preset", metavar="NAME", help="form preset (see 'refrain presets')")
+    src.add_argument("--template", metavar="FILE", help="template matrix: .npy, .csv or greyscale .png")
+    src.add_argument("--from-track", metavar="FILE", help="derive the template from a MIDI or audio file")
+    p.add_argument("--bars", type=int, help="number of bars (resamples the template; required with --from-track)")
+    p.add_argument("--out", required=True, metavar="OUT.mid", help="MIDI file to write")
+    p.add_argument("--wav", metavar="OUT.wav", help="also render audio with a General MIDI SoundFont")
+    p.add_argument("--model", default="sing", help="sing (default), lstm (baseline) or a model folder")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--tempo", type=float, default=120.0, metavar="BPM")
+    p.add_argument("--temperature", type=float, default=None, help="sampling temperature (default 1.0)")
+    p.add_argument("--primer", metavar="FILE.mid", help="continue this MIDI file (its bars are kept)")
+    p.add_argument("--regenerate", metavar="BARS", help="with --primer: regenerate only these bars, e.g. 5-8,13")
+    p.add_argument("--soundfont", metavar="SF2", help="SoundFont for --wav (default: the system's GM SoundFont)")
+    p.add_argument("--save-template", metavar="FILE", help="also save the template used (.npy/.csv/.png)")
+    p.set_defaults(func=cmd_generate)
+
+
+def cmd_generate(a: argparse.Namespace) -> int:
+    from models.generator.piece import DEFAULT_TEMPERATURE, GenerateRequest, generate_piece, parse_bar_ranges
+    from models.generator.piece import write_outputs as write_piece
+    from models.structure import resolve_template, save_template_file
+
+    if a.from_track is not None and a.bars is None:
+        raise UserError("--from-track needs --bars N (the length of the new piece)")
+    if a.regenerate and not a.primer:
+        raise UserError("--regenerate needs --primer FILE.mid (the piece whose other bars are kept)")
+    if a.wav:
+        from engine.soundfont import find_soundfont
+
+        find_soundfont(a.soundfont)
+    template, _ = resolve_template(a.structure, a.preset, a.template, a.from_track, a.bars)
+    primer = None
+    if a.primer:
+        from models.generator.midi import read_midi
+
+        primer, _ = read_midi(a.primer)
+    regen = parse_bar_ranges(a.regenerate, template.shape[0]) if a.regenerate else []
+    req = GenerateRequest(
+        template=template,
+        model=a.model,
+        seed=a.seed,
+        temperature=DEFAULT_TEMPERATURE if a.temperature is None else a.temperature,
+        tempo=a.tempo,
+        primer=primer,
+        regenerate_bars=regen,
+    )
+    bar = Progress("generating")
+    grid = generate_piece(req, progress=bar)
+    bar.done()
+    render = Progress("rendering ")
+    write_piece(grid, a.out, a.wav, a.tempo, a.soundfont, progress=render)
+    render.done()
+    if a.save_template:
+        save_template_file(template, a.save_template)
+    seconds = grid.bars * 4 * 60.0 / a.tempo
+    extra = f" and {a.wav}" if a.wav else ""
+    print(f"wrote {a.out}{extra}: {grid.bars} bars, {seconds:.1f} s at {a.tempo:g} BPM ({a.model})")
+    return 0
+
+
+# -- eval -----------------------------------------------------------------------------------------------
+def add_eval(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser("eval", help="evaluate a model on held-out data")
+    p.add_argument("what", choices=["generator"])
+    p.add_argument("--split", default="test", choices=["train", "valid", "test"])
+    p.add_argument("--limit", type=int, default=0, help="only the first N songs (0: all)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--temperature", type=float, default=None)
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.set_defaults(func=cmd_eval)
+
+
+def cmd_eval(a: argparse.Namespace) -> int:
+    from models.generator.evaluate import evaluate
+    from models.generator.piece import DEFAULT_TEMPERATURE
+
+    temp = DEFAULT_TEMPERATURE if a.temperature is None else a.temperature
+    log: Callable[[str], None] = lambda m: print(m, file=sys.stderr)  # noqa: E731
+    res = evaluate(a.split, a.limit, a.seed, temp, log=None if a.json else log)
+    print(json.dumps(res, indent=None if a.json else 2))
+    return 0
+
+
+# -- presets / demo ---------------------------------------------------------------------------------------
+def cmd_presets(a: argparse.Namespace) -> int:
+    from models.structure import DESCRIPTIONS
+    from models.structure.presets import PRESET_STRINGS
+
+    for name, s in PRESET_STRINGS.items():
+        print(f"{name:18s} {s:24s} {DESCRIPTIONS[name]}")
+    return 0
+
+
+def template_ascii(t: object) -> str:
+    """A compact picture of a template (one character per bar pair)."""
+    import numpy as np
+
+    m = np.asarray(t)
+    shades = " .:-=+*#%@"
+    rows = []
+    for i in range(m.shape[0]):
+        rows.append("".join(shades[min(9, int(v * 9.999))] for v in m[i]))
+    return "\n".join(rows)
+
+
+def cmd_demo(a: argparse.Namespace) -> int:
+    from engine.soundfont import find_soundfont
+    from models.generator.piece import GenerateRequest, generate_piece, write_outputs
+    from models.structure import resolve_template
+    from models.structure.presets import PRESET_STRINGS
+
+    out = Path(a.out)
+    out.mkdir(parents=True, exist_ok=True)
+    find_soundfont()
+    template, _ = resolve_template(preset=a.preset)
+    print(f"Refrain demo: '{a.preset}' form ({PRESET_STRINGS[a.preset]}), {template.shape[0]} bars")
+    print(template_ascii(template))
+    bar = Progress("generating", enabled=True)
+    grid = generate_piece(GenerateRequest(template, seed=a.seed, tempo=a.tempo), progress=bar)
+    bar.done()
+    mid, wav = out / f"refrain-{a.preset}.mid", out / f"refrain-{a.preset}.wav"
+    write_outputs(grid, mid, wav, a.tempo)
+    print(f"wrote {mid} and {wav}")
+    print("Open the MIDI in any DAW, or play the WAV. 'refrain generate --help' for more.")
+    return 0
+
+
+# -- train / export (torch; only for users who train) ------------------------------------------------------------
+def cmd_train(a: argparse.Namespace, rest: list[str]) -> int:
+    from models.generator.train import main as train_main
+
+    return train_main(rest)
+
+
+def cmd_export(a: argparse.Namespace, rest: list[str]) -> int:
+    from models.generator.export import main as export_main
+
+    return export_main(rest)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(prog="refrain", description="Refrain: structured music generation and production.")
+    sub = ap.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    add_generate(sub)
+    add_eval(sub)
+    p = sub.add_parser("presets", help="list the form presets")
+    p.set_defaults(func=cmd_presets)
+    p = sub.add_parser("demo", help="generate and render a demo piece (what ./run.sh starts without a display)")
+    p.add_argument("--out", default="refrain-demo", help="output folder")
+    p.add_argument("--preset", default="verse-chorus")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--tempo", type=float, default=110.0)
+    p.set_defaults(func=cmd_demo)
+    p = sub.add_parser("train", help="train a model (needs the [train] extra); see 'refrain train generator -h'")
+    p.add_argument("what", choices=["generator"])
+    p.set_defaults(func=cmd_train, passthrough=True)
+    p = sub.add_parser("export", help="export a trained checkpoint to ONNX")
+    p.add_argument("what", choices=["generator"])
+    p.set_defaults(func=cmd_export, passthrough=True)
+    return ap
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    ap = build_parser()
+    a, rest = ap.parse_known_args(argv)
+    try:
+        if getattr(a, "passthrough", False):
+            return int(a.func(a, rest))
+        if rest:
+            ap.error(f"unrecognized arguments: {' '.join(rest)}")
+        return int(a.func(a))
+    except UserError as exc:
+        print(f"refrain: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("\nrefrain: cancelled", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,67 @@
+"""Offline rendering of a MIDI file through fluidsynth (in process, via pyfluidsynth)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+
+import numpy as np
+
+from engine.soundfont import find_soundfont
+from models.errors import UserError
+
+TAIL_SECONDS = 1.5  # let releases and reverb ring out after the last event
+
+
+def render_midi(
+    midi_path: str | os.PathLike[str],
+    sample_rate: int = 44100,
+    soundfont: str | os.PathLike[str] | None = None,
+    gain: float = 0.5,
+    progress: Callable[[float], None] | None = None,
+) -> np.ndarray:
+    """Render a MIDI file to a (2, samples) float32 array with a GM SoundFont."""
+    import fluidsynth
+    import mido
+
+    sf2 = find_soundfont(soundfont)
+    try:
+        mid = mido.MidiFile(os.fspath(midi_path))
+    except Exception as exc:
+        raise UserError(f"cannot read MIDI file {os.fspath(midi_path)}: {exc}") from exc
+    synth = fluidsynth.Synth(gain=gain, samplerate=float(sample_rate))
+    try:
+        sfid = synth.sfload(str(sf2))
+        if sfid < 0:
+            raise UserError(f"cannot load SoundFont {sf2}")
+        for ch in range(16):
+            synth.program_select(ch, sfid, 128 if ch == 9 else 0, 0)
+        total = mid.length
+        chunks: list[np.ndarray] = []
+        now = 0.0
+        done = 0
+        for msg in mid:  # merged tracks, msg.time in seconds since the previous message
+            now += msg.time
+            frames = round(now * sample_rate) - done
+            if frames > 0:
+                chunks.append(synth.get_samples(frames))
+                done += frames
+                if progress is not None and total > 0:
+                    progress(min(1.0, now / total))
+            if msg.is_meta:
+                continue
+            if msg.type == "note_on":
+                synth.noteon(msg.channel, msg.note, msg.velocity)
+            elif msg.type == "note_off":
+                synth.noteoff(msg.channel, msg.note)
+            elif msg.type == "program_change":
+                synth.program_change(msg.channel, msg.program)
+            elif msg.type == "control_change":
+                synth.cc(msg.channel, msg.control, msg.value)
+            elif msg.type == "pitchwheel":
+                synth.pitch_bend(msg.channel, msg.pitch)
+        chunks.append(synth.get_samples(round(TAIL_SECONDS * sample_rate)))
+    finally:
+        synth.delete()
+    pcm = np.concatenate(chunks).astype(np.float32) / 32768.0
+    return np.ascontiguousarray(pcm.reshape(-1, 2).T)

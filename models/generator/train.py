@@ -1,0 +1,193 @@
+"""Train SING or the no-attention LSTM baseline on aligned POP909 grids.
+
+Resumable (``--resume``), with a progress bar, a wall-clock budget (``--minutes``) and validation
+NLL; runs under ``torchrun --nproc_per_node N`` (DDP: each rank draws its own batches).
+
+    python -m models.generator.train --model sing --out runs/sing
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import sys
+import time
+from dataclasses import fields
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from models.checkpoint import load_checkpoint, save_checkpoint
+from models.generator.dataset import TemplateCache, collate, make_example, sample_batch
+from models.generator.model import Generator, GeneratorConfig, frame_nll, velocity_nll
+from models.generator.pop909 import SPLIT_FILE, load_cache, load_split
+
+
+def to_tensors(batch: dict[str, np.ndarray], device: torch.device) -> dict[str, torch.Tensor]:
+    return {k: torch.from_numpy(v).to(device) for k, v in batch.items()}
+
+
+def batch_loss(net: nn.Module, b: dict[str, torch.Tensor]) -> tuple[torch.Tensor, dict[str, float]]:
+    """Loss per real frame: melody + accompaniment NLL + velocity NLL (per onset step)."""
+    mel, acc, vm, va, _ = net(b["prev"], b["ctx"], b["conf"], b["pos"])
+    nm, na = frame_nll(mel, acc, b["mel"], b["acc"], b["mask"])
+    vnm = velocity_nll(vm, b["vel_m"], b["vm_mask"])
+    vna = velocity_nll(va, b["vel_a"], b["va_mask"])
+    frames = b["mask"].sum().clamp(min=1)
+    loss = (nm + na + 0.5 * (vnm + vna)) / frames
+    stats = {k: float(v.detach()) for k, v in (("frames", frames), ("mel", nm), ("acc", na), ("vel", vnm + vna))}
+    return loss, stats
+
+
+def valid_batches(cache: TemplateCache, window_bars: int, kind: str, max_songs: int) -> list[dict[str, np.ndarray]]:
+    """Fixed validation windows: the first ``window_bars`` bars of each song, no augmentation."""
+    out = []
+    exs = []
+    for i in range(min(max_songs, len(cache.songs))):
+        g = cache.grid(i)
+        w, null = cache.attention(i, kind)
+        bars = min(window_bars, g.bars)
+        exs.append(make_example(g, w, null, 0, bars))
+        if len(exs) == 16:
+            out.append(collate(exs, window_bars * 16))
+            exs = []
+    if exs:
+        out.append(collate(exs, window_bars * 16))
+    return out
+
+
+@torch.no_grad()
+def evaluate(net: nn.Module, batches: list[dict[str, np.ndarray]], device: torch.device) -> float:
+    net.eval()
+    tot, frames = 0.0, 0.0
+    for nb in batches:
+        b = to_tensors(nb, device)
+        mel, acc, _, _, _ = net(b["prev"], b["ctx"], b["conf"], b["pos"])
+        nm, na = frame_nll(mel, acc, b["mel"], b["acc"], b["mask"])
+        tot += float(nm + na)
+        frames += float(b["mask"].sum())
+    net.train()
+    return tot / max(frames, 1.0)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description="Train the structured generator (SING) or its LSTM baseline.")
+    ap.add_argument("--model", choices=["sing", "lstm"], default="sing")
+    ap.add_argument("--out", type=Path, required=True, help="run folder (checkpoint: OUT/last.pt, OUT/best.pt)")
+    ap.add_argument("--cache", type=Path, default=Path(".cache/pop909.npz"), help="built by models.generator.pop909")
+    ap.add_argument("--split", type=Path, default=SPLIT_FILE, help="train/valid/test song ids (JSON)")
+    ap.add_argument("--hidden", type=int, default=384)
+    ap.add_argument("--layers", type=int, default=2)
+    ap.add_argument("--batch", type=int, default=16)
+    ap.add_argument("--window-bars", type=int, default=24)
+    ap.add_argument("--lr", type=float, default=2e-3)
+    ap.add_argument("--updates", type=int, default=6000)
+    ap.add_argument("--minutes", type=float, default=0.0, help="stop after this wall time (0: no limit)")
+    ap.add_argument("--valid-every", type=int, default=250)
+    ap.add_argument("--threads", type=int, default=0)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--resume", action="store_true")
+    ap.add_argument("--max-songs", type=int, default=0, help="limit training songs (tiny runs)")
+    args = ap.parse_args(argv)
+
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    rank = int(os.environ.get("RANK", "0"))
+    ddp = world > 1
+    device = torch.device(f"cuda:{os.environ.get('LOCAL_RANK', '0')}" if torch.cuda.is_available() else "cpu")
+    if ddp:
+        torch.distributed.init_process_group("nccl" if device.type == "cuda" else "gloo")
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    torch.manual_seed(args.seed)
+
+    cfg = GeneratorConfig(attention=args.model == "sing", hidden=args.hidden, layers=args.layers)
+    split = load_split(args.split)
+    if not args.cache.is_file():
+        ap.error(f"{args.cache} not found: build it with 'python -m models.generator.pop909'")
+    train_songs = load_cache(args.cache, split["train"])
+    if args.max_songs:
+        train_songs = train_songs[: args.max_songs]
+    valid_songs = load_cache(args.cache, split["valid"])
+    train_cache = TemplateCache(train_songs, cfg.beta, cfg.null_score)
+    valid_cache = TemplateCache(valid_songs, cfg.beta, cfg.null_score)
+    vbatches = valid_batches(valid_cache, args.window_bars, "label0", 48 if not args.max_songs else 4)
+
+    net = Generator(cfg).to(device)
+    opt = torch.optim.AdamW(net.parameters(), lr=args.lr, weight_decay=1e-4)
+    step, best = 0, math.inf
+    last = args.out / "last.pt"
+    if args.resume and last.exists():
+        ck = load_checkpoint(last)
+        net.load_state_dict(ck["state_dict"])
+        ts = ck["train_state"]
+        opt.load_state_dict(ts["optimizer"])
+        step, best = int(ts["step"]), float(ts["best"])
+        if rank == 0:
+            print(f"resumed {last} at update {step} (best valid {best:.3f})", file=sys.stderr)
+    model: nn.Module = nn.parallel.DistributedDataParallel(net) if ddp else net
+    rng = np.random.default_rng([args.seed, rank, step])
+
+    def lr_at(s: int) -> float:
+        warm = 200
+        if s < warm:
+            return float(args.lr) * (s + 1) / warm
+        return float(args.lr) * 0.5 * (1 + math.cos(math.pi * min(1.0, (s - warm) / max(1, args.updates - warm))))
+
+    def save(path: Path) -> None:
+        meta = {"model": args.model, "config": cfg.to_dict(), "train_args": {k: str(v) for k, v in vars(args).items()}}
+        save_checkpoint(
+            path,
+            f"generator-{args.model}",
+            meta,
+            net.state_dict(),
+            {"step": step, "optimizer": opt.state_dict(), "best": best},
+        )
+
+    from tqdm import tqdm
+
+    t0 = time.monotonic()
+    bar = tqdm(total=args.updates, initial=step, disable=rank != 0, file=sys.stderr, dynamic_ncols=True)
+    ema = None
+    while step < args.updates:
+        for group in opt.param_groups:
+            group["lr"] = lr_at(step)
+        b = to_tensors(sample_batch(train_cache, rng, args.batch, args.window_bars), device)
+        loss, _ = batch_loss(model, b)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()  # type: ignore[no-untyped-call]
+        nn.utils.clip_grad_norm_(net.parameters(), 1.0)
+        opt.step()
+        step += 1
+        lv = float(loss.detach())
+        ema = lv if ema is None else 0.98 * ema + 0.02 * lv
+        bar.update(1)
+        bar.set_postfix(loss=f"{ema:.3f}", lr=f"{lr_at(step):.1e}")
+        out_of_time = args.minutes > 0 and time.monotonic() - t0 > args.minutes * 60
+        if rank == 0 and (step % args.valid_every == 0 or step == args.updates or out_of_time):
+            v = evaluate(net, vbatches, device)
+            improved = v < best
+            best = min(best, v)
+            save(last)
+            if improved:
+                save(args.out / "best.pt")
+            bar.write(f"update {step}: train {ema:.3f} valid NLL/frame {v:.3f}{' *' if improved else ''}")
+        if out_of_time:
+            break
+    bar.close()
+    if ddp:
+        torch.distributed.destroy_process_group()
+    return 0
+
+
+def config_from_args(args: dict[str, Any]) -> GeneratorConfig:
+    """Rebuild the config stored in a checkpoint's ``args``."""
+    c = args["config"]
+    return GeneratorConfig(**{f.name: c[f.name] for f in fields(GeneratorConfig)})
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,145 @@
+"""Templates derived from a loaded track: MIDI (pitch classes of the piano roll) or audio (chroma
+on a tracked beat grid). Both compare bars by their pitch-class content at each 8th note."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+
+from models.errors import UserError
+from models.structure.matrix import resample_template, ssm_from_features
+
+MIDI_SUFFIXES = (".mid", ".midi", ".kar")
+AUDIO_SUFFIXES = (".wav", ".flac", ".ogg", ".mp3", ".aif", ".aiff")
+ANALYSIS_SR = 22050
+HOP = 512
+N_FFT = 4096
+
+
+def template_from_track(path: str | os.PathLike[str], bars: int | None = None) -> np.ndarray:
+    """The SSM of a MIDI or audio file, resampled to ``bars`` bars when given."""
+    p = Path(path)
+    if not p.is_file():
+        raise UserError(f"track not found: {p}")
+    suffix = p.suffix.lower()
+    if suffix in MIDI_SUFFIXES:
+        from models.generator.features import template_features
+        from models.generator.midi import read_midi
+
+        g, _ = read_midi(p)
+        feats = template_features(g)
+    elif suffix in AUDIO_SUFFIXES:
+        feats = audio_bar_features(p)
+    else:
+        raise UserError(f"unsupported track type {suffix!r}: use MIDI or WAV/FLAC/OGG/MP3")
+    t = ssm_from_features(feats)
+    return resample_template(t, bars) if bars is not None else t
+
+
+def load_mono(path: Path, sr: int = ANALYSIS_SR) -> np.ndarray:
+    """Decode an audio file to mono float32 at ``sr``."""
+    import soundfile as sf
+    import soxr
+
+    try:
+        data, rate = sf.read(str(path), dtype="float32", always_2d=True)
+    except Exception as exc:
+        raise UserError(f"cannot decode audio file {path.name}: {exc}") from exc
+    if data.shape[0] == 0:
+        raise UserError(f"audio file {path.name} is empty")
+    mono = data.mean(axis=1)
+    if rate != sr:
+        mono = soxr.resample(mono, rate, sr)
+    return np.asarray(mono, dtype=np.float32)
+
+
+def _stft_mag(x: np.ndarray) -> np.ndarray:
+    pad = np.pad(x, (N_FFT // 2, N_FFT // 2))
+    frames = 1 + (pad.shape[0] - N_FFT) // HOP
+    idx = np.arange(N_FFT)[None, :] + HOP * np.arange(frames)[:, None]
+    win = np.hanning(N_FFT).astype(np.float32)
+    mags = []
+    for s in range(0, frames, 512):  # blocks keep memory flat for long files
+        mags.append(np.abs(np.fft.rfft(pad[idx[s : s + 512]] * win, axis=1)).astype(np.float32))
+    return np.concatenate(mags)
+
+
+def _chroma(mag: np.ndarray, sr: int) -> np.ndarray:
+    freqs = np.fft.rfftfreq(N_FFT, 1.0 / sr)
+    ok = (freqs > 60.0) & (freqs < 2100.0)
+    pc = (np.round(12 * np.log2(freqs[ok] / 440.0)).astype(np.int64) + 9) % 12
+    m = np.zeros((ok.sum(), 12), np.float32)
+    m[np.arange(ok.sum()), pc] = 1.0
+    c = (mag[:, ok] ** 2) @ m
+    return np.asarray(c / (np.linalg.norm(c, axis=1, keepdims=True) + 1e-9))
+
+
+def _onset_envelope(mag: np.ndarray) -> np.ndarray:
+    logm = np.log1p(100.0 * mag)
+    flux = np.maximum(0.0, np.diff(logm, axis=0, prepend=logm[:1])).sum(axis=1)
+    flux -= np.convolve(flux, np.ones(16) / 16, mode="same")
+    return np.asarray(np.maximum(flux, 0.0) / (flux.std() + 1e-9))
+
+
+def _tempo_period(env: np.ndarray, fps: float) -> int:
+    """Beat period in frames: autocorrelation with a log-normal preference around 120 BPM."""
+    lags = np.arange(int(fps * 60 / 200), int(fps * 60 / 55) + 1)
+    ac = np.array([np.dot(env[:-lag], env[lag:]) for lag in lags])
+    bpm = 60.0 * fps / lags
+    weight = np.exp(-0.5 * (np.log2(bpm / 120.0) / 0.9) ** 2)
+    return int(lags[np.argmax(ac * weight)])
+
+
+def _track_beats(env: np.ndarray, period: int, tightness: float = 100.0) -> np.ndarray:
+    """Dynamic-programming beat tracker (Ellis 2007): beat frames following the onset envelope."""
+    n = env.shape[0]
+    score = env.astype(np.float64).copy()
+    back = np.full(n, -1)
+    taus = np.arange(max(1, period // 2), 2 * period + 1)
+    penalty = -tightness * np.log(taus / period) ** 2
+    for t in range(taus[0], n):
+        prev = t - taus
+        valid = prev >= 0
+        if not valid.any():
+            continue
+        cand = score[prev[valid]] + penalty[valid]
+        k = int(np.argmax(cand))
+        if cand[k] > 0:
+            score[t] += cand[k]
+            back[t] = prev[valid][k]
+    t = int(np.argmax(score[max(0, n - period) :]) + max(0, n - period))
+    beats = [t]
+    while back[beats[-1]] >= 0:
+        beats.append(int(back[beats[-1]]))
+    return np.array(beats[::-1])
+
+
+def audio_bar_features(path: Path) -> np.ndarray:
+    """(bars, 96) chroma at each 8th note on a tracked beat grid, 4 beats to the bar."""
+    x = load_mono(path)
+    if x.shape[0] < ANALYSIS_SR * 2 or float(np.abs(x).max()) < 1e-4:
+        raise UserError(f"{path.name}: too short or silent to find bars (need a few seconds of music)")
+    mag = _stft_mag(x)
+    env = _onset_envelope(mag)
+    fps = ANALYSIS_SR / HOP
+    beats = _track_beats(env, _tempo_period(env, fps))
+    if beats.shape[0] < 8:
+        raise UserError(f"{path.name}: could not find a steady beat")
+    # Downbeat: the phase whose beats carry the most onset energy.
+    phase = int(np.argmax([env[beats[k::4]].mean() for k in range(4)]))
+    beats = beats[phase:]
+    bars = (beats.shape[0] - 1) // 4
+    if bars < 1:
+        raise UserError(f"{path.name}: too short to find a whole bar")
+    chroma = _chroma(mag, ANALYSIS_SR)
+    eighths = np.interp(np.arange(bars * 8 + 1) / 2.0, np.arange(beats.shape[0]), beats)
+    edges = np.round(eighths).astype(np.int64)
+    feats = np.zeros((bars * 8, 12), np.float32)
+    for k in range(bars * 8):
+        a, b = edges[k], max(edges[k + 1], edges[k] + 1)
+        feats[k] = chroma[a:b].mean(axis=0)
+    # Centre each dimension over the song: what all bars share (key, timbre) says nothing of form.
+    f = feats.reshape(bars, 96)
+    return np.asarray(f - f.mean(axis=0, keepdims=True))

@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# Refrain set-up and entry point.
+#   ./run.sh          set up (.venv, pinned packages, Debian packages when root), then start Refrain
+#   ./run.sh test     set up, then run the linters and the test suite
+set -euo pipefail
+cd "$(dirname "$0")"
+
+DEBS="fluidsynth fluid-soundfont-gm libportaudio2"
+PY=${PYTHON:-python3}
+
+install_debs() {
+    [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null || return 0
+    local missing=""
+    for p in $DEBS; do dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"; done
+    [ -z "$missing" ] && return 0
+    echo "refrain: installing Debian packages:$missing" >&2
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $missing >/dev/null
+}
+
+install_venv() {
+    local stamp=.venv/.refrain-stamp
+    local want
+    want=$(cat pyproject.toml requirements.lock | sha256sum | cut -c1-16)
+    if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then return 0; fi
+    echo "refrain: setting up .venv (first run takes a few minutes)" >&2
+    [ -x .venv/bin/python ] || "$PY" -m venv .venv
+    .venv/bin/python -m pip install -q --upgrade pip
+    # torch first, from its pinned CPU build, so nothing later pulls a CUDA build.
+    .venv/bin/python -m pip install -q "$(grep '^torch==' requirements.lock)"
+    .venv/bin/python -m pip install -q -c requirements.lock -e ".[train,dev]"
+    echo "$want" > "$stamp"
+}
+
+install_debs
+install_venv
+
+case "${1:-run}" in
+    run)
+        shift || true
+        if [ -n "${DISPLAY:-}${WAYLAND_DISPLAY:-}" ] && .venv/bin/refrain app --help >/dev/null 2>&1; then
+            exec .venv/bin/refrain app "$@"
+        fi
+        exec .venv/bin/refrain demo "$@"
+        ;;
+    test)
+        shift
+        .venv/bin/ruff check .
+        .venv/bin/mypy engine models app
+        exec .venv/bin/python -m pytest "$@"
+        ;;
+    *)
+        echo "usage: ./run.sh [run|test] [args...]" >&2
+        exit 2
+        ;;
+esac

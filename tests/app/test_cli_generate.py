@@ -1,0 +1,196 @@
+"""The ``refrain generate`` contract, end to end with the shipped models."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import mido
+import numpy as np
+import pytest
+import soundfile as sf
+
+from app.cli import main
+from models.generator.midi import read_midi
+
+ROOT = Path(__file__).resolve().parents[2]
+HAS_SF2 = any(
+    Path(p).is_file() for p in ("/usr/share/sounds/sf2/FluidR3_GM.sf2", "/usr/share/sounds/sf2/default-GM.sf2")
+)
+
+
+def run(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
+    code = main(args)
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+def midi_bars(path: Path) -> float:
+    mid = mido.MidiFile(path)
+    ticks = max(sum(m.time for m in tr) for tr in mid.tracks)
+    return ticks / (4 * mid.ticks_per_beat)
+
+
+@pytest.mark.parametrize("model", ["sing", "lstm"])
+def test_generate_structure_exact_bars(tmp_path: Path, capsys: pytest.CaptureFixture[str], model: str) -> None:
+    out = tmp_path / "p.mid"
+    code, stdout, _ = run(
+        ["generate", "--structure", "A4B4A4", "--out", str(out), "--model", model, "--seed", "3"], capsys
+    )
+    assert code == 0 and "12 bars" in stdout
+    assert midi_bars(out) == 12
+    mid = mido.MidiFile(out)
+    assert [t.name for t in mid.tracks] == ["Refrain", "Melody", "Accompaniment"]
+    g, tempo = read_midi(out)
+    assert tempo == pytest.approx(120.0)
+    assert np.count_nonzero(g.mel >= 2) > 0 and np.count_nonzero(g.acc == 1) > 0
+
+
+@pytest.mark.skipif(not HAS_SF2, reason="needs fluid-soundfont-gm (installed by ./run.sh as root)")
+def test_generate_preset_with_wav(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    mid, wav = tmp_path / "p.mid", tmp_path / "p.wav"
+    code, _, _ = run(["generate", "--preset", "aaba", "--out", str(mid), "--wav", str(wav), "--tempo", "150"], capsys)
+    assert code == 0
+    assert midi_bars(mid) == 32
+    audio, sr = sf.read(wav)
+    assert sr == 44100 and audio.shape[1] == 2
+    seconds = 32 * 4 * 60 / 150
+    assert seconds <= audio.shape[0] / sr <= seconds + 2.0
+    assert np.abs(audio).max() > 0.01  # real sound, not silence
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no temp files left
+
+
+def test_seed_reproducible_and_temperature_changes(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    paths = [tmp_path / f"{k}.mid" for k in range(3)]
+    for p, extra in zip(paths, (["--seed", "5"], ["--seed", "5"], ["--seed", "6"]), strict=True):
+        assert run(["generate", "--structure", "A2B2", "--out", str(p), *extra], capsys)[0] == 0
+    assert paths[0].read_bytes() == paths[1].read_bytes()
+    assert paths[0].read_bytes() != paths[2].read_bytes()
+
+
+def test_template_file_and_from_track(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    t = tmp_path / "t.csv"
+    m = np.eye(6)
+    m[0, 3] = m[3, 0] = m[1, 4] = m[4, 1] = 1.0
+    np.savetxt(t, m, delimiter=",")
+    a = tmp_path / "a.mid"
+    assert run(["generate", "--template", str(t), "--out", str(a)], capsys)[0] == 0
+    assert midi_bars(a) == 6
+    b = tmp_path / "b.mid"
+    assert run(["generate", "--from-track", str(a), "--bars", "10", "--out", str(b)], capsys)[0] == 0
+    assert midi_bars(b) == 10
+
+
+def test_primer_and_regenerate(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    first = tmp_path / "first.mid"
+    assert run(["generate", "--structure", "A4A4", "--out", str(first), "--seed", "1"], capsys)[0] == 0
+    again = tmp_path / "again.mid"
+    code, _, _ = run(
+        [
+            "generate",
+            "--structure",
+            "A4A4",
+            "--primer",
+            str(first),
+            "--regenerate",
+            "3-4",
+            "--out",
+            str(again),
+            "--seed",
+            "9",
+        ],
+        capsys,
+    )
+    assert code == 0
+    g1, _ = read_midi(first)
+    g2, _ = read_midi(again)
+    kept = np.r_[0:32, 64:128]
+    assert np.array_equal(g1.mel[kept], g2.mel[kept]) and np.array_equal(g1.acc[kept], g2.acc[kept])
+    longer = tmp_path / "longer.mid"
+    assert run(["generate", "--structure", "A4A4B4", "--primer", str(first), "--out", str(longer)], capsys)[0] == 0
+    g3, _ = read_midi(longer)
+    assert g3.bars == 12 and np.array_equal(g3.mel[:128], g1.mel)
+
+
+def _bad_template(tmp_path: Path, kind: str) -> str:
+    p = tmp_path / f"bad_{kind}"
+    if kind == "nonsquare.csv":
+        np.savetxt(p, np.ones((3, 4)), delimiter=",")
+    elif kind == "nan.npy":
+        m = np.eye(4)
+        m[1, 2] = np.nan
+        np.save(p, m)
+    elif kind == "negative.npy":
+        np.save(p, -np.ones((4, 4)))
+    elif kind == "empty.csv":
+        p.write_text("")
+    elif kind == "corrupt.png":
+        p.write_bytes(b"\x89PNG\r\n\x1a\n broken")
+    return str(p)
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--structure", "A8B"], "malformed structure"),
+        (["--structure", "A0"], "no bars"),
+        (["--structure", "A5000"], "between 1 and"),
+        (["--preset", "nope"], "unknown preset"),
+        (["--preset", "aaba", "--bars", "0"], "between 1 and"),
+        (["--preset", "aaba", "--bars", "5000"], "between 1 and"),
+        (["--template", "TPL:nonsquare.csv"], "square"),
+        (["--template", "TPL:nan.npy"], "NaN"),
+        (["--template", "TPL:negative.npy"], "negative"),
+        (["--template", "TPL:empty.csv"], "empty"),
+        (["--template", "TPL:corrupt.png"], "cannot read"),
+        (["--template", "/nonexistent/t.npy"], "not found"),
+        (["--from-track", "/nonexistent/x.mid", "--bars", "8"], "not found"),
+        (["--structure", "A4", "--temperature", "0"], "temperature"),
+        (["--structure", "A4", "--tempo", "1000"], "tempo"),
+        (["--structure", "A4", "--model", "nosuchmodel"], "unknown model"),
+        (["--structure", "A4", "--regenerate", "1-2"], "needs --primer"),
+    ],
+)
+def test_bad_input_one_line_exit_2_no_output(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], args: list[str], message: str
+) -> None:
+    args = [_bad_template(tmp_path, a[4:]) if a.startswith("TPL:") else a for a in args]
+    out = tmp_path / "out.mid"
+    code, _stdout, stderr = run(["generate", *args, "--out", str(out)], capsys)
+    assert code == 2
+    lines = stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("refrain: error:") and message in lines[0]
+    assert not out.exists()
+    assert sorted(p.name for p in tmp_path.iterdir() if not p.name.startswith("bad_")) == []
+
+
+def test_from_track_needs_bars(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = run(["generate", "--from-track", "x.mid", "--out", str(tmp_path / "o.mid")], capsys)
+    assert code == 2 and "--bars" in err
+
+
+def test_bad_output_suffix(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = run(["generate", "--structure", "A2", "--out", str(tmp_path / "o.txt")], capsys)
+    assert code == 2 and "must end with" in err and not list(tmp_path.iterdir())
+
+
+def test_generation_does_not_import_torch(tmp_path: Path) -> None:
+    code = (
+        "import sys; from app.cli import main; "
+        f"rc = main(['generate', '--preset', 'abab', '--out', {str(tmp_path / 'x.mid')!r}]); "
+        "assert rc == 0; assert 'torch' not in sys.modules, 'torch imported'; print('ok')"
+    )
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, cwd=tmp_path, timeout=120)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip().endswith("ok")
+
+
+def test_eval_without_data_is_a_clear_error(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("REFRAIN_DATA", "/nonexistent")
+    code, _, err = run(["eval", "generator", "--json"], capsys)
+    assert code == 2 and "POP909 data not found" in err
