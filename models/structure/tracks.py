@@ -78,26 +78,40 @@ def _chroma(mag: np.ndarray, sr: int) -> np.ndarray:
 
 def _onset_envelope(mag: np.ndarray) -> np.ndarray:
     logm = np.log1p(100.0 * mag)
-    flux = np.maximum(0.0, np.diff(logm, axis=0, prepend=logm[:1])).sum(axis=1)
+    flux = np.maximum(0.0, np.diff(logm, axis=0, prepend=np.zeros_like(logm[:1]))).sum(axis=1)
     flux -= np.convolve(flux, np.ones(16) / 16, mode="same")
     return np.asarray(np.maximum(flux, 0.0) / (flux.std() + 1e-9))
 
 
-def _tempo_period(env: np.ndarray, fps: float) -> int:
-    """Beat period in frames: autocorrelation with a log-normal preference around 120 BPM."""
-    lags = np.arange(int(fps * 60 / 200), int(fps * 60 / 55) + 1)
-    ac = np.array([np.dot(env[:-lag], env[lag:]) for lag in lags])
+def _tempo_period(env: np.ndarray, fps: float) -> float:
+    """Beat period in frames (fractional).
+
+    Autocorrelation of the onset envelope with a log-normal preference around 120 BPM, refined by
+    a parabola through the peak: a whole-frame period would make tracked beats drift.
+    """
+    lo, hi = int(fps * 60 / 200), int(fps * 60 / 55) + 2
+    n = env.shape[0]
+
+    def ac(lag: int) -> float:
+        return float(np.dot(env[: n - lag], env[lag:])) / max(1, n - lag) if lag < n else 0.0
+
+    lags = np.arange(lo, hi)
+    comb = np.array([ac(lag) for lag in lags])
     bpm = 60.0 * fps / lags
     weight = np.exp(-0.5 * (np.log2(bpm / 120.0) / 0.9) ** 2)
-    return int(lags[np.argmax(ac * weight)])
+    k = int(np.argmax((comb * weight)[1:-1])) + 1
+    a, b, c = comb[k - 1], comb[k], comb[k + 1]
+    denom = a - 2 * b + c
+    offset = 0.5 * (a - c) / denom if denom < 0 else 0.0
+    return float(lags[k] + np.clip(offset, -0.5, 0.5))
 
 
-def _track_beats(env: np.ndarray, period: int, tightness: float = 100.0) -> np.ndarray:
+def _track_beats(env: np.ndarray, period: float, tightness: float = 100.0) -> np.ndarray:
     """Dynamic-programming beat tracker (Ellis 2007): beat frames following the onset envelope."""
     n = env.shape[0]
     score = env.astype(np.float64).copy()
     back = np.full(n, -1)
-    taus = np.arange(max(1, period // 2), 2 * period + 1)
+    taus = np.arange(max(1, int(period // 2)), int(2 * period) + 2)
     penalty = -tightness * np.log(taus / period) ** 2
     for t in range(taus[0], n):
         prev = t - taus
@@ -109,11 +123,42 @@ def _track_beats(env: np.ndarray, period: int, tightness: float = 100.0) -> np.n
         if cand[k] > 0:
             score[t] += cand[k]
             back[t] = prev[valid][k]
-    t = int(np.argmax(score[max(0, n - period) :]) + max(0, n - period))
+    last = max(0, n - int(round(period)))
+    t = int(np.argmax(score[last:]) + last)
     beats = [t]
     while back[beats[-1]] >= 0:
         beats.append(int(back[beats[-1]]))
-    return np.array(beats[::-1])
+    out = beats[::-1]
+    # The chain can start a beat late (little evidence before it): extend at the local period.
+    if len(out) > 1:
+        step = out[1] - out[0]
+        while out[0] - step >= -step // 3:
+            out.insert(0, max(0, out[0] - step))
+        step = out[-1] - out[-2]
+        while out[-1] + step < n:
+            out.append(out[-1] + step)
+    return np.array(out)
+
+
+def _downbeat_phase(env: np.ndarray, chroma: np.ndarray, beats: np.ndarray) -> int:
+    """Index of the first downbeat among ``beats``.
+
+    Music usually starts on a bar line, so the first beat with clear onset energy is taken as a
+    downbeat unless another phase is clearly stronger in onset energy and harmonic change (chords
+    change on bar lines).
+    """
+    padded = np.pad(env, 2)
+    strength = np.max(np.stack([padded[beats + k] for k in range(5)]), axis=0)  # +-2 frames
+    first = int(np.argmax(strength >= 0.5 * np.median(strength)))
+    b = beats[first:]
+    if b.shape[0] < 9:
+        return first
+    per_beat = np.stack([chroma[b[i] : max(b[i + 1], b[i] + 1)].mean(axis=0) for i in range(b.shape[0] - 1)])
+    unit = per_beat / (np.linalg.norm(per_beat, axis=1, keepdims=True) + 1e-9)
+    novelty = np.concatenate([[0.0], 1.0 - np.sum(unit[1:] * unit[:-1], axis=1)])
+    score = [float(env[b[k:-1:4]].mean() * (1.0 + novelty[k::4].mean())) for k in range(4)]
+    best = int(np.argmax(score))
+    return first + (best if score[best] > 1.25 * score[0] else 0)
 
 
 def audio_bar_features(path: Path) -> np.ndarray:
@@ -127,13 +172,11 @@ def audio_bar_features(path: Path) -> np.ndarray:
     beats = _track_beats(env, _tempo_period(env, fps))
     if beats.shape[0] < 8:
         raise UserError(f"{path.name}: could not find a steady beat")
-    # Downbeat: the phase whose beats carry the most onset energy.
-    phase = int(np.argmax([env[beats[k::4]].mean() for k in range(4)]))
-    beats = beats[phase:]
+    chroma = _chroma(mag, ANALYSIS_SR)
+    beats = beats[_downbeat_phase(env, chroma, beats) :]
     bars = (beats.shape[0] - 1) // 4
     if bars < 1:
         raise UserError(f"{path.name}: too short to find a whole bar")
-    chroma = _chroma(mag, ANALYSIS_SR)
     eighths = np.interp(np.arange(bars * 8 + 1) / 2.0, np.arange(beats.shape[0]), beats)
     edges = np.round(eighths).astype(np.int64)
     feats = np.zeros((bars * 8, 12), np.float32)

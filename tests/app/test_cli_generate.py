@@ -194,3 +194,27 @@ def test_eval_without_data_is_a_clear_error(
     monkeypatch.setenv("REFRAIN_DATA", "/nonexistent")
     code, _, err = run(["eval", "generator", "--json"], capsys)
     assert code == 2 and "POP909 data not found" in err
+
+
+def test_missing_soundfont_is_a_clear_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import engine.soundfont
+
+    monkeypatch.delenv("REFRAIN_SOUNDFONT", raising=False)
+    monkeypatch.setattr(engine.soundfont, "CANDIDATES", ())
+    mid, wav = tmp_path / "p.mid", tmp_path / "p.wav"
+    code, _, err = run(["generate", "--preset", "aaba", "--out", str(mid), "--wav", str(wav)], capsys)
+    assert code == 2 and "no General MIDI SoundFont found" in err and "fluid-soundfont-gm" in err
+    assert not mid.exists() and not wav.exists()
+    code, _, err = run(
+        ["generate", "--preset", "aaba", "--out", str(mid), "--wav", str(wav), "--soundfont", "x.sf2"], capsys
+    )
+    assert code == 2 and "SoundFont not found" in err and not list(tmp_path.iterdir())
+
+
+@pytest.mark.skipif(not HAS_SF2, reason="needs fluid-soundfont-gm (installed by ./run.sh as root)")
+def test_demo_writes_midi_and_wav(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(["demo", "--out", str(tmp_path / "demo"), "--preset", "abab"], capsys)
+    assert code == 0 and "wrote" in out
+    assert (tmp_path / "demo" / "refrain-abab.mid").is_file() and (tmp_path / "demo" / "refrain-abab.wav").is_file()
