@@ -59,7 +59,7 @@ def add_generate(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
     p.add_argument("--model", default="sing", help="sing (default), lstm (baseline) or a model folder")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--tempo", type=float, default=120.0, metavar="BPM")
-    p.add_argument("--temperature", type=float, default=None, help="sampling temperature (default 1.0)")
+    p.add_argument("--temperature", type=float, default=None, help="sampling temperature (default 0.9)")
     p.add_argument("--primer", metavar="FILE.mid", help="continue this MIDI file (its bars are kept)")
     p.add_argument("--regenerate", metavar="BARS", help="with --primer: regenerate only these bars, e.g. 5-8,13")
     p.add_argument("--soundfont", metavar="SF2", help="SoundFont for --wav (default: the system's GM SoundFont)")
