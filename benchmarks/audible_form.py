@@ -61,10 +61,7 @@ def main() -> int:
                 capture_output=True,
             )
             audio_ssm = template_from_track(wav)  # the render's tail may add a bar: compare the first n
-            if audio_ssm.shape[0] >= n:
-                audio_ssm = audio_ssm[:n, :n]
-            else:
-                audio_ssm = template_from_track(wav, bars=n)
+            audio_ssm = audio_ssm[:n, :n] if audio_ssm.shape[0] >= n else template_from_track(wav, bars=n)
             aucs.append(roc_auc(audio_ssm[iu], sim[iu]))
     print(
         json.dumps(

@@ -96,7 +96,7 @@ def _tempo_period(env: np.ndarray, fps: float) -> float:
         return float(np.dot(env[: n - lag], env[lag:])) / max(1, n - lag) if lag < n else 0.0
 
     lags = np.arange(lo, hi)
-    comb = np.array([ac(lag) for lag in lags])
+    comb = np.array([ac(int(lag)) for lag in lags])
     bpm = 60.0 * fps / lags
     weight = np.exp(-0.5 * (np.log2(bpm / 120.0) / 0.9) ** 2)
     k = int(np.argmax((comb * weight)[1:-1])) + 1
@@ -123,7 +123,7 @@ def _track_beats(env: np.ndarray, period: float, tightness: float = 100.0) -> np
         if cand[k] > 0:
             score[t] += cand[k]
             back[t] = prev[valid][k]
-    last = max(0, n - int(round(period)))
+    last = max(0, n - round(period))
     t = int(np.argmax(score[last:]) + last)
     beats = [t]
     while back[beats[-1]] >= 0:
