@@ -99,16 +99,11 @@ class StructuredGenerator:
         bars = [p.template.shape[0] for p in plans]
         nmax = max(bars)
         T = nmax * STEPS_PER_BAR
-        W = np.zeros((B, nmax, nmax), np.float32)
-        conf = np.zeros((B, nmax), np.float32)
+        run = _Stepper(self, [p.template for p in plans])
         keep_mask = np.zeros((B, T), bool)
         keep_enc = np.zeros((B, T, FRAME_DIM), np.float32)
         keep_grid = [Grid.empty(T) for _ in range(B)]
         for b, p in enumerate(plans):
-            w, null = bar_attention(p.template, self.beta, self.null_score)
-            n = bars[b]
-            W[b, :n, :n] = w
-            conf[b, :n] = 1.0 - null
             if p.keep is not None and p.keep_mask is not None:
                 m = p.keep_mask[: min(T, p.keep.steps)]
                 keep_mask[b, : m.shape[0]] = m
@@ -123,29 +118,13 @@ class StructuredGenerator:
         acc = np.zeros((B, T, ACC_N), np.int8)
         vm = np.zeros((B, T), np.int64)
         va = np.zeros((B, T), np.int64)
-        h = np.zeros((self.layers, B, self.hidden), np.float32)
-        c = np.zeros_like(h)
         prev = np.zeros((B, FRAME_DIM), np.float32)
-        ctx = np.zeros((B, FRAME_DIM), np.float32)
         inv_t = np.float32(1.0 / temperature)
         rows = np.arange(B)
         any_keep = bool(keep_mask.any())
         last_report = time.monotonic()
         for t in range(T):
-            i, pos = divmod(t, STEPS_PER_BAR)
-            if self.attention and i > 0:
-                np.einsum("bj,bjf->bf", W[:, i, :i], enc[:, pos : i * STEPS_PER_BAR : STEPS_PER_BAR], out=ctx)
-            out = self.model.predict(
-                {
-                    "prev": prev,
-                    "ctx": ctx,
-                    "conf": conf[:, i : i + 1],
-                    "pos": np.broadcast_to(POS[pos], (B, STEPS_PER_BAR)),
-                    "h": h,
-                    "c": c,
-                }
-            )
-            h, c = out["h_out"], out["c_out"]
+            out = run.step(t, enc, prev)
             # Melody: a hold is only possible while a note sounds.
             ml = out["mel_logits"] * inv_t
             if t == 0:
@@ -205,39 +184,19 @@ class StructuredGenerator:
         mel = np.zeros((B, T), np.int64)
         acc = np.zeros((B, T, ACC_N), np.int64)
         mask = np.zeros((B, T), bool)
-        W = np.zeros((B, nmax, nmax), np.float32)
-        conf = np.zeros((B, nmax), np.float32)
-        for b, (g, tpl) in enumerate(zip(grids, templates, strict=True)):
+        run = _Stepper(self, templates)
+        for b, g in enumerate(grids):
             n = g.bars * STEPS_PER_BAR
             enc[b, :n] = encode(g.slice_steps(0, n))
             mel[b, :n] = g.mel[:n]
             acc[b, :n] = g.acc[:n]
             mask[b, :n] = True
-            w, null = bar_attention(tpl, self.beta, self.null_score)
-            W[b, : g.bars, : g.bars] = w
-            conf[b, : g.bars] = 1.0 - null
-        h = np.zeros((self.layers, B, self.hidden), np.float32)
-        c = np.zeros_like(h)
-        ctx = np.zeros((B, FRAME_DIM), np.float32)
         prev = np.zeros((B, FRAME_DIM), np.float32)
         nll_m = 0.0
         nll_a = 0.0
         rows = np.arange(B)
         for t in range(T):
-            i, pos = divmod(t, STEPS_PER_BAR)
-            if self.attention and i > 0:
-                np.einsum("bj,bjf->bf", W[:, i, :i], enc[:, pos : i * STEPS_PER_BAR : STEPS_PER_BAR], out=ctx)
-            out = self.model.predict(
-                {
-                    "prev": prev,
-                    "ctx": ctx,
-                    "conf": conf[:, i : i + 1],
-                    "pos": np.broadcast_to(POS[pos], (B, STEPS_PER_BAR)),
-                    "h": h,
-                    "c": c,
-                }
-            )
-            h, c = out["h_out"], out["c_out"]
+            out = run.step(t, enc, prev)
             m = mask[:, t]
             lm = _log_softmax(out["mel_logits"].astype(np.float64))
             nll_m -= float(lm[rows, mel[:, t]][m].sum())
@@ -247,3 +206,43 @@ class StructuredGenerator:
             prev = enc[:, t]
         frames = float(mask.sum())
         return (nll_m + nll_a) / frames, nll_m / frames, nll_a / frames
+
+
+class _Stepper:
+    """The step loop's state shared by generation and scoring: per-piece bar attention, the
+    attended frame and the LSTM state. ``step`` computes the attended frame for step ``t`` from the
+    frames so far (``enc``) and runs the ONNX step."""
+
+    def __init__(self, gen: StructuredGenerator, templates: list[np.ndarray]) -> None:
+        B = len(templates)
+        nmax = max(t.shape[0] for t in templates)
+        self.gen = gen
+        self.W = np.zeros((B, nmax, nmax), np.float32)
+        self.conf = np.zeros((B, nmax), np.float32)
+        for b, tpl in enumerate(templates):
+            n = tpl.shape[0]
+            w, null = bar_attention(tpl, gen.beta, gen.null_score)
+            self.W[b, :n, :n] = w
+            self.conf[b, :n] = 1.0 - null
+        self.h = np.zeros((gen.layers, B, gen.hidden), np.float32)
+        self.c = np.zeros_like(self.h)
+        self.ctx = np.zeros((B, FRAME_DIM), np.float32)
+
+    def step(self, t: int, enc: np.ndarray, prev: np.ndarray) -> dict[str, np.ndarray]:
+        i, pos = divmod(t, STEPS_PER_BAR)
+        if self.gen.attention and i > 0:
+            past = enc[:, pos : i * STEPS_PER_BAR : STEPS_PER_BAR]
+            np.einsum("bj,bjf->bf", self.W[:, i, :i], past, out=self.ctx)
+        B = prev.shape[0]
+        out = self.gen.model.predict(
+            {
+                "prev": prev,
+                "ctx": self.ctx,
+                "conf": self.conf[:, i : i + 1],
+                "pos": np.broadcast_to(POS[pos], (B, STEPS_PER_BAR)),
+                "h": self.h,
+                "c": self.c,
+            }
+        )
+        self.h, self.c = out["h_out"], out["c_out"]
+        return out
