@@ -20,7 +20,12 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from models.generator.metrics import roc_auc  # noqa: E402
-from models.structure import parse_structure, similar_pairs, template_from_track  # noqa: E402
+from models.structure import (  # noqa: E402
+    parse_structure,
+    resample_template,
+    similar_pairs,
+    template_from_track,
+)
 from models.structure.presets import PRESET_STRINGS  # noqa: E402
 
 
@@ -61,7 +66,7 @@ def main() -> int:
                 capture_output=True,
             )
             audio_ssm = template_from_track(wav)  # the render's tail may add a bar: compare the first n
-            audio_ssm = audio_ssm[:n, :n] if audio_ssm.shape[0] >= n else template_from_track(wav, bars=n)
+            audio_ssm = audio_ssm[:n, :n] if audio_ssm.shape[0] >= n else resample_template(audio_ssm, n)
             aucs.append(roc_auc(audio_ssm[iu], sim[iu]))
     print(
         json.dumps(

@@ -14,7 +14,6 @@ from models.generator.codec import STEPS_PER_BAR, Grid
 from models.generator.sampler import Plan, StructuredGenerator
 from models.structure import check_bar_count
 
-MODELS = {"sing": "sing", "lstm": "lstm"}
 DEFAULT_TEMPERATURE = 0.9  # calibrated on the validation split (see CARD.md)
 TEMPO_RANGE = (20.0, 300.0)
 
@@ -81,7 +80,7 @@ def generate_piece(
     """Generate one piece following ``req.template``."""
     if not TEMPO_RANGE[0] <= req.tempo <= TEMPO_RANGE[1]:
         raise UserError(f"tempo must be between {TEMPO_RANGE[0]:g} and {TEMPO_RANGE[1]:g} BPM, got {req.tempo:g}")
-    gen = generator or StructuredGenerator(MODELS.get(req.model, req.model))
+    gen = generator or StructuredGenerator(req.model)
     plan = build_plan(req)
     return gen.generate([plan], seed=req.seed, temperature=req.temperature, progress=progress, cancel=cancel)[0]
 

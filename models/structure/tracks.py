@@ -96,11 +96,11 @@ def _tempo_period(env: np.ndarray, fps: float) -> float:
         return float(np.dot(env[: n - lag], env[lag:])) / max(1, n - lag) if lag < n else 0.0
 
     lags = np.arange(lo, hi)
-    comb = np.array([ac(int(lag)) for lag in lags])
+    corr = np.array([ac(int(lag)) for lag in lags])
     bpm = 60.0 * fps / lags
     weight = np.exp(-0.5 * (np.log2(bpm / 120.0) / 0.9) ** 2)
-    k = int(np.argmax((comb * weight)[1:-1])) + 1
-    a, b, c = comb[k - 1], comb[k], comb[k + 1]
+    k = int(np.argmax((corr * weight)[1:-1])) + 1
+    a, b, c = corr[k - 1], corr[k], corr[k + 1]
     denom = a - 2 * b + c
     offset = 0.5 * (a - c) / denom if denom < 0 else 0.0
     return float(lags[k] + np.clip(offset, -0.5, 0.5))
