@@ -40,19 +40,10 @@ def template_from_track(path: str | os.PathLike[str], bars: int | None = None) -
 
 def load_mono(path: Path, sr: int = ANALYSIS_SR) -> np.ndarray:
     """Decode an audio file to mono float32 at ``sr``."""
-    import soundfile as sf
-    import soxr
+    from engine.audio_io import read_audio
 
-    try:
-        data, rate = sf.read(str(path), dtype="float32", always_2d=True)
-    except Exception as exc:
-        raise UserError(f"cannot decode audio file {path.name}: {exc}") from exc
-    if data.shape[0] == 0:
-        raise UserError(f"audio file {path.name} is empty")
-    mono = data.mean(axis=1)
-    if rate != sr:
-        mono = soxr.resample(mono, rate, sr)
-    return np.asarray(mono, dtype=np.float32)
+    audio, _ = read_audio(path, sr, max_channels=None)
+    return np.asarray(audio.mean(axis=0), dtype=np.float32)
 
 
 def _stft_mag(x: np.ndarray) -> np.ndarray:

@@ -1,0 +1,255 @@
+"""The processing graph: tracks (source, plugin chain, fader) into buses and the master.
+
+A graph is built and prepared off the render thread, then swapped in whole. Everything here runs on
+the render thread (or in an offline bounce) and never blocks.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from engine.plugin import MidiEvent, Plugin
+from engine.plugins.builtin import GainPan
+from engine.sources import ClipPlayer, MidiSequence
+
+CHANNELS = 2
+
+
+class DelayLine:
+    """A fixed delay in frames, used for latency compensation and for bypassed latent plugins."""
+
+    def __init__(self, frames: int, channels: int = CHANNELS) -> None:
+        self.frames = frames
+        self._state = np.zeros((channels, frames), dtype=np.float32)
+
+    def process(self, buf: np.ndarray) -> None:
+        if self.frames == 0:
+            return
+        joined = np.concatenate([self._state, buf], axis=1)
+        buf[...] = joined[:, : buf.shape[1]]
+        self._state = joined[:, buf.shape[1] :]
+
+    def reset(self) -> None:
+        self._state[...] = 0.0
+
+
+@dataclass
+class Slot:
+    """A plugin in a chain. ``failed`` holds the reason when the engine bypassed it after an error."""
+
+    plugin: Plugin
+    bypass: bool = False
+    failed: str | None = None
+    bypass_delay: DelayLine | None = None
+
+
+class Chain:
+    """Plugins in series. A plugin that raises or outputs NaN/inf is bypassed and reported, never fatal."""
+
+    def __init__(self, slots: Sequence[Slot], owner: str, errors: deque[tuple[str, int, str]]) -> None:
+        self.slots = list(slots)
+        self.owner = owner
+        self._errors = errors
+        self._scratch = np.zeros((CHANNELS, 0), dtype=np.float32)
+
+    def prepare(self, sample_rate: int, max_block: int) -> None:
+        self._scratch = np.zeros((CHANNELS, max_block), dtype=np.float32)
+        for s in self.slots:
+            s.plugin.prepare(sample_rate, max_block, CHANNELS)
+            lat = s.plugin.latency
+            s.bypass_delay = DelayLine(lat) if lat else None
+
+    @property
+    def latency(self) -> int:
+        # A bypassed plugin keeps its latency (its dry path is delayed instead), so bypass never shifts tracks.
+        return sum(s.plugin.latency for s in self.slots)
+
+    def reset(self) -> None:
+        for s in self.slots:
+            s.plugin.reset()
+            if s.bypass_delay is not None:
+                s.bypass_delay.reset()
+
+    def process(self, buf: np.ndarray, events: Sequence[MidiEvent] = ()) -> None:
+        n = buf.shape[1]
+        keep = self._scratch[:, :n]
+        for i, s in enumerate(self.slots):
+            p = s.plugin
+            if s.bypass or s.failed is not None:
+                if p.is_instrument:
+                    buf[...] = 0.0
+                elif s.bypass_delay is not None:
+                    s.bypass_delay.process(buf)
+                continue
+            p.advance(n)
+            keep[...] = buf
+            try:
+                p.process(buf, events if p.is_instrument else ())
+            except Exception as exc:  # a third-party plugin must never stop the engine
+                self._fail(i, s, f"{type(exc).__name__}: {exc}", buf, keep)
+                continue
+            if not np.isfinite(buf).all():
+                self._fail(i, s, "output NaN or infinity", buf, keep)
+
+    def _fail(self, index: int, slot: Slot, reason: str, buf: np.ndarray, keep: np.ndarray) -> None:
+        slot.failed = reason
+        buf[...] = 0.0 if slot.plugin.is_instrument else keep
+        self._errors.append((self.owner, index, f"{slot.plugin.kind}: {reason}; bypassed"))
+
+    def close(self) -> None:
+        for s in self.slots:
+            s.plugin.close()
+
+
+@dataclass
+class Strip:
+    """What tracks, buses and the master share: a chain and a fader with mute/solo."""
+
+    name: str
+    chain: Chain
+    fader: GainPan = field(default_factory=GainPan)
+    mute: bool = False
+    solo: bool = False
+    output: int = -1  # bus index, -1 is the master
+    compensation: DelayLine = field(default_factory=lambda: DelayLine(0))
+
+
+@dataclass
+class Track(Strip):
+    clips: ClipPlayer | None = None
+    midi: MidiSequence | None = None
+    _pending: list[MidiEvent] = field(default_factory=list)
+
+    @property
+    def end(self) -> int:
+        return max(self.clips.end if self.clips else 0, self.midi.end if self.midi else 0)
+
+    def locate(self, frame: int) -> None:
+        if self.clips is not None:
+            self.clips.locate(frame)
+        if self.midi is not None:
+            self._pending = self.midi.chase(frame)
+
+    def render(self, position: int, buf: np.ndarray) -> None:
+        n = buf.shape[1]
+        events: list[MidiEvent] = []
+        if self.clips is not None:
+            self.clips.advance(n)
+            self.clips.locate(position)
+            self.clips.process(buf)
+        else:
+            buf[...] = 0.0
+        if self.midi is not None:
+            events = self._pending + self.midi.block(position, n)
+            self._pending = []
+        self.chain.process(buf, events)
+
+
+class Graph:
+    """Tracks into buses into the master, with latency compensation and per-strip meters."""
+
+    def __init__(
+        self,
+        tracks: Sequence[Track],
+        buses: Sequence[Strip],
+        master: Strip,
+        sample_rate: int,
+        max_block: int,
+        errors: deque[tuple[str, int, str]],
+    ) -> None:
+        self.tracks = list(tracks)
+        self.buses = list(buses)
+        self.master = master
+        self.sample_rate = sample_rate
+        self.max_block = max_block
+        self.errors = errors
+        self.strips: list[Strip] = [*self.tracks, *self.buses, self.master]
+        # peak and sum of squares per strip since the meters were last read
+        self.meter_peak = np.zeros((len(self.strips), CHANNELS), dtype=np.float32)
+        self.meter_sumsq = np.zeros((len(self.strips), CHANNELS), dtype=np.float64)
+        self.meter_frames = 0
+        self._track_buf = np.zeros((CHANNELS, max_block), dtype=np.float32)
+        self._bus_bufs = np.zeros((len(self.buses), CHANNELS, max_block), dtype=np.float32)
+        for s in self.strips:
+            s.chain.prepare(sample_rate, max_block)
+            s.fader.prepare(sample_rate, max_block, CHANNELS)
+        self.latency = self._compensate()
+
+    def _compensate(self) -> int:
+        """Delay each track so every path to the master has the same latency; returns the total."""
+        path = [t.chain.latency + (self.buses[t.output].chain.latency if t.output >= 0 else 0) for t in self.tracks]
+        longest = max(path, default=0)
+        for t, lat in zip(self.tracks, path, strict=True):
+            t.compensation = DelayLine(longest - lat)
+        return longest + self.master.chain.latency
+
+    @property
+    def end(self) -> int:
+        """Timeline frame where the last clip (with its release tail) ends."""
+        return max((t.end for t in self.tracks), default=0)
+
+    def reset(self) -> None:
+        for s in self.strips:
+            s.chain.reset()
+            s.fader.reset()
+            s.compensation.reset()
+
+    def locate(self, frame: int) -> None:
+        for t in self.tracks:
+            t.locate(frame)
+
+    def process(self, position: int, out: np.ndarray) -> None:
+        """Render timeline frames ``[position, position + n)`` into ``out`` (2, n)."""
+        n = out.shape[1]
+        out[...] = 0.0
+        buses = self._bus_bufs[:, :, :n]
+        buses[...] = 0.0
+        any_solo = any(t.solo for t in self.tracks)
+        buf = self._track_buf[:, :n]
+        for i, t in enumerate(self.tracks):
+            t.render(position, buf)
+            self._fade(t, buf, audible=not t.mute and (t.solo or not any_solo))
+            t.compensation.process(buf)
+            self._meter(i, buf)
+            if t.output < 0:
+                out += buf
+            else:
+                buses[t.output] += buf
+        for j, b in enumerate(self.buses):
+            bb = buses[j]
+            b.chain.process(bb)
+            self._fade(b, bb, audible=not b.mute)
+            self._meter(len(self.tracks) + j, bb)
+            out += bb
+        self.master.chain.process(out)
+        self._fade(self.master, out, audible=not self.master.mute)
+        self._meter(len(self.strips) - 1, out)
+        self.meter_frames += n
+
+    @staticmethod
+    def _fade(strip: Strip, buf: np.ndarray, audible: bool) -> None:
+        strip.fader.set_mute(not audible)
+        strip.fader.advance(buf.shape[1])
+        strip.fader.process(buf)
+
+    def _meter(self, index: int, buf: np.ndarray) -> None:
+        np.maximum(self.meter_peak[index], np.abs(buf).max(axis=1), out=self.meter_peak[index])
+        self.meter_sumsq[index] += np.einsum("ij,ij->i", buf, buf)
+
+    def take_meters(self) -> tuple[np.ndarray, np.ndarray]:
+        """(peak, rms) per strip and channel since the last call, then start a new window."""
+        frames = max(self.meter_frames, 1)
+        peak = self.meter_peak.copy()
+        rms = np.sqrt(self.meter_sumsq / frames).astype(np.float32)
+        self.meter_peak[...] = 0.0
+        self.meter_sumsq[...] = 0.0
+        self.meter_frames = 0
+        return peak, rms
+
+    def close(self) -> None:
+        for s in self.strips:
+            s.chain.close()

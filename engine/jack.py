@@ -1,0 +1,84 @@
+"""A clocked JACK dummy server for machines without a sound card (benchmarks and tests).
+
+The dummy driver runs its period on a timer, so callbacks arrive at real time, like a sound card's.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import time
+
+from models.errors import UserError
+
+
+class JackDummy:
+    """Start ``jackd --no-realtime -d dummy`` under a private server name; the context stops it again.
+
+    PortAudio in this process is pointed at the server (``JACK_DEFAULT_SERVER``) and rescanned, so
+    sounddevice lists a device named ``system``.
+    """
+
+    def __init__(self, sample_rate: int = 44100, period: int = 256, name: str | None = None) -> None:
+        self.sample_rate = sample_rate
+        self.period = period
+        self.name = name or f"refrain-{os.getpid()}"
+        self._proc: subprocess.Popen[bytes] | None = None
+        self._saved_env: str | None = None
+
+    @staticmethod
+    def available() -> bool:
+        return shutil.which("jackd") is not None and shutil.which("jack_wait") is not None
+
+    def start(self) -> JackDummy:
+        if not self.available():
+            raise UserError("jackd is not installed (Debian: apt install jackd2); it provides the clocked test device")
+        from engine.stream import rescan_devices
+
+        env = {**os.environ, "JACK_NO_AUDIO_RESERVATION": "1", "JACK_DEFAULT_SERVER": self.name}
+        cmd = ["jackd", "-n", self.name, "--no-realtime", "-d", "dummy", "-r", str(self.sample_rate),
+               "-p", str(self.period)]  # fmt: skip
+        self._proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        ok = subprocess.run(["jack_wait", "-s", self.name, "-w", "-t", "10"], env=env, capture_output=True)
+        if ok.returncode != 0 or self._proc.poll() is not None:
+            self.stop()
+            raise UserError("the JACK dummy server did not start")
+        self._saved_env = os.environ.get("JACK_DEFAULT_SERVER")
+        os.environ["JACK_DEFAULT_SERVER"] = self.name
+        os.environ["JACK_NO_START_SERVER"] = "1"
+        rescan_devices()
+        return self
+
+    def stop(self) -> None:
+        """Release PortAudio's JACK client first (else libjack aborts at exit), then stop the server."""
+        if self._proc is None:
+            return
+        import sounddevice as sd
+
+        sd._terminate()
+        self._proc.terminate()
+        try:
+            self._proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            self._proc.kill()
+            self._proc.wait()
+        self._proc = None
+        if self._saved_env is None:
+            os.environ.pop("JACK_DEFAULT_SERVER", None)
+        else:
+            os.environ["JACK_DEFAULT_SERVER"] = self._saved_env
+        time.sleep(0.05)
+        sd._initialize()
+
+    def kill(self) -> None:
+        """Kill the server abruptly (to test losing the device mid-play)."""
+        if self._proc is not None:
+            self._proc.kill()
+            self._proc.wait()
+
+    def __enter__(self) -> JackDummy:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()

@@ -1,0 +1,204 @@
+"""Built-in processors: the gain/pan fader and effects on pedalboard's DSP."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, ClassVar
+
+import numpy as np
+
+from engine.plugin import MidiEvent, Param, Plugin
+
+
+def db_to_gain(db: float) -> float:
+    return float(10.0 ** (db / 20.0))
+
+
+class GainPan(Plugin):
+    """Gain and balance pan. Centre leaves a stereo signal unchanged; changes ramp per sample."""
+
+    kind = "gain"
+
+    def __init__(self) -> None:
+        super().__init__(
+            [
+                Param("gain_db", -60.0, 24.0, 0.0, "dB"),
+                Param("pan", -1.0, 1.0, 0.0),
+            ]
+        )
+        self._mute = 1.0
+        self._prev: np.ndarray = np.ones(2, dtype=np.float32)
+
+    def set_mute(self, muted: bool) -> None:
+        """Silence (or restore) the output with the same click-free ramp as gain changes."""
+        self._mute = 0.0 if muted else 1.0
+
+    def _gains(self) -> np.ndarray:
+        v = self.values()
+        g = db_to_gain(v["gain_db"]) * self._mute
+        pan = v["pan"]
+        return np.array([g * (1.0 - max(pan, 0.0)), g * (1.0 + min(pan, 0.0))], dtype=np.float32)
+
+    def prepare(self, sample_rate: int, max_block: int, channels: int) -> None:
+        super().prepare(sample_rate, max_block, channels)
+        self._prev = self._gains()
+
+    def reset(self) -> None:
+        self._prev = self._gains()
+
+    def process(self, buf: np.ndarray, events: Sequence[MidiEvent] = ()) -> None:
+        gains = self._gains()
+        if buf.shape[0] == 1:
+            gains = gains[:1]
+            prev = self._prev[:1]
+        else:
+            prev = self._prev
+        if np.array_equal(gains, prev):
+            if not np.all(gains == 1.0):
+                buf *= gains[:, None]
+        else:
+            n = buf.shape[1]
+            ramp = np.arange(1, n + 1, dtype=np.float32) / n
+            buf *= prev[:, None] + (gains - prev)[:, None] * ramp[None, :]
+        self._prev = self._gains()
+
+
+class PedalboardEffect(Plugin):
+    """A processor backed by a pedalboard DSP object, streamed with ``reset=False``."""
+
+    PARAMS: ClassVar[tuple[Param, ...]] = ()
+
+    def __init__(self) -> None:
+        super().__init__(self.PARAMS)
+        self._board: Any = None
+
+    def _build(self) -> Any:
+        raise NotImplementedError
+
+    def prepare(self, sample_rate: int, max_block: int, channels: int) -> None:
+        self._board = self._build()
+        super().prepare(sample_rate, max_block, channels)
+
+    def reset(self) -> None:
+        self._board.reset()
+
+    def process(self, buf: np.ndarray, events: Sequence[MidiEvent] = ()) -> None:
+        buf[...] = self._board.process(buf, float(self.sample_rate), reset=False)
+
+    def _nyquist_safe(self, hz: float) -> float:
+        return min(hz, 0.45 * self.sample_rate)
+
+
+class ParametricEQ(PedalboardEffect):
+    """Low shelf, two peaks and a high shelf, plus a high-pass for rumble."""
+
+    kind = "eq"
+    PARAMS = (
+        Param("highpass_hz", 10.0, 1000.0, 10.0, "Hz", log=True),
+        Param("low_hz", 20.0, 1000.0, 100.0, "Hz", log=True),
+        Param("low_db", -24.0, 24.0, 0.0, "dB"),
+        Param("mid1_hz", 40.0, 16000.0, 500.0, "Hz", log=True),
+        Param("mid1_db", -24.0, 24.0, 0.0, "dB"),
+        Param("mid1_q", 0.1, 10.0, 0.707, log=True),
+        Param("mid2_hz", 40.0, 16000.0, 3000.0, "Hz", log=True),
+        Param("mid2_db", -24.0, 24.0, 0.0, "dB"),
+        Param("mid2_q", 0.1, 10.0, 0.707, log=True),
+        Param("high_hz", 1000.0, 20000.0, 8000.0, "Hz", log=True),
+        Param("high_db", -24.0, 24.0, 0.0, "dB"),
+    )
+
+    def _build(self) -> Any:
+        import pedalboard as pb
+
+        return pb.Pedalboard(
+            [pb.HighpassFilter(), pb.LowShelfFilter(), pb.PeakFilter(), pb.PeakFilter(), pb.HighShelfFilter()]
+        )
+
+    def _apply(self, v: dict[str, float]) -> None:
+        hp, low, mid1, mid2, high = list(self._board)
+        hp.cutoff_frequency_hz = self._nyquist_safe(v["highpass_hz"])
+        low.cutoff_frequency_hz, low.gain_db = self._nyquist_safe(v["low_hz"]), v["low_db"]
+        mid1.cutoff_frequency_hz, mid1.gain_db, mid1.q = self._nyquist_safe(v["mid1_hz"]), v["mid1_db"], v["mid1_q"]
+        mid2.cutoff_frequency_hz, mid2.gain_db, mid2.q = self._nyquist_safe(v["mid2_hz"]), v["mid2_db"], v["mid2_q"]
+        high.cutoff_frequency_hz, high.gain_db = self._nyquist_safe(v["high_hz"]), v["high_db"]
+
+
+class Compressor(PedalboardEffect):
+    kind = "compressor"
+    PARAMS = (
+        Param("threshold_db", -60.0, 0.0, -18.0, "dB"),
+        Param("ratio", 1.0, 20.0, 3.0, log=True),
+        Param("attack_ms", 0.1, 200.0, 5.0, "ms", log=True),
+        Param("release_ms", 5.0, 2000.0, 120.0, "ms", log=True),
+        Param("makeup_db", 0.0, 24.0, 0.0, "dB"),
+    )
+
+    def _build(self) -> Any:
+        import pedalboard as pb
+
+        return pb.Pedalboard([pb.Compressor(), pb.Gain()])
+
+    def _apply(self, v: dict[str, float]) -> None:
+        comp, gain = list(self._board)
+        comp.threshold_db, comp.ratio = v["threshold_db"], v["ratio"]
+        comp.attack_ms, comp.release_ms = v["attack_ms"], v["release_ms"]
+        gain.gain_db = v["makeup_db"]
+
+
+class Reverb(PedalboardEffect):
+    kind = "reverb"
+    PARAMS = (
+        Param("room_size", 0.0, 1.0, 0.5),
+        Param("damping", 0.0, 1.0, 0.5),
+        Param("wet", 0.0, 1.0, 0.25),
+        Param("dry", 0.0, 1.0, 0.8),
+        Param("width", 0.0, 1.0, 1.0),
+    )
+
+    def _build(self) -> Any:
+        import pedalboard as pb
+
+        return pb.Reverb()
+
+    def _apply(self, v: dict[str, float]) -> None:
+        r = self._board
+        r.room_size, r.damping, r.wet_level, r.dry_level, r.width = (
+            v["room_size"],
+            v["damping"],
+            v["wet"],
+            v["dry"],
+            v["width"],
+        )
+
+
+class Delay(PedalboardEffect):
+    kind = "delay"
+    PARAMS = (
+        Param("time_s", 0.001, 2.0, 0.375, "s", log=True),
+        Param("feedback", 0.0, 0.95, 0.35),
+        Param("mix", 0.0, 1.0, 0.3),
+    )
+
+    def _build(self) -> Any:
+        import pedalboard as pb
+
+        return pb.Delay()
+
+    def _apply(self, v: dict[str, float]) -> None:
+        self._board.delay_seconds, self._board.feedback, self._board.mix = v["time_s"], v["feedback"], v["mix"]
+
+
+class Limiter(PedalboardEffect):
+    kind = "limiter"
+    PARAMS = (
+        Param("threshold_db", -24.0, 0.0, -1.0, "dB"),
+        Param("release_ms", 1.0, 1000.0, 100.0, "ms", log=True),
+    )
+
+    def _build(self) -> Any:
+        import pedalboard as pb
+
+        return pb.Limiter()
+
+    def _apply(self, v: dict[str, float]) -> None:
+        self._board.threshold_db, self._board.release_ms = v["threshold_db"], v["release_ms"]
