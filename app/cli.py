@@ -14,6 +14,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from app.cli_engine import add_engine_commands
 from models.errors import UserError
 
 
@@ -195,6 +196,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = ap.add_subparsers(dest="command", required=True, metavar="COMMAND")
     add_generate(sub)
     add_eval(sub)
+    add_engine_commands(sub)
     p = sub.add_parser("presets", help="list the form presets")
     p.set_defaults(func=cmd_presets)
     p = sub.add_parser("demo", help="generate and render a demo piece (what ./run.sh starts without a display)")

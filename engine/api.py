@@ -65,6 +65,10 @@ class Engine:
         if self._thread is None:
             self._thread = RenderThread(self.renderer, self.ring, self.commands, self.events, self.sample_rate)
             self._thread.start()
+        # Let the render thread fill the ring before the device pulls, so start-up is not an underrun.
+        deadline = time.perf_counter() + 0.25
+        while self.ring.writable() >= self.ring.block and time.perf_counter() < deadline:
+            time.sleep(0.001)
         if dev is None:
             self._output = NullOutput(self.ring, self.sample_rate, self.device_block, CHANNELS)
         else:

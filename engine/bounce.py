@@ -64,7 +64,7 @@ def loudness_normalise(audio: np.ndarray, sample_rate: int, target_lufs: float) 
     ceiling = 10 ** (LUFS_CEILING_DB / 20)
     if peak > ceiling:
         gain *= ceiling / peak
-    return (audio * gain).astype(np.float32)
+    return np.asarray(audio * gain, dtype=np.float32)
 
 
 def bounce_to_file(

@@ -117,10 +117,10 @@ def from_json(data: Any, base_dir: Path) -> Project:
         raise UserError(f"project was saved by a newer Refrain (format {version}); this version reads up to {VERSION}")
     r = _Reader(data)
     return Project(
-        sample_rate=r.int("sample_rate", 44100, 8000, 384000),
+        sample_rate=r.integer("sample_rate", 44100, 8000, 384000),
         tempo=r.num("tempo", 120.0, 20.0, 400.0),
-        tracks=[_track(t, base_dir) for t in r.list("tracks")],
-        buses=[_bus(b) for b in r.list("buses")],
+        tracks=[_track(t, base_dir) for t in r.items("tracks")],
+        buses=[_bus(b) for b in r.items("buses")],
         master=_master(r.sub("master")),
         template=_template(data.get("template")),
         generation=r.opt_dict("generation"),
@@ -151,25 +151,25 @@ class _Reader:
             raise UserError(f"broken project: {self._path(key)} must be a number in [{lo:g}, {hi:g}], got {v!r}")
         return float(v)
 
-    def int(self, key: str, default: Any = ..., lo: int = 0, hi: int = 1 << 31) -> int:
+    def integer(self, key: str, default: Any = ..., lo: int = 0, hi: int = 1 << 31) -> int:
         v = self.get(key, default)
         if isinstance(v, bool) or not isinstance(v, int) or not lo <= v <= hi:
             raise UserError(f"broken project: {self._path(key)} must be an integer in [{lo}, {hi}], got {v!r}")
         return v
 
-    def str(self, key: str, default: Any = ...) -> str:
+    def text(self, key: str, default: Any = ...) -> str:
         v = self.get(key, default)
         if not isinstance(v, str):
             raise UserError(f"broken project: {self._path(key)} must be a string")
         return v
 
-    def bool(self, key: str, default: bool = False) -> bool:
+    def flag(self, key: str, default: bool = False) -> bool:
         v = self.get(key, default)
         if not isinstance(v, bool):
             raise UserError(f"broken project: {self._path(key)} must be true or false")
         return v
 
-    def list(self, key: str) -> list[_Reader]:
+    def items(self, key: str) -> list[_Reader]:
         v = self.get(key, [])
         if not isinstance(v, list):
             raise UserError(f"broken project: {self._path(key)} must be a list")
@@ -189,32 +189,32 @@ def _plugin(r: _Reader) -> PluginSpec:
     params = r.sub("params")
     options = r.sub("options")
     return PluginSpec(
-        plugin=r.str("plugin"),
+        plugin=r.text("plugin"),
         params={k: params.num(k) for k in params.data},
-        bypass=r.bool("bypass"),
-        options={k: options.str(k) for k in options.data},
+        bypass=r.flag("bypass"),
+        options={k: options.text(k) for k in options.data},
     )
 
 
 def _track(r: _Reader, base_dir: Path) -> TrackSpec:
     inst = r.get("instrument", None)
     return TrackSpec(
-        name=r.str("name"),
-        clips=[_clip(c, base_dir) for c in r.list("clips")],
+        name=r.text("name"),
+        clips=[_clip(c, base_dir) for c in r.items("clips")],
         instrument=None if inst is None else _plugin(r.sub("instrument")),
-        chain=[_plugin(p) for p in r.list("chain")],
+        chain=[_plugin(p) for p in r.items("chain")],
         gain_db=r.num("gain_db", 0.0, -60.0, 24.0),
         pan=r.num("pan", 0.0, -1.0, 1.0),
-        mute=r.bool("mute"),
-        solo=r.bool("solo"),
-        output=r.str("output", "master"),
+        mute=r.flag("mute"),
+        solo=r.flag("solo"),
+        output=r.text("output", "master"),
     )
 
 
 def _clip(r: _Reader, base_dir: Path) -> Clip:
     length = r.get("length", None)
     return Clip(
-        path=os.path.normpath(base_dir / r.str("path")),
+        path=os.path.normpath(base_dir / r.text("path")),
         start=r.num("start", 0.0, 0.0),
         offset=r.num("offset", 0.0, 0.0),
         length=None if length is None else r.num("length", None, 0.0),
@@ -224,16 +224,16 @@ def _clip(r: _Reader, base_dir: Path) -> Clip:
 
 def _bus(r: _Reader) -> BusSpec:
     return BusSpec(
-        name=r.str("name"),
-        chain=[_plugin(p) for p in r.list("chain")],
+        name=r.text("name"),
+        chain=[_plugin(p) for p in r.items("chain")],
         gain_db=r.num("gain_db", 0.0, -60.0, 24.0),
         pan=r.num("pan", 0.0, -1.0, 1.0),
-        mute=r.bool("mute"),
+        mute=r.flag("mute"),
     )
 
 
 def _master(r: _Reader) -> MasterSpec:
-    return MasterSpec(chain=[_plugin(p) for p in r.list("chain")], gain_db=r.num("gain_db", 0.0, -60.0, 24.0))
+    return MasterSpec(chain=[_plugin(p) for p in r.items("chain")], gain_db=r.num("gain_db", 0.0, -60.0, 24.0))
 
 
 def _template(v: Any) -> list[list[float]] | None:
@@ -312,9 +312,9 @@ def find_recovery(project_path: str | os.PathLike[str] | None) -> Path | None:
     a = autosave_path(project_path)
     if not a.is_file():
         return None
-    if project_path is not None and os.path.isfile(project_path):
-        if a.stat().st_mtime <= os.path.getmtime(project_path):
-            return None
+    saved = project_path is not None and os.path.isfile(project_path)
+    if saved and a.stat().st_mtime <= os.path.getmtime(project_path):  # type: ignore[arg-type]
+        return None
     return a
 
 
@@ -328,4 +328,3 @@ def load_recovery(project_path: str | os.PathLike[str] | None) -> Project:
 
 def discard_autosave(project_path: str | os.PathLike[str] | None) -> None:
     autosave_path(project_path).unlink(missing_ok=True)
-

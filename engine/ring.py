@@ -50,7 +50,7 @@ class AudioRing:
 
     def read_into(self, out: np.ndarray) -> int:
         """Consumer: copy up to ``len(out)`` frames into ``out`` (frames, channels); returns frames copied."""
-        frames = min(out.shape[0], self.written - self.read)
+        frames = min(int(out.shape[0]), self.written - self.read)
         done = 0
         slot = -1
         while done < frames:
@@ -69,7 +69,7 @@ class AudioRing:
                     if at + m > cap.last:
                         cap.last = at + m
             if done == 0:
-                self.heard = int(pos + off) if pos >= 0 else -1
+                self.heard = int(pos) + off if pos >= 0 else -1
             done += m
         self.read += frames
         return frames

@@ -22,7 +22,7 @@ class AudioClipData:
 
     @property
     def end(self) -> int:
-        return self.start + self.audio.shape[1]
+        return self.start + int(self.audio.shape[1])
 
 
 class ClipPlayer(Plugin):

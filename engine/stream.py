@@ -48,8 +48,13 @@ def output_devices() -> list[OutputDevice]:
     except OSError:  # PortAudio itself is missing
         return []
     return [
-        OutputDevice(int(d["index"]), str(d["name"]), str(apis[d["hostapi"]]["name"]), int(d["max_output_channels"]),
-                     float(d["default_samplerate"]))
+        OutputDevice(
+            int(d["index"]),
+            str(d["name"]),
+            str(apis[d["hostapi"]]["name"]),
+            int(d["max_output_channels"]),
+            float(d["default_samplerate"]),
+        )
         for d in devices
         if d["max_output_channels"] >= 2
     ]

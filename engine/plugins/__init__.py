@@ -22,7 +22,9 @@ BUILTINS: dict[str, Callable[[], Plugin]] = {
 HOSTED = ("lv2", "vst3")
 
 
-def create_plugin(kind: str, params: Mapping[str, float] | None = None, options: Mapping[str, str] | None = None) -> Plugin:
+def create_plugin(
+    kind: str, params: Mapping[str, float] | None = None, options: Mapping[str, str] | None = None
+) -> Plugin:
     """Instantiate a plugin by kind, with parameter targets set; unknown kinds and parameters are user errors."""
     opts = dict(options or {})
     plugin: Plugin

@@ -10,6 +10,12 @@ import numpy as np
 from engine.plugin import MidiEvent, Param, Plugin
 
 
+def _pedalboard() -> Any:
+    import importlib
+
+    return importlib.import_module("pedalboard")  # typed as Any: its stubs do not export every class
+
+
 def db_to_gain(db: float) -> float:
     return float(10.0 ** (db / 20.0))
 
@@ -108,7 +114,7 @@ class ParametricEQ(PedalboardEffect):
     )
 
     def _build(self) -> Any:
-        import pedalboard as pb
+        pb = _pedalboard()
 
         return pb.Pedalboard(
             [pb.HighpassFilter(), pb.LowShelfFilter(), pb.PeakFilter(), pb.PeakFilter(), pb.HighShelfFilter()]
@@ -134,7 +140,7 @@ class Compressor(PedalboardEffect):
     )
 
     def _build(self) -> Any:
-        import pedalboard as pb
+        pb = _pedalboard()
 
         return pb.Pedalboard([pb.Compressor(), pb.Gain()])
 
@@ -156,7 +162,7 @@ class Reverb(PedalboardEffect):
     )
 
     def _build(self) -> Any:
-        import pedalboard as pb
+        pb = _pedalboard()
 
         return pb.Reverb()
 
@@ -180,7 +186,7 @@ class Delay(PedalboardEffect):
     )
 
     def _build(self) -> Any:
-        import pedalboard as pb
+        pb = _pedalboard()
 
         return pb.Delay()
 
@@ -196,7 +202,7 @@ class Limiter(PedalboardEffect):
     )
 
     def _build(self) -> Any:
-        import pedalboard as pb
+        pb = _pedalboard()
 
         return pb.Limiter()
 

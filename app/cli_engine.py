@@ -1,0 +1,215 @@
+"""``refrain play``, ``refrain render``, ``refrain plugins`` and ``refrain bench engine``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from typing import Any
+
+from models.errors import UserError
+
+
+def add_engine_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser("play", help="play an audio/MIDI file or a project in real time (Ctrl-C stops)")
+    p.add_argument("input", metavar="FILE_OR_PROJECT")
+    p.add_argument("--device", help="output device: name, part of a name, index, or 'null' (silent, real time)")
+    p.add_argument("--block", type=int, default=256, help="render block in frames (default 256)")
+    p.add_argument("--rate", type=int, help="sample rate (default: the project's, or 44100)")
+    p.add_argument("--start", type=float, default=0.0, help="start position in seconds")
+    p.add_argument("--capture", metavar="OUT.wav", help="also record what was played (float WAV)")
+    p.add_argument("--soundfont", help="SoundFont for MIDI tracks (default: found on the system)")
+    p.add_argument("--devices", action="store_true", help="list output devices and exit")
+    p.set_defaults(func=cmd_play)
+
+    p = sub.add_parser("render", help="bounce a project, or the plain sum of files, to WAV/FLAC")
+    p.add_argument("project", nargs="?", metavar="PROJECT")
+    p.add_argument("--tracks", nargs="+", metavar="FILE", help="files to sum at unity gain and centre pan")
+    p.add_argument("--out", required=True, metavar="OUT.wav")
+    p.add_argument("--bits", default="24", choices=["16", "24", "float"], help="sample format (default 24)")
+    p.add_argument("--lufs", type=float, help="normalise to this integrated loudness (e.g. -14)")
+    p.add_argument("--rate", type=int, help="sample rate (default: the project's, or the first file's)")
+    p.add_argument("--block", type=int, default=256, help="render block in frames (default 256, as playback)")
+    p.add_argument("--soundfont", help="SoundFont for MIDI tracks")
+    p.set_defaults(func=cmd_render)
+
+    p = sub.add_parser("plugins", help="list plugins, or one plugin's parameters")
+    p.add_argument("--lv2", action="store_true", help="list installed LV2 plugins")
+    p.add_argument("--params", metavar="KIND_OR_LV2_URI", help="show a plugin's parameters")
+    p.set_defaults(func=cmd_plugins)
+
+    p = sub.add_parser("bench", help="benchmarks that print JSON")
+    p.add_argument("what", choices=["engine"])
+    p.add_argument("--tracks", type=int, default=16)
+    p.add_argument("--seconds", type=float, default=10.0)
+    p.add_argument("--block", type=int, default=256)
+    p.add_argument("--rate", type=int, default=44100)
+    p.add_argument("--device", help="output device (default: the system's, or a JACK dummy it starts)")
+    p.add_argument("--load", default="onnx", choices=["onnx", "numpy", "none"], help="background job")
+    p.add_argument("--json", action="store_true", help="print one JSON object (the default output)")
+    p.set_defaults(func=cmd_bench)
+
+
+def _fmt_time(seconds: float) -> str:
+    m, s = divmod(max(seconds, 0.0), 60)
+    return f"{int(m)}:{s:04.1f}"
+
+
+def _open(path: str, rate: int | None, soundfont: str | None) -> Any:
+    from engine.project import PluginSpec, Project, is_project_file, load_project
+
+    if not os.path.exists(path):
+        raise UserError(f"no such file: {path}")
+    if is_project_file(path):
+        project = load_project(path)
+    else:
+        project = Project.from_files([path], sample_rate=rate or _native_rate(path))
+    if rate:
+        project.sample_rate = rate
+    if soundfont:
+        for t in project.tracks:
+            if any(c.is_midi for c in t.clips) and t.instrument is None:
+                t.instrument = PluginSpec("fluidsynth", options={"soundfont": soundfont})
+    return project
+
+
+def _native_rate(path: str) -> int:
+    from engine.project import MIDI_SUFFIXES
+
+    if path.lower().endswith(MIDI_SUFFIXES):
+        return 44100
+    import soundfile as sf
+
+    try:
+        return int(sf.info(path).samplerate)
+    except Exception as exc:
+        raise UserError(f"cannot decode audio file {path}: {exc}") from exc
+
+
+def cmd_play(a: argparse.Namespace) -> int:
+    from engine import events as ev
+    from engine.api import Engine
+    from engine.audio_io import write_audio
+    from engine.build import build_graph
+    from engine.stream import NULL_DEVICE, output_devices
+
+    if a.devices:
+        for d in output_devices():
+            print(f"{d.index}: {d.name} ({d.host_api}, {d.channels} ch, {d.default_rate:g} Hz)")
+        print(f"{NULL_DEVICE}: silent device that keeps real time")
+        return 0
+    project = _open(a.input, a.rate, a.soundfont)
+    device = a.device
+    if device is None and not output_devices():
+        print("refrain: no audio output device; playing on the silent real-time null device", file=sys.stderr)
+        device = NULL_DEVICE
+    sr = project.sample_rate
+    graph = build_graph(project, sr, a.block)
+    total = graph.end + graph.latency
+    start = round(a.start * sr)
+    if start >= graph.end:
+        graph.close()
+        raise UserError(f"--start {a.start:g} s is past the end ({graph.end / sr:.1f} s)")
+    tty = sys.stderr.isatty()
+    with Engine(sr, a.block, device) as eng:
+        eng.load(graph)
+        cap = eng.capture(total / sr + 1.0) if a.capture else None
+        eng.seek(start)
+        eng.play()
+        eng.start()
+        errors = 0
+        last_line = 0.0
+        while True:
+            time.sleep(0.05)
+            for e in eng.poll():
+                if isinstance(e, ev.PluginError):
+                    errors += 1
+                    print(f"\nrefrain: plugin error on {e.strip}: {e.message}", file=sys.stderr)
+                elif isinstance(e, ev.DeviceLost):
+                    raise UserError(e.message)
+            pos = eng.position
+            now = time.monotonic()
+            if tty and now - last_line > 0.1:
+                last_line = now
+                shown = max(pos - graph.latency, 0) / sr
+                sys.stderr.write(f"\r▶ {_fmt_time(shown)} / {_fmt_time(graph.end / sr)}  xruns {eng.xruns}  ")
+                sys.stderr.flush()
+            if pos >= total - a.block:
+                break
+        xruns = eng.xruns
+    if tty:
+        sys.stderr.write("\n")
+    print(f"played {graph.end / sr:.1f} s on {device or 'the default device'}: {xruns} xruns, {errors} plugin errors")
+    if cap is not None:
+        audio = cap.result()[:, graph.latency : total]
+        write_audio(a.capture, audio, sr, "float")
+        print(f"wrote {a.capture}")
+    return 0
+
+
+def cmd_render(a: argparse.Namespace) -> int:
+    from app.cli import Progress
+    from engine.bounce import bounce_to_file
+    from engine.build import build_graph
+    from engine.project import Project
+
+    if (a.project is None) == (a.tracks is None):
+        raise UserError("give a PROJECT or --tracks FILE..., not both")
+    if a.tracks:
+        rate = a.rate or _native_rate(a.tracks[0])
+        project = Project.from_files(a.tracks, sample_rate=rate)
+    else:
+        project = _open(a.project, a.rate, a.soundfont)
+    graph = build_graph(project, project.sample_rate, a.block)
+    try:
+        if graph.end == 0:
+            raise UserError("nothing to render: the project has no clips")
+        bar = Progress("rendering")
+        t0 = time.perf_counter()
+        bounce_to_file(graph, a.out, bits=a.bits, lufs=a.lufs, block=a.block, progress=bar)
+        bar.done()
+        took = time.perf_counter() - t0
+    finally:
+        graph.close()
+    secs = graph.end / project.sample_rate
+    speed = secs / max(took, 1e-9)
+    fmt = "32-bit float" if a.bits == "float" else f"{a.bits}-bit"
+    print(f"wrote {a.out}: {secs:.1f} s at {project.sample_rate} Hz, {fmt} ({speed:.0f}x real time)")
+    return 0
+
+
+def cmd_plugins(a: argparse.Namespace) -> int:
+    from engine.plugins import BUILTINS, create_plugin
+
+    if a.params:
+        kind, options = ("lv2", {"uri": a.params}) if "://" in a.params else (a.params, {})
+        plugin = create_plugin(kind, options=options)
+        try:
+            print(f"{a.params}: latency {plugin.latency} frames")
+            for p in plugin.params:
+                extra = f" {p.unit}" if p.unit else ""
+                print(f"  {p.name:<24} {p.kind:<6} {p.minimum:g} .. {p.maximum:g}{extra} (default {p.default:g})")
+        finally:
+            plugin.close()
+        return 0
+    if a.lv2:
+        from engine.plugins.lv2 import installed_plugins
+
+        for uri, name in installed_plugins():
+            print(f"{uri}  {name}")
+        return 0
+    print("built-in: " + ", ".join(BUILTINS))
+    print("hosted: lv2 (refrain plugins --lv2), vst3 (a .vst3 bundle path)")
+    return 0
+
+
+def cmd_bench(a: argparse.Namespace) -> int:
+    from engine.bench import run_engine_bench
+
+    if a.tracks < 1 or a.seconds <= 0:
+        raise UserError("--tracks must be at least 1 and --seconds positive")
+    result = run_engine_bench(a.tracks, a.seconds, a.block, a.rate, a.device, a.load)
+    print(json.dumps(result))
+    return 0

@@ -1,0 +1,153 @@
+"""The engine benchmark behind ``refrain bench engine``: N stereo tracks with EQ + compressor played in
+real time on a clocked device while a background thread runs an inference-style job."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import deque
+from typing import Any
+
+import numpy as np
+
+from engine.graph import Chain, Graph, Slot, Strip, Track
+from engine.plugins.builtin import Compressor, ParametricEQ
+from engine.sources import AudioClipData, ClipPlayer
+
+GOALS: dict[str, float] = {"xruns": 0, "callback_load": 0.3, "render_load": 0.5, "start_ms": 300.0}
+
+
+def synthetic_tracks(n: int, seconds: float, sample_rate: int, seed: int = 0) -> list[np.ndarray]:
+    """Distinct stereo material per track: decaying tones on a beat grid over quiet noise."""
+    rng = np.random.default_rng(seed)
+    frames = int(seconds * sample_rate)
+    t = np.arange(frames) / sample_rate
+    out = []
+    for i in range(n):
+        f0 = 55.0 * 2 ** (i / 4)
+        env = np.exp(-((t * (1 + i % 4)) % 0.5) * 8)
+        tone = np.sin(2 * np.pi * f0 * t) * env
+        noise = rng.standard_normal((2, frames)) * 0.02
+        out.append((0.25 * tone[None, :] + noise).astype(np.float32))
+    return out
+
+
+def bench_graph(n_tracks: int, seconds: float, sample_rate: int, block: int) -> Graph:
+    errors: deque[tuple[str, int, str]] = deque(maxlen=64)
+    tracks = []
+    for i, audio in enumerate(synthetic_tracks(n_tracks, seconds, sample_rate)):
+        eq, comp = ParametricEQ(), Compressor()
+        eq.set_param("mid1_db", 3.0)
+        eq.set_param("high_db", -2.0)
+        comp.set_param("threshold_db", -24.0)
+        player = ClipPlayer([AudioClipData(audio, 0)])
+        player.prepare(sample_rate, block, 2)
+        tracks.append(Track(name=f"track {i + 1}", chain=Chain([Slot(eq), Slot(comp)], f"track {i + 1}", errors),
+                            clips=player))  # fmt: skip
+    master = Strip(name="master", chain=Chain([], "master", errors))
+    master.fader.set_param("gain_db", -12.0)
+    return Graph(tracks, [], master, sample_rate, block, errors)
+
+
+class BackgroundLoad(threading.Thread):
+    """Keeps a core busy the way the app's workers do: onnxruntime steps of the shipped generator, or
+    numpy matrix products."""
+
+    def __init__(self, kind: str) -> None:
+        super().__init__(name="refrain-bench-load", daemon=True)
+        self.kind = kind
+        self.iterations = 0
+        self.quit = threading.Event()
+
+    def run(self) -> None:
+        if self.kind == "onnx":
+            from models.runtime import OnnxModel, model_dir
+
+            model = OnnxModel(model_dir("sing") / "model.onnx", threads=1)
+            feeds = {
+                i.name: np.zeros(
+                    [d if isinstance(d, int) else 1 for d in i.shape],
+                    dtype=np.int64 if "int" in i.type else np.float32,
+                )
+                for i in model.session.get_inputs()
+            }
+            while not self.quit.is_set():
+                model.session.run(None, feeds)
+                self.iterations += 1
+        elif self.kind == "numpy":
+            a = np.random.default_rng(0).standard_normal((512, 512)).astype(np.float32)
+            while not self.quit.is_set():
+                a = np.tanh(a @ a * 1e-3)
+                self.iterations += 1
+
+
+def run_engine_bench(
+    tracks: int = 16,
+    seconds: float = 10.0,
+    block: int = 256,
+    sample_rate: int = 44100,
+    device: str | None = None,
+    load: str = "onnx",
+) -> dict[str, Any]:
+    from engine.api import Engine
+    from engine.jack import JackDummy
+    from engine.stream import output_devices
+
+    jack = None
+    if device is None and not output_devices():
+        jack = JackDummy(sample_rate, block).start()
+        device = "system"
+    bg = BackgroundLoad(load)
+    try:
+        graph = bench_graph(tracks, seconds + 1.0, sample_rate, block)
+        if load != "none":
+            bg.start()
+            time.sleep(0.5)
+        eng = Engine(sample_rate, block, device)
+        try:
+            eng.load(graph)
+            eng.play()
+            eng.start()
+            deadline = time.perf_counter() + seconds
+            plugin_errors = []
+            while time.perf_counter() < deadline:
+                time.sleep(0.1)
+                plugin_errors += [str(ev) for ev in eng.poll() if type(ev).__name__ == "PluginError"]
+            durations = eng.callback_durations()
+            period = eng.device_block / sample_rate
+            first = eng.first_audio_seconds()
+            result: dict[str, Any] = {
+                "tracks": tracks,
+                "plugins_per_track": ["eq", "compressor"],
+                "block": block,
+                "sample_rate": sample_rate,
+                "seconds": seconds,
+                "device": device,
+                "background": load,
+                "background_iterations": bg.iterations,
+                "xruns": eng.xruns,
+                "callbacks": int(durations.size),
+                "callback_load": round(float(np.percentile(durations, 99)) / period, 4) if durations.size else None,
+                "callback_load_max": round(float(durations.max()) / period, 4) if durations.size else None,
+                "render_load": round(eng.render_load(), 4),
+                "start_ms": None if first is None else round(first * 1000, 1),
+                "plugin_errors": plugin_errors,
+            }
+        finally:
+            eng.close()
+    finally:
+        bg.quit.set()
+        if bg.is_alive():
+            bg.join()
+        if jack is not None:
+            jack.stop()
+    cb, start = result["callback_load"], result["start_ms"]
+    result["goals_met"] = bool(
+        result["xruns"] == GOALS["xruns"]
+        and cb is not None
+        and cb < GOALS["callback_load"]
+        and result["render_load"] < GOALS["render_load"]
+        and start is not None
+        and start < GOALS["start_ms"]
+    )
+    return result
