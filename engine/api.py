@@ -176,8 +176,10 @@ class Engine:
             out.append(e.XRun(x))
         o = self._output
         if o is not None and not self._lost_reported and (o.lost is not None or not o.active):
+            if o.lost is None:
+                o.lost = "audio device stopped"
             self._lost_reported = True
-            out.append(e.DeviceLost(o.lost or "audio device stopped"))
+            out.append(e.DeviceLost(o.lost))
         self._free_retired()
         return out
 

@@ -165,6 +165,16 @@ class DeviceOutput(_Output):
 
     def close(self) -> None:
         self._stopping = True
+        if self.lost is None:
+            self._close_stream()
+            return
+        # A vanished device (e.g. the JACK server died) can block PortAudio's abort forever: close it on the
+        # side and carry on; the engine must stay usable.
+        closer = threading.Thread(target=self._close_stream, name="refrain-close-lost-device", daemon=True)
+        closer.start()
+        closer.join(timeout=1.0)
+
+    def _close_stream(self) -> None:
         try:
             self._stream.abort()
             self._stream.close()

@@ -37,7 +37,7 @@ SUPPORTED_FEATURES = {
     LV2 + "inPlaceBroken",
     LV2 + "hardRTCapable",
 }
-ATOM_CAPACITY = 8192
+ATOM_CAPACITY = 65536
 
 
 class LV2_Feature(Structure):

@@ -1,0 +1,195 @@
+"""Every registered plugin, at several rates and block sizes: chunked processing equals whole-buffer
+processing, output is finite, parameters are typed and validated; failing plugins are bypassed."""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Callable, Sequence
+
+import numpy as np
+import pytest
+
+from engine.graph import Chain, Slot
+from engine.plugin import MidiEvent, Param, Plugin
+from engine.plugins import BUILTINS, create_plugin
+from engine.plugins.builtin import GainPan
+from engine.sources import AudioClipData, ClipPlayer
+from models.errors import UserError
+from tests.engine.conftest import tone
+
+RATES = (44100, 48000, 96000)
+BLOCKS = (32, 256, 1024)
+LV2 = {
+    "lv2-fil4": "http://gareus.org/oss/lv2/fil4#stereo",  # x42 parametric EQ, stereo
+    "lv2-dpl": "http://gareus.org/oss/lv2/dpl#stereo",  # x42 look-ahead limiter (reports latency)
+    "lv2-amp": "http://plugin.org.uk/swh-plugins/amp",  # swh mono amp, run as dual mono
+    "lv2-lsp-comp": "http://lsp-plug.in/plugins/lv2/compressor_stereo",
+}
+# Non-default settings so the DSP really does something.
+SETTINGS: dict[str, dict[str, float]] = {
+    "gain": {"gain_db": -3.0, "pan": 0.3},
+    "eq": {"low_db": 4.0, "mid1_db": -6.0, "mid2_db": 3.0, "high_db": 2.0, "highpass_hz": 40.0},
+    "compressor": {"threshold_db": -30.0, "ratio": 6.0, "makeup_db": 6.0},
+    "reverb": {"room_size": 0.8, "wet": 0.5},
+    "delay": {"time_s": 0.01, "feedback": 0.5, "mix": 0.5},
+    "limiter": {"threshold_db": -12.0},
+    "lv2-amp": {"gain": -6.0},
+    "lv2-dpl": {"threshold": -12.0},
+}
+
+
+def _lv2_factory(uri: str) -> Callable[[], Plugin]:
+    def make() -> Plugin:
+        try:
+            return create_plugin("lv2", options={"uri": uri})
+        except UserError as exc:
+            pytest.skip(str(exc))
+
+    return make
+
+
+def _clips() -> Plugin:
+    return ClipPlayer([AudioClipData(tone(0.05, channels=2, seed=3), 100), AudioClipData(tone(0.05, channels=1), 3000)])
+
+
+FACTORIES: dict[str, Callable[[], Plugin]] = {
+    **BUILTINS,
+    "clips": _clips,
+    **{k: _lv2_factory(u) for k, u in LV2.items()},
+}
+
+
+def _events(frames: int, rate: int) -> list[tuple[int, MidiEvent]]:
+    """Absolute-frame MIDI: a program change, then short notes (offsets are filled per block)."""
+    out = [(0, MidiEvent(0, 0xC0, 24, 0))]
+    step = max(frames // 9, 1)
+    for i in range(8):
+        out.append((i * step + 7, MidiEvent(0, 0x90, 60 + i, 100)))
+        out.append((i * step + step // 2, MidiEvent(0, 0x80, 60 + i, 0)))
+    return sorted(out, key=lambda e: e[0])
+
+
+def _run(make: Callable[[], Plugin], name: str, rate: int, block: int, x: np.ndarray) -> np.ndarray:
+    p = make()
+    for k, v in SETTINGS.get(name, {}).items():
+        p.set_param(k, v)
+    p.prepare(rate, block, 2)
+    evs = _events(x.shape[1], rate) if p.is_instrument else []
+    y = x.copy()
+    try:
+        for start in range(0, x.shape[1], block):
+            chunk = y[:, start : start + block]
+            n = chunk.shape[1]
+            if isinstance(p, ClipPlayer):
+                p.locate(start)
+            block_events = [e._replace(offset=f - start) for f, e in evs if start <= f < start + n]
+            p.advance(n)
+            p.process(chunk, block_events)
+    finally:
+        p.close()
+    return y
+
+
+@pytest.mark.parametrize("name", sorted(FACTORIES))
+@pytest.mark.parametrize("rate", RATES)
+def test_chunked_equals_whole(name: str, rate: int) -> None:
+    frames = 4096
+    x = tone(frames / rate, rate=rate, seed=rate)[:, :frames]
+    whole = _run(FACTORIES[name], name, rate, frames, x)
+    assert np.isfinite(whole).all()
+    assert np.abs(whole).max() > 1e-4, "plugin output is silent"
+    for block in BLOCKS:
+        chunked = _run(FACTORIES[name], name, rate, block, x)
+        msg = f"{name} at {rate} Hz, block {block}"
+        if not name.startswith("lv2"):
+            np.testing.assert_array_equal(chunked, whole, err_msg=msg)
+        elif name == "lv2-fil4" and block < 64:
+            # Observed: fil4 glides its filter coefficients once per run() call, so with blocks shorter
+            # than that step its start depends on the host block (0.019 at first, under 1e-3 after 2048 frames).
+            np.testing.assert_allclose(chunked[:, 2048:], whole[:, 2048:], atol=2e-3, err_msg=msg)
+        else:  # third-party DSP: equal up to float rounding (lsp differs by 3e-8)
+            np.testing.assert_allclose(chunked, whole, atol=1e-6, err_msg=msg)
+
+
+@pytest.mark.parametrize("name", sorted(FACTORIES))
+def test_params_are_typed_and_validated(name: str) -> None:
+    p = FACTORIES[name]()
+    try:
+        assert p.params, f"{name} has no parameters"
+        for q in p.params:
+            assert q.minimum <= q.default <= q.maximum
+            p.set_param(q.name, q.maximum + 1e6)
+            assert p.get_param(q.name) == q.maximum
+        with pytest.raises(UserError, match="no parameter"):
+            p.set_param("no-such-parameter", 1.0)
+        state = p.state()
+        assert state["plugin"] == p.kind and set(state["params"]) == {q.name for q in p.params}
+    finally:
+        p.close()
+
+
+def test_gain_change_is_smoothed() -> None:
+    g = GainPan()
+    g.prepare(44100, 256, 2)
+    x = np.ones((2, 44100), dtype=np.float32)
+    g.set_param("gain_db", -40.0)
+    for i in range(0, x.shape[1], 256):
+        g.advance(256)
+        g.process(x[:, i : i + 256])
+    steps = np.abs(np.diff(x[0]))
+    assert steps.max() < 0.02, "gain jumped (would click)"
+    assert abs(x[0, -1] - 0.01) < 1e-3, "gain never reached its target"
+
+
+def test_unknown_plugin_and_missing_options() -> None:
+    with pytest.raises(UserError, match="unknown plugin"):
+        create_plugin("wahwah")
+    with pytest.raises(UserError, match="uri"):
+        create_plugin("lv2")
+    with pytest.raises(UserError, match="not installed"):
+        create_plugin("lv2", options={"uri": "http://example.org/not-a-plugin"})
+
+
+def test_vst3_loading_errors(tmp_path) -> None:
+    """Debian ships no VST3 plugin, so only the refusal paths can be exercised here."""
+    with pytest.raises(UserError, match="no such VST3"):
+        create_plugin("vst3", options={"path": str(tmp_path / "missing.vst3")})
+    fake = tmp_path / "Broken.vst3"
+    fake.write_bytes(b"not a plugin")
+    with pytest.raises(UserError, match="cannot load VST3"):
+        create_plugin("vst3", options={"path": str(fake)})
+
+
+class _Raises(Plugin):
+    kind = "test-raises"
+
+    def __init__(self) -> None:
+        super().__init__([Param("x", 0, 1, 0)])
+        self.calls = 0
+
+    def process(self, buf: np.ndarray, events: Sequence[MidiEvent] = ()) -> None:
+        self.calls += 1
+        if self.calls == 3:
+            raise RuntimeError("boom")
+        buf *= 0.5
+
+
+class _Nan(_Raises):
+    kind = "test-nan"
+
+    def process(self, buf: np.ndarray, events: Sequence[MidiEvent] = ()) -> None:
+        buf[0, 5] = np.nan
+
+
+@pytest.mark.parametrize("bad", [_Raises, _Nan])
+def test_failing_plugin_is_bypassed_and_reported(bad: type[Plugin]) -> None:
+    errors: deque[tuple[str, int, str]] = deque()
+    chain = Chain([Slot(GainPan()), Slot(bad())], "track", errors)
+    chain.prepare(44100, 64)
+    x = tone(0.02)[:, :64]
+    for _ in range(5):
+        y = x.copy()
+        chain.process(y)
+        assert np.isfinite(y).all()
+    assert len(errors) == 1 and errors[0][:2] == ("track", 1) and "bypassed" in errors[0][2]
+    np.testing.assert_array_equal(y, x)  # after the failure the slot passes audio through untouched
