@@ -42,8 +42,9 @@ def bench_graph(n_tracks: int, seconds: float, sample_rate: int, block: int) -> 
         comp.set_param("threshold_db", -24.0)
         player = ClipPlayer([AudioClipData(audio, 0)])
         player.prepare(sample_rate, block, 2)
-        tracks.append(Track(name=f"track {i + 1}", chain=Chain([Slot(eq), Slot(comp)], f"track {i + 1}", errors),
-                            clips=player))  # fmt: skip
+        tracks.append(
+            Track(name=f"track {i + 1}", chain=Chain([Slot(eq), Slot(comp)], f"track {i + 1}", errors), clips=player)
+        )
     master = Strip(name="master", chain=Chain([], "master", errors))
     master.fader.set_param("gain_db", -12.0)
     return Graph(tracks, [], master, sample_rate, block, errors)

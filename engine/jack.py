@@ -37,8 +37,18 @@ class JackDummy:
         from engine.stream import rescan_devices
 
         env = {**os.environ, "JACK_NO_AUDIO_RESERVATION": "1", "JACK_DEFAULT_SERVER": self.name}
-        cmd = ["jackd", "-n", self.name, "--no-realtime", "-d", "dummy", "-r", str(self.sample_rate),
-               "-p", str(self.period)]  # fmt: skip
+        cmd = [
+            "jackd",
+            "-n",
+            self.name,
+            "--no-realtime",
+            "-d",
+            "dummy",
+            "-r",
+            str(self.sample_rate),
+            "-p",
+            str(self.period),
+        ]
         self._proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         ok = subprocess.run(["jack_wait", "-s", self.name, "-w", "-t", "10"], env=env, capture_output=True)
         if ok.returncode != 0 or self._proc.poll() is not None:

@@ -255,11 +255,16 @@ def describe(uri: str) -> Lv2Info:
             return bool(lib.lilv_port_has_property(p, port, lv.node(prop)))
 
         kind = (
-            "audio" if is_a(LV2 + "AudioPort") else
-            "control" if is_a(LV2 + "ControlPort") else
-            "atom" if is_a(ATOM + "AtomPort") else
-            "cv" if is_a(LV2 + "CVPort") else "other"
-        )  # fmt: skip
+            "audio"
+            if is_a(LV2 + "AudioPort")
+            else "control"
+            if is_a(LV2 + "ControlPort")
+            else "atom"
+            if is_a(ATOM + "AtomPort")
+            else "cv"
+            if is_a(LV2 + "CVPort")
+            else "other"
+        )
         d, lo, hi = c_void_p(), c_void_p(), c_void_p()
         lib.lilv_port_get_range(p, port, ctypes.byref(d), ctypes.byref(lo), ctypes.byref(hi))
         vals = []
@@ -353,10 +358,11 @@ class _Instance:
         opts = (LV2_Options_Option * 4)(
             LV2_Options_Option(0, 0, lv.urid(BUFSZ + "minBlockLength"), 4, t_int, ctypes.addressof(ints)),
             LV2_Options_Option(0, 0, lv.urid(BUFSZ + "maxBlockLength"), 4, t_int, ctypes.addressof(ints) + 4),
-            LV2_Options_Option(0, 0, lv.urid("http://lv2plug.in/ns/ext/parameters#sampleRate"), 4, t_float,
-                               ctypes.addressof(rate)),
+            LV2_Options_Option(
+                0, 0, lv.urid("http://lv2plug.in/ns/ext/parameters#sampleRate"), 4, t_float, ctypes.addressof(rate)
+            ),
             LV2_Options_Option(0, 0, 0, 0, 0, None),
-        )  # fmt: skip
+        )
         feats = [
             LV2_Feature(URID.encode() + b"map", ctypes.cast(ctypes.pointer(lv.urid_map), c_void_p)),
             LV2_Feature(URID.encode() + b"unmap", ctypes.cast(ctypes.pointer(lv.urid_unmap), c_void_p)),

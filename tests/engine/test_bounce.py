@@ -123,8 +123,12 @@ def test_transport_loop_seek_mute() -> None:
 def test_formats_lufs_and_atomic_write(tmp_path: Path, media: dict[str, Path]) -> None:
     g = build_graph(Project.from_files([media["stereo"]]), RATE, 256)
     ref = bounce_graph(g)
-    for name, bits, subtype in [("a.wav", "16", "PCM_16"), ("b.wav", "24", "PCM_24"), ("c.wav", "float", "FLOAT"),
-                                ("d.flac", "24", "PCM_24")]:  # fmt: skip
+    for name, bits, subtype in [
+        ("a.wav", "16", "PCM_16"),
+        ("b.wav", "24", "PCM_24"),
+        ("c.wav", "float", "FLOAT"),
+        ("d.flac", "24", "PCM_24"),
+    ]:
         bounce_to_file(g, tmp_path / name, bits=bits)
         info = sf.info(str(tmp_path / name))
         assert info.subtype == subtype and info.frames == ref.shape[1] and info.samplerate == RATE

@@ -39,7 +39,7 @@ def _project(media: dict[str, Path]) -> Project:
                 gain_db=-1.5,
                 pan=-0.25,
                 output="verb",
-            ),  # fmt: skip
+            ),
             TrackSpec(
                 "keys", [Clip(str(media["midi"]))], instrument=PluginSpec("fluidsynth", {"gain": 0.7}), solo=True
             ),
@@ -49,7 +49,7 @@ def _project(media: dict[str, Path]) -> Project:
                 mute=True,
                 chain=[PluginSpec("lv2", {"gain": -3.0}, options={"uri": "http://plugin.org.uk/swh-plugins/amp"})],
             ),
-        ],  # fmt: skip
+        ],
         buses=[BusSpec("verb", [PluginSpec("reverb", {"wet": 0.4})], gain_db=-3.0)],
         master=MasterSpec([PluginSpec("limiter")], gain_db=-1.0),
         template=[[1.0, 0.0], [0.0, 1.0]],

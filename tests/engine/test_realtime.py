@@ -34,7 +34,7 @@ def _project(media: dict[str, Path]) -> Project:
                 [Clip(str(media["stereo"]))],
                 chain=[PluginSpec("lv2", {"gain": 3.0}, options={"uri": FIL4}), PluginSpec("eq", {"low_db": 2})],
                 pan=0.2,
-            ),  # fmt: skip
+            ),
             TrackSpec("mono", [Clip(str(media["mono48"]), start=0.3)], gain_db=-6.0),
         ],
         buses=[BusSpec("fx", [PluginSpec("reverb", {"wet": 0.3})])],
@@ -140,7 +140,12 @@ def test_losing_the_device_is_reported_and_restartable(media: dict[str, Path]) -
     """In a subprocess: PortAudio's JACK state must not leak into the other tests."""
     if not JackDummy.available():
         pytest.skip("jackd not installed")
-    r = subprocess.run([sys.executable, "-c", LOSS_SCRIPT, str(media["stereo"])], capture_output=True, text=True,
-                       timeout=60, cwd=Path(__file__).parents[2])  # fmt: skip
+    r = subprocess.run(
+        [sys.executable, "-c", LOSS_SCRIPT, str(media["stereo"])],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=Path(__file__).parents[2],
+    )
     assert "LOST True" in r.stdout, r.stdout + r.stderr
     assert "RESUMED True True" in r.stdout, r.stdout + r.stderr
