@@ -5,7 +5,8 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 
-DEBS="fluidsynth fluid-soundfont-gm libportaudio2"
+# Runtime: synth + SoundFont, PortAudio, liblilv (LV2 hosting). Tests: the JACK dummy server and real LV2 plugins.
+DEBS="fluidsynth fluid-soundfont-gm libportaudio2 liblilv-0-0 jackd2 x42-plugins lsp-plugins-lv2 swh-lv2"
 PY=${PYTHON:-python3}
 
 install_debs() {

@@ -78,6 +78,8 @@ def _open(path: str, rate: int | None, soundfont: str | None) -> Any:
 def _native_rate(path: str) -> int:
     from engine.project import MIDI_SUFFIXES
 
+    if not os.path.isfile(path):
+        raise UserError(f"no such file: {path}")
     if path.lower().endswith(MIDI_SUFFIXES):
         return 44100
     import soundfile as sf
