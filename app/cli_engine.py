@@ -22,6 +22,7 @@ def add_engine_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]
     p.add_argument("--capture", metavar="OUT.wav", help="also record what was played (float WAV)")
     p.add_argument("--soundfont", help="SoundFont for MIDI tracks (default: found on the system)")
     p.add_argument("--devices", action="store_true", help="list output devices and exit")
+    _add_plugin_option(p)
     p.set_defaults(func=cmd_play)
 
     p = sub.add_parser("render", help="bounce a project, or the plain sum of files, to WAV/FLAC")
@@ -33,6 +34,7 @@ def add_engine_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]
     p.add_argument("--rate", type=int, help="sample rate (default: the project's, or the first file's)")
     p.add_argument("--block", type=int, default=256, help="render block in frames (default 256, as playback)")
     p.add_argument("--soundfont", help="SoundFont for MIDI tracks")
+    _add_plugin_option(p)
     p.set_defaults(func=cmd_render)
 
     p = sub.add_parser("plugins", help="list plugins, or one plugin's parameters")
@@ -52,13 +54,48 @@ def add_engine_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]
     p.set_defaults(func=cmd_bench)
 
 
+def _add_plugin_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--plugin",
+        action="append",
+        default=[],
+        metavar="SPEC",
+        help="append a plugin to every track's chain: a built-in name or an LV2 URI, optionally "
+        "followed by @name=value,... (e.g. 'eq@low_db=3' or 'http://gareus.org/oss/lv2/fil4#stereo@gain=2')",
+    )
+
+
+def _plugin_specs(specs: list[str]) -> list[Any]:
+    from engine.project import PluginSpec
+
+    out = []
+    for spec in specs:
+        head, _, tail = spec.partition("@")
+        params: dict[str, float] = {}
+        for item in filter(None, tail.split(",")):
+            name, eq, value = item.partition("=")
+            try:
+                params[name.strip()] = float(value)
+            except ValueError:
+                raise UserError(f"--plugin {spec!r}: expected name=number, got {item!r}") from None
+            if not eq:
+                raise UserError(f"--plugin {spec!r}: expected name=number, got {item!r}")
+        if "://" in head:
+            out.append(PluginSpec("lv2", params, options={"uri": head}))
+        elif head.lower().endswith(".vst3"):
+            out.append(PluginSpec("vst3", params, options={"path": head}))
+        else:
+            out.append(PluginSpec(head, params))
+    return out
+
+
 def _fmt_time(seconds: float) -> str:
     m, s = divmod(max(seconds, 0.0), 60)
     return f"{int(m)}:{s:04.1f}"
 
 
-def _open(path: str, rate: int | None, soundfont: str | None) -> Any:
-    from engine.project import PluginSpec, Project, is_project_file, load_project
+def _open(path: str, rate: int | None, soundfont: str | None, plugins: list[str]) -> Any:
+    from engine.project import Project, is_project_file, load_project
 
     if not os.path.exists(path):
         raise UserError(f"no such file: {path}")
@@ -68,6 +105,19 @@ def _open(path: str, rate: int | None, soundfont: str | None) -> Any:
         project = Project.from_files([path], sample_rate=rate or _native_rate(path))
     if rate:
         project.sample_rate = rate
+    return _soundfont(_with_plugins(project, plugins), soundfont)
+
+
+def _with_plugins(project: Any, specs: list[str]) -> Any:
+    extra = _plugin_specs(specs)
+    for t in project.tracks:
+        t.chain.extend(extra)
+    return project
+
+
+def _soundfont(project: Any, soundfont: str | None) -> Any:
+    from engine.project import PluginSpec
+
     if soundfont:
         for t in project.tracks:
             if any(c.is_midi for c in t.clips) and t.instrument is None:
@@ -102,7 +152,7 @@ def cmd_play(a: argparse.Namespace) -> int:
             print(f"{d.index}: {d.name} ({d.host_api}, {d.channels} ch, {d.default_rate:g} Hz)")
         print(f"{NULL_DEVICE}: silent device that keeps real time")
         return 0
-    project = _open(a.input, a.rate, a.soundfont)
+    project = _open(a.input, a.rate, a.soundfont, a.plugin)
     device = a.device
     if device is None and not output_devices():
         print("refrain: no audio output device; playing on the silent real-time null device", file=sys.stderr)
@@ -161,9 +211,9 @@ def cmd_render(a: argparse.Namespace) -> int:
         raise UserError("give a PROJECT or --tracks FILE..., not both")
     if a.tracks:
         rate = a.rate or _native_rate(a.tracks[0])
-        project = Project.from_files(a.tracks, sample_rate=rate)
+        project = _with_plugins(Project.from_files(a.tracks, sample_rate=rate), a.plugin)
     else:
-        project = _open(a.project, a.rate, a.soundfont)
+        project = _open(a.project, a.rate, a.soundfont, a.plugin)
     graph = build_graph(project, project.sample_rate, a.block)
     try:
         if graph.end == 0:

@@ -59,6 +59,18 @@ def test_play_equals_render_for_a_project(tmp_path: Path, files: dict[str, Path]
     np.testing.assert_array_equal(p, r)
 
 
+def test_play_and_render_an_audio_file_through_an_lv2_chain(tmp_path: Path, files: dict[str, Path]) -> None:
+    chain = ["--plugin", f"{FIL4}@gain=4", "--plugin", "compressor@threshold_db=-30,makeup_db=6"]
+    played, rendered, dry = tmp_path / "played.wav", tmp_path / "rendered.wav", tmp_path / "dry.wav"
+    assert main(["play", str(files["a"]), "--device", "null", "--capture", str(played), *chain]) == 0
+    assert main(["render", "--tracks", str(files["a"]), "--out", str(rendered), "--bits", "float", *chain]) == 0
+    assert main(["render", "--tracks", str(files["a"]), "--out", str(dry), "--bits", "float"]) == 0
+    p, r, d = (sf.read(str(x), dtype="float32")[0] for x in (played, rendered, dry))
+    np.testing.assert_array_equal(p, r)
+    assert np.abs(r - d).max() > 0.01, "the chain did nothing"
+    assert main(["render", "--tracks", str(files["a"]), "--out", str(dry), "--plugin", "eq@low_db"]) == 2
+
+
 def test_bad_input_is_one_line_and_leaves_nothing(
     tmp_path: Path, files: dict[str, Path], capsys: pytest.CaptureFixture[str]
 ) -> None:
