@@ -15,7 +15,7 @@ from engine.build import empty_graph
 from engine.graph import CHANNELS, Graph
 from engine.render import Renderer, RenderThread
 from engine.ring import AudioRing, Capture
-from engine.stream import NULL_DEVICE, DeviceOutput, NullOutput, resolve_device
+from engine.stream import DeviceOutput, NullOutput, resolve_device
 from models.errors import UserError
 
 # The callback thread needs the GIL to copy the ring; a short switch interval bounds how long it waits
@@ -186,6 +186,3 @@ class Engine:
     def _free_retired(self) -> None:
         while self.renderer.retired:
             self.renderer.retired.popleft().close()
-
-
-__all__ = ["NULL_DEVICE", "Engine"]

@@ -10,6 +10,7 @@ from typing import Any
 
 import numpy as np
 
+from engine.events import PluginError
 from engine.graph import Chain, Graph, Slot, Strip, Track
 from engine.plugins.builtin import Compressor, ParametricEQ
 from engine.sources import AudioClipData, ClipPlayer
@@ -73,7 +74,7 @@ class BackgroundLoad(threading.Thread):
                 for i in model.session.get_inputs()
             }
             while not self.quit.is_set():
-                model.session.run(None, feeds)
+                model.predict(feeds)
                 self.iterations += 1
         elif self.kind == "numpy":
             a = np.random.default_rng(0).standard_normal((512, 512)).astype(np.float32)
@@ -113,7 +114,7 @@ def run_engine_bench(
             plugin_errors = []
             while time.perf_counter() < deadline:
                 time.sleep(0.1)
-                plugin_errors += [str(ev) for ev in eng.poll() if type(ev).__name__ == "PluginError"]
+                plugin_errors += [str(ev) for ev in eng.poll() if isinstance(ev, PluginError)]
             durations = eng.callback_durations()
             period = eng.device_block / sample_rate
             first = eng.first_audio_seconds()

@@ -129,8 +129,7 @@ class Track(Strip):
         return max(self.clips.end if self.clips else 0, self.midi.end if self.midi else 0)
 
     def locate(self, frame: int) -> None:
-        if self.clips is not None:
-            self.clips.locate(frame)
+        """Prepare for a jump: resend the MIDI state in force at ``frame`` (clips follow ``render``'s position)."""
         if self.midi is not None:
             self._pending = self.midi.chase(frame)
 

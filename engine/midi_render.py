@@ -7,6 +7,7 @@ from collections.abc import Callable
 
 import numpy as np
 
+from engine.plugins.synth import select_gm_defaults, send_midi
 from engine.soundfont import find_soundfont
 from models.errors import UserError
 
@@ -34,8 +35,7 @@ def render_midi(
         sfid = synth.sfload(str(sf2))
         if sfid < 0:
             raise UserError(f"cannot load SoundFont {sf2}")
-        for ch in range(16):
-            synth.program_select(ch, sfid, 128 if ch == 9 else 0, 0)
+        select_gm_defaults(synth, sfid)
         total = mid.length
         chunks: list[np.ndarray] = []
         now = 0.0
@@ -48,18 +48,9 @@ def render_midi(
                 done += frames
                 if progress is not None and total > 0:
                     progress(min(1.0, now / total))
-            if msg.is_meta:
-                continue
-            if msg.type == "note_on":
-                synth.noteon(msg.channel, msg.note, msg.velocity)
-            elif msg.type == "note_off":
-                synth.noteoff(msg.channel, msg.note)
-            elif msg.type == "program_change":
-                synth.program_change(msg.channel, msg.program)
-            elif msg.type == "control_change":
-                synth.cc(msg.channel, msg.control, msg.value)
-            elif msg.type == "pitchwheel":
-                synth.pitch_bend(msg.channel, msg.pitch)
+            if not msg.is_meta:
+                raw = msg.bytes()
+                send_midi(synth, raw[0], raw[1] if len(raw) > 1 else 0, raw[2] if len(raw) > 2 else 0)
         chunks.append(synth.get_samples(round(TAIL_SECONDS * sample_rate)))
     finally:
         synth.delete()

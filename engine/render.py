@@ -37,8 +37,7 @@ class Renderer:
     def _apply(self, cmd: c.Command) -> None:
         if isinstance(cmd, c.Play):
             if not self.playing:
-                self.graph.reset()
-                self.graph.locate(self.position)
+                self._restart_graph()
                 self.playing = True
         elif isinstance(cmd, c.Pause):
             self.playing = False
@@ -66,9 +65,13 @@ class Renderer:
         elif isinstance(cmd, c.ReplaceGraph):
             old, self.graph = self.graph, cmd.graph
             if self.playing:
-                self.graph.reset()
-                self.graph.locate(self.position)
+                self._restart_graph()
             self.retired.append(old)
+
+    def _restart_graph(self) -> None:
+        """Fresh plugin state at the current position: what makes playback equal an offline bounce."""
+        self.graph.reset()
+        self.graph.locate(self.position)
 
     def _strip(self, index: int) -> Strip:
         return self.graph.strips[index]

@@ -53,12 +53,9 @@ class GainPan(Plugin):
         self._prev = self._gains()
 
     def process(self, buf: np.ndarray, events: Sequence[MidiEvent] = ()) -> None:
-        gains = self._gains()
-        if buf.shape[0] == 1:
-            gains = gains[:1]
-            prev = self._prev[:1]
-        else:
-            prev = self._prev
+        target = self._gains()
+        channels = buf.shape[0]
+        gains, prev = target[:channels], self._prev[:channels]
         if np.array_equal(gains, prev):
             if not np.all(gains == 1.0):
                 buf *= gains[:, None]
@@ -66,7 +63,7 @@ class GainPan(Plugin):
             n = buf.shape[1]
             ramp = np.arange(1, n + 1, dtype=np.float32) / n
             buf *= prev[:, None] + (gains - prev)[:, None] * ramp[None, :]
-        self._prev = self._gains()
+        self._prev = target
 
 
 class PedalboardEffect(Plugin):

@@ -36,6 +36,27 @@ def _fl(name: str) -> Any:
     return fn
 
 
+def select_gm_defaults(synth: Any, sfid: int) -> None:
+    """Piano on every channel, the drum kit (bank 128) on channel 10."""
+    for ch in range(16):
+        synth.program_select(ch, sfid, 128 if ch == 9 else 0, 0)
+
+
+def send_midi(synth: Any, status: int, data1: int, data2: int) -> None:
+    """Play one short MIDI message on a pyfluidsynth ``Synth``; other message kinds are ignored."""
+    kind, ch = status & 0xF0, status & 0x0F
+    if kind == 0x90 and data2 > 0:
+        synth.noteon(ch, data1, data2)
+    elif kind == 0x80 or kind == 0x90:
+        synth.noteoff(ch, data1)
+    elif kind == 0xB0:
+        synth.cc(ch, data1, data2)
+    elif kind == 0xC0:
+        synth.program_change(ch, data1)
+    elif kind == 0xE0:
+        synth.pitch_bend(ch, (data1 | (data2 << 7)) - 8192)
+
+
 class FluidSynthGM(Plugin):
     """A GM synth for MIDI tracks. Events land on fluidsynth's timeline at their exact frame."""
 
@@ -68,8 +89,7 @@ class FluidSynthGM(Plugin):
         super().prepare(sample_rate, max_block, channels)
 
     def _program_defaults(self) -> None:
-        for ch in range(16):
-            self._synth.program_select(ch, self._sfid, 128 if ch == 9 else 0, 0)
+        select_gm_defaults(self._synth, self._sfid)
 
     def _apply(self, values: dict[str, float]) -> None:
         if self._synth is None:
@@ -91,7 +111,7 @@ class FluidSynthGM(Plugin):
             if ev.offset > done:
                 self._render(buf, done, ev.offset)
                 done = ev.offset
-            self._send(ev)
+            send_midi(self._synth, ev.status, ev.data1, ev.data2)
         if done < n:
             self._render(buf, done, n)
         if buf.shape[0] > 2:
@@ -108,20 +128,6 @@ class FluidSynthGM(Plugin):
             return
         assert left.flags.c_contiguous and right.flags.c_contiguous
         _fl("fluid_synth_write_float")(self._synth.synth, stop - start, left.ctypes.data, 0, 1, right.ctypes.data, 0, 1)
-
-    def _send(self, ev: MidiEvent) -> None:
-        s = self._synth
-        kind, ch = ev.status & 0xF0, ev.status & 0x0F
-        if kind == 0x90 and ev.data2 > 0:
-            s.noteon(ch, ev.data1, ev.data2)
-        elif kind == 0x80 or kind == 0x90:
-            s.noteoff(ch, ev.data1)
-        elif kind == 0xB0:
-            s.cc(ch, ev.data1, ev.data2)
-        elif kind == 0xC0:
-            s.program_change(ch, ev.data1)
-        elif kind == 0xE0:
-            s.pitch_bend(ch, (ev.data1 | (ev.data2 << 7)) - 8192)
 
     def close(self) -> None:
         if self._synth is not None:
