@@ -197,6 +197,9 @@ def build_parser() -> argparse.ArgumentParser:
     add_generate(sub)
     add_eval(sub)
     add_engine_commands(sub)
+    from app.main import add_app_command
+
+    add_app_command(sub)
     p = sub.add_parser("presets", help="list the form presets")
     p.set_defaults(func=cmd_presets)
     p = sub.add_parser("demo", help="generate and render a demo piece (what ./run.sh starts without a display)")

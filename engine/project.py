@@ -75,6 +75,7 @@ class Project:
     buses: list[BusSpec] = field(default_factory=list)
     master: MasterSpec = field(default_factory=MasterSpec)
     template: list[list[float]] | None = None  # bars x bars SSM the piece was generated from
+    template_labels: list[str] | None = None  # per bar: a section letter or "" (what the form editor shows)
     generation: dict[str, Any] | None = None  # model, seed, temperature, tempo, ... of the last generation
 
     @staticmethod
@@ -123,6 +124,7 @@ def from_json(data: Any, base_dir: Path) -> Project:
         buses=[_bus(b) for b in r.items("buses")],
         master=_master(r.sub("master")),
         template=_template(data.get("template")),
+        template_labels=_labels(data.get("template_labels"), data.get("template")),
         generation=r.opt_dict("generation"),
     )
 
@@ -243,6 +245,15 @@ def _template(v: Any) -> list[list[float]] | None:
     if not ok or not all(isinstance(x, int | float) and 0.0 <= x <= 1.0 for row in v for x in row):
         raise UserError("broken project: template must be a square matrix of numbers in [0, 1]")
     return [[float(x) for x in row] for row in v]
+
+
+def _labels(v: Any, template: Any) -> list[str] | None:
+    if v is None:
+        return None
+    ok = isinstance(v, list) and all(isinstance(x, str) and len(x) <= 1 and (x == "" or x.isalpha()) for x in v)
+    if not ok or not isinstance(template, list) or len(v) != len(template):
+        raise UserError("broken project: template_labels must be one letter (or empty) per template bar")
+    return list(v)
 
 
 # -- files -----------------------------------------------------------------------------------------

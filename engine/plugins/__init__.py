@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 
-from engine.plugin import Plugin
+from engine.plugin import Param, Plugin
 from engine.plugins.builtin import Compressor, Delay, GainPan, Limiter, ParametricEQ, Reverb
 from engine.plugins.synth import FluidSynthGM
 from models.errors import UserError
@@ -49,3 +49,18 @@ def create_plugin(
     for name, value in (params or {}).items():
         plugin.set_param(name, value)
     return plugin
+
+
+_PARAMS: dict[tuple[str, tuple[tuple[str, str], ...]], tuple[Param, ...]] = {}
+
+
+def plugin_params(kind: str, options: Mapping[str, str] | None = None) -> tuple[Param, ...]:
+    """The typed parameters of a plugin kind (for editors), instantiated once and cached."""
+    key = (kind, tuple(sorted((options or {}).items())))
+    if key not in _PARAMS:
+        p = create_plugin(kind, None, options)
+        try:
+            _PARAMS[key] = p.params
+        finally:
+            p.close()
+    return _PARAMS[key]

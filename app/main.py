@@ -1,0 +1,148 @@
+"""``refrain app [FILE_OR_PROJECT] [--screenshot PNG] [--quit-after SECONDS]``: the desktop app."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+
+from models.errors import UserError
+
+
+def add_app_command(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser("app", help="start the desktop app", description="Start the Refrain desktop app.")
+    p.add_argument("file", nargs="?", metavar="FILE_OR_PROJECT", help="a track (audio/MIDI) or a .refrain project")
+    p.add_argument(
+        "--screenshot", metavar="PNG", help="save a picture of the window once the file is loaded, then quit"
+    )
+    p.add_argument(
+        "--quit-after", type=float, metavar="SECONDS", help="quit after this long (default with --screenshot: 60)"
+    )
+    p.add_argument("--generate", action="store_true", help="generate a piece at start (for screenshots and demos)")
+    p.set_defaults(func=cmd_app)
+
+
+def cmd_app(a: argparse.Namespace) -> int:
+    if a.file is not None and not os.path.exists(a.file):
+        raise UserError(f"no such file: {a.file}")
+    if a.screenshot is not None and not a.screenshot.lower().endswith(".png"):
+        raise UserError("--screenshot must name a .png file")
+    if a.screenshot is not None and not Path(a.screenshot).resolve().parent.is_dir():
+        raise UserError(f"output folder does not exist: {Path(a.screenshot).resolve().parent}")
+    if a.quit_after is not None and not 0 < a.quit_after <= 86400:
+        raise UserError("--quit-after must be between 0 and 86400 seconds")
+    return run_app(a.file, a.screenshot, a.quit_after, a.generate)
+
+
+def run_app(file: str | None, screenshot: str | None, quit_after: float | None, generate: bool = False) -> int:
+    from PySide6.QtCore import QTimer
+    from PySide6.QtWidgets import QApplication
+
+    from app.main_window import ICON, MainWindow
+    from app.session import Session
+
+    qapp = QApplication.instance() or QApplication(sys.argv[:1])
+    assert isinstance(qapp, QApplication)
+    qapp.setApplicationName("Refrain")
+    qapp.setOrganizationName("Refrain")
+    qapp.setDesktopFileName("refrain")
+    if ICON.is_file():
+        from PySide6.QtGui import QIcon
+
+        qapp.setWindowIcon(QIcon(str(ICON)))
+    _dark_palette(qapp)
+    session = Session()
+    win = MainWindow(session)
+    win.show()
+    status = {"code": 0}
+
+    def start() -> None:
+        try:
+            if file is not None:
+                win.open_file(file, prompt=False)
+            elif screenshot is None:
+                win.offer_recovery()
+            if generate:
+                win.generate(False)
+        except UserError as exc:
+            if screenshot is not None:
+                print(f"refrain: error: {exc}", file=sys.stderr)
+                status["code"] = 2
+                qapp.quit()
+                return
+            win.statusBar().showMessage(str(exc), 15000)
+
+    QTimer.singleShot(0, start)
+    limit = quit_after if quit_after is not None else (60.0 if screenshot is not None else None)
+    t0 = time.monotonic()
+    if screenshot is not None:
+
+        def shoot() -> None:
+            busy = bool(session.jobs.active()) or not session.graph_current
+            loaded = file is None or session.path is not None or bool(session.project.tracks)
+            if generate:
+                loaded = loaded and session.last_generation is not None
+            late = limit is not None and time.monotonic() - t0 >= limit - 0.5
+            if (busy or not loaded) and not late:
+                return
+            timer.stop()
+            win.arrangement.zoom_fit()
+            qapp.processEvents()
+            _save_png(win.grab(), screenshot)
+            print(f"wrote {screenshot}")
+            win.session.undo.setClean()  # a screenshot run never prompts
+            win.close()
+
+        timer = QTimer()
+        timer.timeout.connect(shoot)
+        timer.start(250)
+    elif limit is not None:
+
+        def finish() -> None:
+            session.undo.setClean()  # a timed run never prompts
+            win.close()
+
+        QTimer.singleShot(int(limit * 1000), finish)
+    qapp.exec()
+    if session.bridge is not None:
+        session.close()
+    return status["code"]
+
+
+def _save_png(pixmap: object, path: str) -> None:
+    from models.fileutil import atomic_path
+
+    with atomic_path(path) as tmp:
+        if not pixmap.save(str(tmp), "PNG"):  # type: ignore[attr-defined]
+            raise UserError(f"cannot write {path}")
+
+
+def _dark_palette(qapp: object) -> None:
+    """A dark theme like the DAWs musicians use; Fusion draws the same on every platform."""
+    from PySide6.QtGui import QColor, QPalette
+    from PySide6.QtWidgets import QApplication
+
+    assert isinstance(qapp, QApplication)
+    qapp.setStyle("Fusion")
+    pal = QPalette()
+    R = QPalette.ColorRole
+    for role, c in (
+        (R.Window, QColor(40, 42, 48)),
+        (R.WindowText, QColor(220, 220, 225)),
+        (R.Base, QColor(30, 32, 36)),
+        (R.AlternateBase, QColor(45, 48, 54)),
+        (R.Text, QColor(220, 220, 225)),
+        (R.Button, QColor(52, 55, 62)),
+        (R.ButtonText, QColor(220, 220, 225)),
+        (R.Highlight, QColor(70, 130, 200)),
+        (R.HighlightedText, QColor(255, 255, 255)),
+        (R.ToolTipBase, QColor(50, 52, 58)),
+        (R.ToolTipText, QColor(230, 230, 230)),
+        (R.PlaceholderText, QColor(130, 130, 140)),
+    ):
+        pal.setColor(role, c)
+    pal.setColor(QPalette.ColorGroup.Disabled, R.ButtonText, QColor(110, 110, 115))
+    pal.setColor(QPalette.ColorGroup.Disabled, R.Text, QColor(110, 110, 115))
+    qapp.setPalette(pal)

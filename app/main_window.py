@@ -1,0 +1,426 @@
+"""The main window: arrangement in the centre, form editor and generate panel on the right, mixer and jobs
+below, transport on top; menus carry every command with its keyboard shortcut."""
+
+from __future__ import annotations
+
+import functools
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import QSize, Qt
+from PySide6.QtGui import QAction, QCloseEvent, QIcon, QKeySequence
+from PySide6.QtWidgets import (
+    QDockWidget,
+    QFileDialog,
+    QHeaderView,
+    QMainWindow,
+    QMessageBox,
+    QTableView,
+    QTabWidget,
+    QVBoxLayout,
+    QWidget,
+)
+
+from app.itemmodels.tracks import TrackListModel
+from app.media import AUDIO_SUFFIXES, MIDI_SUFFIXES
+from app.session import Session
+from app.views.arrangement import ArrangementView
+from app.views.mixer import MixerView
+from app.views.panels import GeneratePanel, JobPanel, TransportBar
+from app.views.preferences import PreferencesDialog
+from app.views.ssm_editor import FormEditor
+from engine.project import discard_autosave, find_recovery, is_project_file, load_recovery
+from models.errors import UserError
+
+ICON = Path(__file__).resolve().parents[1] / "packaging" / "refrain.svg"
+TRACK_FILTER = "Tracks (" + " ".join(f"*{s}" for s in AUDIO_SUFFIXES + MIDI_SUFFIXES) + ")"
+PROJECT_FILTER = "Refrain projects (*.refrain *.json)"
+Btn = QMessageBox.StandardButton
+
+
+class MainWindow(QMainWindow):
+    def __init__(self, session: Session) -> None:
+        super().__init__()
+        self.session = session
+        self.setWindowTitle(session.title)
+        if ICON.is_file():
+            self.setWindowIcon(QIcon(str(ICON)))
+        self.resize(QSize(1360, 860))
+        self.setAcceptDrops(True)
+        self._play_when_ready = False
+        # centre
+        self.arrangement = ArrangementView(session)
+        self.setCentralWidget(self.arrangement)
+        self.transport = TransportBar(session)
+        bar = self.addToolBar("Transport")
+        bar.setObjectName("transport")
+        bar.setMovable(False)
+        bar.addWidget(self.transport)
+        # right: form + generate
+        self.form = FormEditor(session, selected_track=lambda: self.arrangement.selected)
+        self.generate_panel = GeneratePanel(session, self.form.selected_bars)
+        right = QTabWidget()
+        form_page = QWidget()
+        fl = QVBoxLayout(form_page)
+        fl.setContentsMargins(0, 0, 0, 0)
+        fl.addWidget(self.form, 3)
+        fl.addWidget(self.generate_panel, 2)
+        right.addTab(form_page, "Form && Generate")
+        self.track_table = QTableView()
+        self.track_model = TrackListModel(session)
+        self.track_table.setModel(self.track_model)
+        self.track_table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
+        right.addTab(self.track_table, "Tracks")
+        self.right_dock = self._dock("Form", right, Qt.DockWidgetArea.RightDockWidgetArea)
+        # bottom: mixer + jobs
+        self.mixer = MixerView(session)
+        self.mixer_dock = self._dock("Mixer", self.mixer, Qt.DockWidgetArea.BottomDockWidgetArea)
+        self.jobs = JobPanel(session)
+        self.jobs_dock = self._dock("Jobs", self.jobs, Qt.DockWidgetArea.BottomDockWidgetArea)
+        self.splitDockWidget(self.mixer_dock, self.jobs_dock, Qt.Orientation.Horizontal)
+        self.resizeDocks([self.right_dock], [560], Qt.Orientation.Horizontal)
+        self.resizeDocks([self.mixer_dock, self.jobs_dock], [900, 360], Qt.Orientation.Horizontal)
+        self.resizeDocks([self.mixer_dock], [330], Qt.Orientation.Vertical)
+        self._actions()
+        # wiring
+        session.message.connect(lambda m: self.statusBar().showMessage(m, 10000))
+        session.path_changed.connect(lambda: self.setWindowTitle(session.title))
+        session.generated.connect(self._after_generation)
+        session.graph_ready.connect(self._graph_ready)
+        self.arrangement.track_selected.connect(lambda i: self.mixer.chain.set_strip("track", i))
+        self.arrangement.seek_requested.connect(self.seek_seconds)
+        self.arrangement.loop_changed.connect(self._loop_dragged)
+        self.transport.play.clicked.connect(self.toggle_play)
+        self.transport.stop.clicked.connect(self.stop)
+        self.transport.to_start.clicked.connect(lambda: self.seek_seconds(0.0))
+        self.transport.loop.toggled.connect(self._loop_toggled)
+        self.generate_panel.generate_button.clicked.connect(lambda: self.generate(False))
+        self.generate_panel.regen_button.clicked.connect(lambda: self.generate(True))
+        self.generate_panel.export_midi.clicked.connect(lambda: self.export_midi())
+        self.generate_panel.export_wav.clicked.connect(lambda: self.export_audio(only_generated=True))
+        if session.bridge is not None:
+            session.bridge.position.connect(self._position)
+            session.bridge.xruns.connect(lambda n: self.statusBar().showMessage(f"audio dropouts: {n}", 5000))
+        self.statusBar().showMessage("Load a track (Ctrl+I), shape the form on the right, then Generate (Ctrl+G).")
+
+    def _dock(self, title: str, widget: QWidget, area: Qt.DockWidgetArea) -> QDockWidget:
+        d = QDockWidget(title, self)
+        d.setObjectName(title.lower())
+        d.setWidget(widget)
+        d.setFeatures(
+            QDockWidget.DockWidgetFeature.DockWidgetMovable | QDockWidget.DockWidgetFeature.DockWidgetFloatable
+        )
+        self.addDockWidget(area, d)
+        return d
+
+    # -- menus ---------------------------------------------------------------------------------------------
+    def _act(self, menu: Any, text: str, slot: Any, shortcut: Any = None, tip: str = "") -> QAction:
+        a = QAction(text, self)
+        if shortcut is not None:
+            a.setShortcuts(shortcut if isinstance(shortcut, list) else [QKeySequence(shortcut)])
+        if tip:
+            a.setStatusTip(tip)
+        a.triggered.connect(lambda _checked=False: self._guard(slot))
+        menu.addAction(a)
+        self.addAction(a)  # shortcuts work even while the menu bar is hidden or a dock has focus
+        return a
+
+    def _actions(self) -> None:
+        mb = self.menuBar()
+        K = QKeySequence.StandardKey
+        f = mb.addMenu("&File")
+        self._act(f, "&New Project", self.new_project, K.New)
+        self._act(f, "&Open Project…", self.open_dialog, K.Open)
+        self.recent_menu = f.addMenu("Open &Recent")
+        self.recent_menu.aboutToShow.connect(self._fill_recent)
+        self._act(f, "&Save", self.save, K.Save)
+        self._act(f, "Save &As…", self.save_as, K.SaveAs)
+        f.addSeparator()
+        self._act(f, "&Load Track…", self.load_track_dialog, "Ctrl+I", "Add an audio or MIDI file as a track")
+        self._act(f, "Export &Mix…", lambda: self.export_audio(False), "Ctrl+E", "Render the whole project to WAV/FLAC")
+        self._act(f, "Export Piece MIDI…", self.export_midi, "Ctrl+Shift+E")
+        self._act(f, "Export Piece WAV…", lambda: self.export_audio(True))
+        f.addSeparator()
+        self._act(f, "&Preferences…", self.preferences, "Ctrl+,")
+        self._act(f, "&Quit", self.close, K.Quit)
+        e = mb.addMenu("&Edit")
+        undo = self.session.undo.createUndoAction(self, "&Undo")
+        undo.setShortcuts(K.Undo)
+        redo = self.session.undo.createRedoAction(self, "&Redo")
+        redo.setShortcuts([QKeySequence("Ctrl+Shift+Z"), QKeySequence("Ctrl+Y")])
+        e.addAction(undo)
+        e.addAction(redo)
+        self.addAction(undo)
+        self.addAction(redo)
+        e.addSeparator()
+        self._act(e, "Remove Selected Track", self.remove_selected_track, "Ctrl+Backspace")
+        t = mb.addMenu("&Transport")
+        self.play_action = self._act(t, "Play / Pause", self.toggle_play, "Space")
+        self._act(t, "Stop", self.stop, "Ctrl+Space")
+        self._act(t, "Return to Start", lambda: self.seek_seconds(0.0), "Home")
+        self._act(t, "Loop", lambda: self.transport.loop.toggle(), "L")
+        v = mb.addMenu("&View")
+        self._act(v, "Zoom In", self.arrangement.zoom_in, K.ZoomIn)
+        self._act(v, "Zoom Out", self.arrangement.zoom_out, K.ZoomOut)
+        self._act(v, "Zoom to Fit", self.arrangement.zoom_fit, "Ctrl+0")
+        g = mb.addMenu("&Generate")
+        self._act(g, "&Generate", lambda: self.generate(False), "Ctrl+G")
+        self._act(g, "&Regenerate Selected Bars", lambda: self.generate(True), "Ctrl+Shift+G")
+        self._act(g, "Form from Selected Track", self.form.derive_from_track)
+        self._act(g, "Cancel All Jobs", self.session.jobs.cancel_all, "Esc")
+        h = mb.addMenu("&Help")
+        self._act(h, "Keyboard Shortcuts", self.show_shortcuts, "F1")
+        self._act(h, "About Refrain", self.about)
+
+    def _guard(self, slot: Any) -> None:
+        """Run a command; a user error becomes a status-bar line, never a crash."""
+        try:
+            slot()
+        except UserError as exc:
+            self.statusBar().showMessage(str(exc), 10000)
+
+    # -- dialogs (tests replace ``ask`` and the ``*_path`` choosers) ------------------------------------------
+    def ask(self, title: str, text: str, buttons: Any, default: Any) -> Any:
+        return QMessageBox.question(self, title, text, buttons, default)
+
+    def open_path(self, title: str, filt: str) -> str:
+        path, _ = QFileDialog.getOpenFileName(self, title, self._start_dir(), filt)
+        return path
+
+    def save_path(self, title: str, filt: str, suggested: str) -> str:
+        # QFileDialog asks before overwriting an existing file.
+        path, _ = QFileDialog.getSaveFileName(self, title, os.path.join(self._start_dir(), suggested), filt)
+        return path
+
+    def _start_dir(self) -> str:
+        if self.session.path is not None:
+            return str(self.session.path.parent)
+        recent = self.session.prefs.recent
+        return str(Path(recent[0]).parent) if recent else str(Path.home())
+
+    # -- files -------------------------------------------------------------------------------------------
+    def maybe_save(self) -> bool:
+        """Offer to save unsaved changes; False means the user cancelled."""
+        if not self.session.dirty:
+            return True
+        r = self.ask(
+            "Unsaved changes",
+            f"Save changes to {self.session.path.name if self.session.path else 'the untitled project'}?",
+            Btn.Save | Btn.Discard | Btn.Cancel,
+            Btn.Save,
+        )
+        if r == Btn.Cancel:
+            return False
+        if r == Btn.Save:
+            return self.save()
+        return True
+
+    def new_project(self) -> None:
+        if self.maybe_save():
+            self.session.new()
+
+    def open_dialog(self) -> None:
+        if not self.maybe_save():
+            return
+        path = self.open_path("Open project", PROJECT_FILTER)
+        if path:
+            self.open_file(path, prompt=False)
+
+    def open_file(self, path: str, prompt: bool = True) -> None:
+        """A project opens (after the unsaved prompt); any other file is loaded as a track."""
+        if is_project_file(path):
+            if prompt and not self.maybe_save():
+                return
+            self.session.open(path)
+            self.offer_recovery()
+        else:
+            self.session.load_track(path)
+
+    def _fill_recent(self) -> None:
+        self.recent_menu.clear()
+        for p in self.session.prefs.recent:
+            a = self.recent_menu.addAction(p)
+            a.triggered.connect(lambda _c=False, p=p: self._guard(lambda: self.open_file(p)))
+            a.setEnabled(os.path.exists(p))
+        if not self.session.prefs.recent:
+            self.recent_menu.addAction("(none yet)").setEnabled(False)
+
+    def save(self) -> bool:
+        if self.session.path is None:
+            return self.save_as()
+        self.session.save()
+        return True
+
+    def save_as(self) -> bool:
+        path = self.save_path("Save project as", PROJECT_FILTER, "untitled.refrain")
+        if not path:
+            return False
+        self.session.save(path)
+        return True
+
+    def load_track_dialog(self) -> None:
+        path = self.open_path("Load a track", TRACK_FILTER)
+        if path:
+            self.session.load_track(path)
+
+    def export_midi(self, path: str | None = None) -> None:
+        if self.session.generated_track() is None:
+            raise UserError("nothing to export yet: generate a piece first (Ctrl+G)")
+        path = path or self.save_path("Export piece as MIDI", "MIDI (*.mid)", "piece.mid")
+        if path:
+            self.session.export_midi(path if path.lower().endswith((".mid", ".midi")) else path + ".mid")
+
+    def export_audio(self, only_generated: bool = False, path: str | None = None) -> None:
+        suggested = "piece.wav" if only_generated else "mix.wav"
+        path = path or self.save_path("Export audio", "WAV (*.wav);;FLAC (*.flac)", suggested)
+        if path:
+            if not path.lower().endswith((".wav", ".flac")):
+                path += ".wav"
+            self.session.export_audio(path, "24", only_generated)
+
+    def preferences(self) -> None:
+        dlg = PreferencesDialog(self.session.prefs, self)
+        if not dlg.exec():
+            return
+        new = dlg.result_prefs()
+        if new.soundfont:
+            from engine.soundfont import find_soundfont
+
+            find_soundfont(new.soundfont)  # a bad path is refused before anything changes
+        old = self.session.prefs
+        audio_changed = (new.device, new.block) != (old.device, old.block)
+        sf_changed = new.soundfont != old.soundfont
+        self.session.prefs.__dict__.update(new.__dict__)
+        self.session._save_prefs()
+        self.session.autosave_timer.setInterval(new.autosave_seconds * 1000)
+        if audio_changed:
+            self.session.restart_engine()
+        elif sf_changed:
+            self.session.rebuild()
+        self.transport.refresh()
+
+    def offer_recovery(self) -> bool:
+        """At start (and on open): offer an autosave newer than the saved project."""
+        path = self.session.path
+        found = find_recovery(path)
+        if found is None:
+            return False
+        when = time.strftime("%Y-%m-%d %H:%M", time.localtime(found.stat().st_mtime))
+        name = path.name if path is not None else "an untitled project"
+        r = self.ask(
+            "Recover unsaved work",
+            f"Refrain found unsaved changes to {name} from {when} (it did not close cleanly). Recover them?",
+            Btn.Yes | Btn.No,
+            Btn.Yes,
+        )
+        if r == Btn.Yes:
+            project = load_recovery(path)
+            if path is None:
+                self.session.adopt(project)
+            else:
+                self.session.open(path, project)
+            self.statusBar().showMessage("recovered unsaved changes; save to keep them", 10000)
+            return True
+        discard_autosave(path)
+        return False
+
+    # -- transport ------------------------------------------------------------------------------------------
+    def toggle_play(self) -> None:
+        b = self.session.bridge
+        if b is None:
+            return
+        if b.playing:
+            b.pause()
+        else:
+            b.play()
+
+    def stop(self) -> None:
+        if self.session.bridge is not None:
+            self.session.bridge.stop()
+            self.arrangement.set_playhead(0.0, False)
+
+    def seek_seconds(self, seconds: float) -> None:
+        b = self.session.bridge
+        if b is not None:
+            b.seek(round(seconds * b.sample_rate))
+            self.arrangement.set_playhead(seconds, b.playing)
+
+    def _position(self, frame: int, playing: bool) -> None:
+        b = self.session.bridge
+        sr = b.sample_rate if b is not None else 44100
+        self.arrangement.set_playhead(frame / sr, playing)
+        self.transport.show_position(frame / sr, playing)
+
+    def _loop_dragged(self, loop: Any) -> None:
+        if not self.transport.loop.isChecked():
+            self.transport.loop.setChecked(True)  # sends the loop
+        else:
+            self._loop_toggled(True)
+
+    def _loop_toggled(self, on: bool) -> None:
+        b = self.session.bridge
+        loop = self.arrangement.loop
+        if b is None:
+            return
+        if on and loop is not None:
+            b.set_loop(round(loop[0] * b.sample_rate), round(loop[1] * b.sample_rate))
+        else:
+            b.set_loop(0, None)
+            if on:
+                self.statusBar().showMessage("drag on the ruler to choose the loop region", 6000)
+
+    # -- generation -------------------------------------------------------------------------------------------
+    def generate(self, regenerate: bool) -> None:
+        self.generate_panel.request(regenerate)
+
+    def _after_generation(self, _res: Any) -> None:
+        if self.generate_panel.play_after.isChecked():
+            self._play_when_ready = True
+
+    def _graph_ready(self) -> None:
+        if self._play_when_ready and self.session.bridge is not None:
+            self._play_when_ready = False
+            self.seek_seconds(0.0)
+            self.session.bridge.play()
+
+    def remove_selected_track(self) -> None:
+        i = self.arrangement.selected
+        if 0 <= i < len(self.session.project.tracks):
+            self.session.remove_track(i)
+
+    # -- help ----------------------------------------------------------------------------------------------------
+    def show_shortcuts(self) -> None:
+        lines = []
+        for a in self.actions():
+            if a.shortcut().toString():
+                lines.append(f"<tr><td>{a.text().replace('&', '')}</td><td><b>{a.shortcut().toString()}</b></td></tr>")
+        QMessageBox.information(self, "Keyboard shortcuts", "<table>" + "".join(lines) + "</table>")
+
+    def about(self) -> None:
+        QMessageBox.about(
+            self,
+            "About Refrain",
+            "<b>Refrain</b> — structured music generation, stems and mixing.<br>"
+            "Generator: SING (Hager, Hablutzel, Kinnaird, arXiv 2406.15647).",
+        )
+
+    # -- drag and drop, closing --------------------------------------------------------------------------------------
+    def dragEnterEvent(self, ev: Any) -> None:
+        if ev.mimeData().hasUrls() and any(u.isLocalFile() for u in ev.mimeData().urls()):
+            ev.acceptProposedAction()
+
+    def dropEvent(self, ev: Any) -> None:
+        for url in ev.mimeData().urls():
+            if url.isLocalFile():
+                self._guard(functools.partial(self.open_file, url.toLocalFile()))
+        ev.acceptProposedAction()
+
+    def closeEvent(self, ev: QCloseEvent) -> None:
+        if not self.maybe_save():
+            ev.ignore()
+            return
+        discard_autosave(self.session.path)  # saved, or the user chose to discard
+        self.session.close()
+        ev.accept()

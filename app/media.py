@@ -1,0 +1,92 @@
+"""What the arrangement draws for a clip: a min/max waveform overview for audio, the notes for MIDI.
+Computed on a worker (decoding also warms the engine's decode cache); no Qt here."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+import numpy as np
+
+from models.errors import UserError
+
+AUDIO_SUFFIXES = (".wav", ".flac", ".ogg", ".mp3", ".aif", ".aiff")
+MIDI_SUFFIXES = (".mid", ".midi")
+OVERVIEW_HZ = 200  # columns per second of audio; enough for ~5 ms detail at full zoom
+
+
+@dataclass(frozen=True)
+class AudioOverview:
+    seconds: float
+    lo: np.ndarray  # (columns,) min over channels of each column
+    hi: np.ndarray  # (columns,) max
+    rate: float = OVERVIEW_HZ
+
+
+@dataclass(frozen=True)
+class MidiOverview:
+    seconds: float
+    notes: np.ndarray  # (n, 4): start s, end s, pitch, velocity
+    low: int
+    high: int
+
+
+Overview = AudioOverview | MidiOverview
+
+
+def check_media(path: str | os.PathLike[str]) -> str:
+    """The absolute path of a loadable track file, or a one-line UserError."""
+    p = os.path.abspath(os.fspath(path))
+    if not os.path.isfile(p):
+        raise UserError(f"no such file: {os.fspath(path)}")
+    if not p.lower().endswith(AUDIO_SUFFIXES + MIDI_SUFFIXES):
+        kinds = ", ".join(s.lstrip(".") for s in AUDIO_SUFFIXES + MIDI_SUFFIXES)
+        raise UserError(f"{os.path.basename(p)}: not a track Refrain can load ({kinds})")
+    return p
+
+
+def overview(path: str, sample_rate: int) -> Overview:
+    """Decode (through the engine's cache) and summarise a clip for drawing; UserError if unreadable."""
+    if path.lower().endswith(MIDI_SUFFIXES):
+        return midi_overview(path)
+    from engine.build import decode_cached
+
+    audio = decode_cached(path, sample_rate)
+    return audio_overview(audio, sample_rate)
+
+
+def audio_overview(audio: np.ndarray, sample_rate: int) -> AudioOverview:
+    hop = max(1, sample_rate // OVERVIEW_HZ)
+    n = audio.shape[1]
+    cols = max(1, -(-n // hop))
+    pad = np.zeros((audio.shape[0], cols * hop), np.float32)
+    pad[:, :n] = audio
+    blocks = pad.reshape(audio.shape[0], cols, hop)
+    return AudioOverview(n / sample_rate, blocks.min(axis=(0, 2)), blocks.max(axis=(0, 2)), sample_rate / hop)
+
+
+def midi_overview(path: str) -> MidiOverview:
+    import mido
+
+    try:
+        mid = mido.MidiFile(path)
+        messages = list(mid)
+    except (OSError, ValueError, EOFError, KeyError, IndexError) as exc:
+        raise UserError(f"cannot read MIDI file {os.path.basename(path)}: {exc}") from exc
+    now = 0.0
+    sounding: dict[tuple[int, int], tuple[float, int]] = {}
+    rows: list[tuple[float, float, int, int]] = []
+    for msg in messages:
+        now += msg.time
+        if msg.type == "note_on" and msg.velocity > 0:
+            sounding[(msg.channel, msg.note)] = (now, msg.velocity)
+        elif msg.type in ("note_off", "note_on"):
+            start = sounding.pop((msg.channel, msg.note), None)
+            if start is not None:
+                rows.append((start[0], now, msg.note, start[1]))
+    for (_, note), (t0, vel) in sounding.items():
+        rows.append((t0, now, note, vel))
+    notes = np.asarray(rows, np.float64).reshape(-1, 4)
+    low = int(notes[:, 2].min()) if len(rows) else 60
+    high = int(notes[:, 2].max()) if len(rows) else 72
+    return MidiOverview(now, notes, low, high)

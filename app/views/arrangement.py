@@ -1,0 +1,328 @@
+"""Arrangement: a time ruler over one lane per track (waveform for audio, piano roll for MIDI), with zoom,
+scroll, the playhead and a loop region. Click the ruler to seek, drag on it to set the loop."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from PySide6.QtCore import QLineF, QPointF, QRectF, Qt, Signal
+from PySide6.QtGui import QColor, QFont, QKeySequence, QPainter, QPen
+from PySide6.QtWidgets import QAbstractScrollArea, QWidget
+
+from app.media import AudioOverview, MidiOverview
+from app.session import Session, has_midi, project_seconds
+
+HEADER = 150
+RULER = 26
+LANE = 72
+MIN_PPS, MAX_PPS = 2.0, 2000.0
+LANE_COLOURS = [QColor(86, 156, 214), QColor(206, 145, 120), QColor(106, 190, 120), QColor(197, 134, 192)]
+
+
+class ArrangementView(QAbstractScrollArea):
+    seek_requested = Signal(float)  # seconds
+    loop_changed = Signal(object)  # (start_s, end_s) or None
+    track_selected = Signal(int)
+
+    def __init__(self, session: Session, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.session = session
+        self.pps = 40.0  # pixels per second
+        self.playhead = 0.0
+        self.playing = False
+        self.loop: tuple[float, float] | None = None
+        self.selected = -1
+        self._drag_from: float | None = None
+        self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
+        self.setMouseTracking(False)
+        self.viewport().setAutoFillBackground(False)
+        session.changed.connect(self._content_changed)
+        session.media_changed.connect(self._content_changed)
+        self.horizontalScrollBar().valueChanged.connect(self.viewport().update)
+        self.verticalScrollBar().valueChanged.connect(self.viewport().update)
+        self._content_changed()
+
+    # -- geometry --------------------------------------------------------------------------------------
+    def seconds(self) -> float:
+        return max(30.0, project_seconds(self.session.project, self.session.media) + 8.0)
+
+    def _content_changed(self) -> None:
+        if self.selected >= len(self.session.project.tracks):
+            self.selected = len(self.session.project.tracks) - 1
+        self._update_scrollbars()
+        self.viewport().update()
+
+    def _update_scrollbars(self) -> None:
+        vw = max(1, self.viewport().width() - HEADER)
+        total = int(self.seconds() * self.pps)
+        hs = self.horizontalScrollBar()
+        hs.setRange(0, max(0, total - vw))
+        hs.setPageStep(vw)
+        hs.setSingleStep(max(1, vw // 20))
+        vh = max(1, self.viewport().height() - RULER)
+        vs = self.verticalScrollBar()
+        vs.setRange(0, max(0, len(self.session.project.tracks) * LANE - vh))
+        vs.setPageStep(vh)
+        vs.setSingleStep(LANE // 3)
+
+    def resizeEvent(self, ev: Any) -> None:
+        super().resizeEvent(ev)
+        self._update_scrollbars()
+
+    def x_of(self, seconds: float) -> float:
+        return HEADER + seconds * self.pps - self.horizontalScrollBar().value()
+
+    def t_of(self, x: float) -> float:
+        return max(0.0, (x - HEADER + self.horizontalScrollBar().value()) / self.pps)
+
+    def set_zoom(self, pps: float, anchor_x: float | None = None) -> None:
+        """Zoom horizontally, keeping the time under ``anchor_x`` (default: the playhead or left edge) fixed."""
+        pps = float(min(max(pps, MIN_PPS), MAX_PPS))
+        ax = anchor_x if anchor_x is not None else max(float(HEADER), min(self.x_of(self.playhead), self.width()))
+        t = self.t_of(ax)
+        self.pps = pps
+        self._update_scrollbars()
+        self.horizontalScrollBar().setValue(int(t * pps - (ax - HEADER)))
+        self.viewport().update()
+
+    def zoom_in(self) -> None:
+        self.set_zoom(self.pps * 1.5)
+
+    def zoom_out(self) -> None:
+        self.set_zoom(self.pps / 1.5)
+
+    def zoom_fit(self) -> None:
+        w = max(100, self.viewport().width() - HEADER - 10)
+        self.set_zoom(w / self.seconds())
+        self.horizontalScrollBar().setValue(0)
+
+    # -- transport feedback ------------------------------------------------------------------------------
+    def set_playhead(self, seconds: float, playing: bool) -> None:
+        old = self.x_of(self.playhead)
+        self.playhead, self.playing = seconds, playing
+        x = self.x_of(seconds)
+        if playing and (x > self.viewport().width() - 20 or x < HEADER):
+            hs = self.horizontalScrollBar()
+            hs.setValue(int(seconds * self.pps) - 40)  # follow: page on when the playhead leaves the view
+            return
+        h = self.viewport().height()
+        lo, hi = min(old, x), max(old, x)
+        self.viewport().update(int(lo) - 2, 0, int(hi - lo) + 5, h)
+
+    def set_loop(self, loop: tuple[float, float] | None) -> None:
+        self.loop = loop
+        self.viewport().update()
+
+    # -- painting -------------------------------------------------------------------------------------------
+    def paintEvent(self, ev: Any) -> None:
+        p = QPainter(self.viewport())
+        w, h = self.viewport().width(), self.viewport().height()
+        p.fillRect(0, 0, w, h, QColor(30, 32, 36))
+        tracks = self.session.project.tracks
+        top = RULER - self.verticalScrollBar().value()
+        p.setClipRect(HEADER, RULER, w - HEADER, h - RULER)
+        if self.loop is not None:
+            x0, x1 = self.x_of(self.loop[0]), self.x_of(self.loop[1])
+            p.fillRect(QRectF(x0, RULER, x1 - x0, h), QColor(80, 120, 200, 40))
+        for i, t in enumerate(tracks):
+            y = top + i * LANE
+            if y + LANE < RULER or y > h:
+                continue
+            bg = QColor(44, 48, 56) if i != self.selected else QColor(56, 62, 76)
+            p.fillRect(HEADER, y, w - HEADER, LANE - 1, bg)
+            colour = LANE_COLOURS[i % len(LANE_COLOURS)]
+            for cl in t.clips:
+                ov = self.session.media.get(cl.path)
+                if ov is None:
+                    continue
+                length = cl.length if cl.length is not None else max(0.0, ov.seconds - cl.offset)
+                x0, x1 = self.x_of(cl.start), self.x_of(cl.start + length)
+                if x1 < HEADER or x0 > w:
+                    continue
+                box = QRectF(x0, y + 2, max(1.0, x1 - x0), LANE - 5)
+                p.fillRect(box, colour.darker(260))
+                p.setPen(colour.darker(150))
+                p.drawRect(box)
+                if isinstance(ov, AudioOverview):
+                    self._draw_wave(p, ov, cl.start, cl.offset, box, colour, t.gain_db + cl.gain_db)
+                else:
+                    self._draw_notes(p, ov, cl.start, box, colour)
+        self._draw_grid(p, w, h)
+        p.setClipping(False)
+        self._draw_headers(p, top, h)
+        self._draw_ruler(p, w)
+        x = self.x_of(self.playhead)
+        if x >= HEADER:
+            p.setPen(QPen(QColor(255, 80, 70), 1.5))
+            p.drawLine(QLineF(x, 0, x, h))
+        p.end()
+
+    def _draw_wave(
+        self, p: QPainter, ov: AudioOverview, start: float, offset: float, box: QRectF, colour: QColor, gain_db: float
+    ) -> None:
+        w = self.viewport().width()
+        x0 = max(int(box.left()), HEADER)
+        x1 = min(int(box.right()), w)
+        if x1 <= x0:
+            return
+        xs = np.arange(x0, x1 + 1, dtype=np.float64)
+        t = (xs - HEADER + self.horizontalScrollBar().value()) / self.pps - start + offset
+        idx = np.clip((t * ov.rate).astype(np.int64), 0, ov.lo.shape[0] - 1)
+        lo = np.minimum.reduceat(ov.lo, idx[:-1]) if len(idx) > 1 else ov.lo[idx]
+        hi = np.maximum.reduceat(ov.hi, idx[:-1]) if len(idx) > 1 else ov.hi[idx]
+        g = min(4.0, 10 ** (gain_db / 20))
+        mid, half = box.center().y(), box.height() / 2 - 2
+        p.setPen(colour.lighter(120))
+        lines = [
+            QLineF(float(xs[k]), mid - float(hi[k]) * g * half, float(xs[k]), mid - float(lo[k]) * g * half)
+            for k in range(len(lo))
+        ]
+        p.drawLines(lines)
+
+    def _draw_notes(self, p: QPainter, ov: MidiOverview, start: float, box: QRectF, colour: QColor) -> None:
+        if ov.notes.shape[0] == 0:
+            return
+        lo, hi = ov.low - 1, ov.high + 1
+        step = (box.height() - 4) / max(1, hi - lo + 1)
+        t0, t1 = self.t_of(HEADER) - start, self.t_of(self.viewport().width()) - start
+        notes = ov.notes[(ov.notes[:, 1] >= t0) & (ov.notes[:, 0] <= t1)]
+        p.setPen(Qt.PenStyle.NoPen)
+        for s, e, pitch, vel in notes:
+            x = self.x_of(start + s)
+            y = box.bottom() - 2 - (pitch - lo + 1) * step
+            c = QColor(colour)
+            c.setAlpha(int(110 + vel))
+            p.setBrush(c.lighter(130))
+            p.drawRect(QRectF(x, y, max(1.5, (e - s) * self.pps), max(1.5, step)))
+
+    def _draw_grid(self, p: QPainter, w: int, h: int) -> None:
+        bar = 4 * 60.0 / self.session.project.tempo
+        every = 1
+        while bar * every * self.pps < 24:
+            every *= 2
+        t = 0.0
+        first = int(self.t_of(HEADER) / (bar * every))
+        p.setPen(QColor(255, 255, 255, 18))
+        k = first
+        while True:
+            t = k * bar * every
+            x = self.x_of(t)
+            if x > w:
+                break
+            p.drawLine(QLineF(x, RULER, x, h))
+            k += 1
+
+    def _draw_ruler(self, p: QPainter, w: int) -> None:
+        p.fillRect(0, 0, w, RULER, QColor(38, 40, 46))
+        p.setPen(QColor(160, 160, 170))
+        p.setFont(QFont(p.font().family(), 8))
+        bar = 4 * 60.0 / self.session.project.tempo
+        every = 1
+        while bar * every * self.pps < 48:
+            every *= 2
+        k = int(self.t_of(HEADER) / (bar * every))
+        p.setClipRect(HEADER, 0, w - HEADER, RULER)
+        if self.loop is not None:
+            x0, x1 = self.x_of(self.loop[0]), self.x_of(self.loop[1])
+            p.fillRect(QRectF(x0, 2, x1 - x0, RULER - 4), QColor(80, 130, 220, 120))
+        while True:
+            t = k * bar * every
+            x = self.x_of(t)
+            if x > w:
+                break
+            p.drawLine(QLineF(x, RULER - 8, x, RULER))
+            p.drawText(QPointF(x + 3, RULER - 10), f"{k * every + 1}")
+            k += 1
+        p.setClipping(False)
+        p.fillRect(0, 0, HEADER, RULER, QColor(38, 40, 46))
+        p.drawText(QPointF(8, RULER - 9), "bar")
+
+    def _draw_headers(self, p: QPainter, top: int, h: int) -> None:
+        p.fillRect(0, RULER, HEADER, h, QColor(36, 38, 44))
+        p.setClipRect(0, RULER, HEADER, h - RULER)
+        for i, t in enumerate(self.session.project.tracks):
+            y = top + i * LANE
+            if y + LANE < RULER or y > h:
+                continue
+            p.fillRect(0, y, HEADER - 1, LANE - 1, QColor(50, 54, 62) if i == self.selected else QColor(42, 45, 52))
+            p.fillRect(0, y, 4, LANE - 1, LANE_COLOURS[i % len(LANE_COLOURS)])
+            p.setPen(QColor(225, 225, 230))
+            p.drawText(QRectF(10, y + 6, HEADER - 14, 18), Qt.AlignmentFlag.AlignLeft, t.name)
+            p.setPen(QColor(150, 150, 160))
+            flags = ("MIDI" if has_midi(t) else "Audio") + ("  M" if t.mute else "") + ("  S" if t.solo else "")
+            p.drawText(QRectF(10, y + 26, HEADER - 14, 16), Qt.AlignmentFlag.AlignLeft, flags)
+            p.drawText(QRectF(10, y + 44, HEADER - 14, 16), Qt.AlignmentFlag.AlignLeft, f"{t.gain_db:+.1f} dB")
+        p.setClipping(False)
+
+    # -- input ------------------------------------------------------------------------------------------------
+    def lane_at(self, y: float) -> int:
+        if y < RULER:
+            return -1
+        i = int((y - RULER + self.verticalScrollBar().value()) // LANE)
+        return i if 0 <= i < len(self.session.project.tracks) else -1
+
+    def mousePressEvent(self, ev: Any) -> None:
+        pos = ev.position()
+        if pos.y() < RULER and pos.x() >= HEADER:
+            self._drag_from = self.t_of(pos.x())
+            return
+        lane = self.lane_at(pos.y())
+        if lane >= 0:
+            self.selected = lane
+            self.track_selected.emit(lane)
+            self.viewport().update()
+        if pos.x() >= HEADER and ev.button() == Qt.MouseButton.LeftButton and lane < 0:
+            self.seek_requested.emit(self.t_of(pos.x()))
+
+    def mouseMoveEvent(self, ev: Any) -> None:
+        if self._drag_from is None:
+            return
+        t = self.t_of(ev.position().x())
+        if abs(t - self._drag_from) * self.pps > 4:
+            self.loop = (min(t, self._drag_from), max(t, self._drag_from))
+            self.viewport().update()
+
+    def mouseReleaseEvent(self, ev: Any) -> None:
+        if self._drag_from is None:
+            return
+        t = self.t_of(ev.position().x())
+        if abs(t - self._drag_from) * self.pps > 4:
+            self.loop = (min(t, self._drag_from), max(t, self._drag_from))
+            self.loop_changed.emit(self.loop)
+        else:
+            self.seek_requested.emit(self._drag_from)
+        self._drag_from = None
+        self.viewport().update()
+
+    def mouseDoubleClickEvent(self, ev: Any) -> None:
+        if ev.position().x() >= HEADER:
+            self.seek_requested.emit(self.t_of(ev.position().x()))
+
+    def wheelEvent(self, ev: Any) -> None:
+        d = ev.angleDelta()
+        if ev.modifiers() & Qt.KeyboardModifier.ControlModifier:
+            self.set_zoom(self.pps * (1.25 if d.y() > 0 else 0.8), ev.position().x())
+        elif ev.modifiers() & Qt.KeyboardModifier.ShiftModifier or d.x():
+            hs = self.horizontalScrollBar()
+            hs.setValue(hs.value() - (d.x() or d.y()))
+        else:
+            super().wheelEvent(ev)
+
+    def keyPressEvent(self, ev: Any) -> None:
+        if ev.matches(QKeySequence.StandardKey.ZoomIn) or ev.key() in (Qt.Key.Key_Plus, Qt.Key.Key_Equal):
+            self.zoom_in()
+        elif ev.matches(QKeySequence.StandardKey.ZoomOut) or ev.key() == Qt.Key.Key_Minus:
+            self.zoom_out()
+        elif ev.key() in (Qt.Key.Key_Delete, Qt.Key.Key_Backspace) and self.selected >= 0:
+            self.session.remove_track(self.selected)
+        elif ev.key() == Qt.Key.Key_Up and self.selected > 0:
+            self.selected -= 1
+            self.track_selected.emit(self.selected)
+            self.viewport().update()
+        elif ev.key() == Qt.Key.Key_Down and self.selected < len(self.session.project.tracks) - 1:
+            self.selected += 1
+            self.track_selected.emit(self.selected)
+            self.viewport().update()
+        else:
+            super().keyPressEvent(ev)

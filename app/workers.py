@@ -1,0 +1,168 @@
+"""Long work off the GUI thread: jobs run on a QThreadPool, report progress through Qt signals and stop
+cooperatively when cancelled. Every long task in the app (generation, rendering, decoding, model loading,
+template analysis) is a Job, so each one gets the same progress bar, ETA and cancel button."""
+
+from __future__ import annotations
+
+import threading
+import time
+import traceback
+from collections.abc import Callable
+from typing import Any
+
+from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
+
+from models.errors import UserError
+
+JobFn = Callable[["Job"], Any]
+
+
+class Cancelled(Exception):
+    """Raised inside a job's function when it notices the cancel request."""
+
+
+class Job(QObject):
+    """One unit of background work. The function receives the job: it calls ``job.progress(frac)`` and
+    checks ``job.cancelled`` (or calls ``job.check()``) between steps."""
+
+    progressed = Signal(float)
+    succeeded = Signal(object)
+    failed = Signal(str)
+    cancelled_signal = Signal()
+    finished = Signal()
+
+    def __init__(self, title: str, fn: JobFn) -> None:
+        super().__init__()
+        self.title = title
+        self.fn = fn
+        self.cancel_event = threading.Event()
+        self.fraction = 0.0
+        self.started = 0.0
+        self.state = "queued"  # queued, running, done, failed, cancelled
+        self.error: str | None = None
+        self.result: Any = None
+        self._last_emit = 0.0
+
+    # -- called from the worker thread --------------------------------------------------------------
+    def progress(self, frac: float) -> None:
+        """Report progress (0..1); throttled to 20 Hz so a fast loop cannot flood the GUI thread."""
+        self.fraction = min(max(float(frac), 0.0), 1.0)
+        now = time.monotonic()
+        if now - self._last_emit >= 0.05 or self.fraction >= 1.0:
+            self._last_emit = now
+            self.progressed.emit(self.fraction)
+        if self.cancel_event.is_set():
+            raise Cancelled()
+
+    @property
+    def cancelled(self) -> bool:
+        return self.cancel_event.is_set()
+
+    def check(self) -> None:
+        if self.cancel_event.is_set():
+            raise Cancelled()
+
+    # -- called from the GUI thread ----------------------------------------------------------------
+    def cancel(self) -> None:
+        self.cancel_event.set()
+
+    def eta_seconds(self) -> float | None:
+        """Time left, extrapolated from the progress so far (None until there is enough to go on)."""
+        if self.state != "running" or self.fraction < 0.02:
+            return None
+        el = time.monotonic() - self.started
+        return max(0.0, el / self.fraction - el)
+
+    @property
+    def done(self) -> bool:
+        return self.state in ("done", "failed", "cancelled")
+
+
+class _Runnable(QRunnable):
+    def __init__(self, job: Job, on_end: Callable[[Job], None]) -> None:
+        super().__init__()
+        self.job = job
+        self.on_end = on_end
+        self.setAutoDelete(True)
+
+    def run(self) -> None:
+        job = self.job
+        job.started = time.monotonic()
+        job.state = "running"
+        job.progressed.emit(0.0)
+        try:
+            if job.cancel_event.is_set():
+                raise Cancelled()
+            job.result = job.fn(job)
+        except Cancelled:
+            job.state = "cancelled"
+        except Exception as exc:  # anything else is reported in the job panel, never fatal to the app
+            from engine.bounce import Cancelled as BounceCancelled
+            from models.generator.sampler import Cancelled as GenCancelled
+
+            if isinstance(exc, BounceCancelled | GenCancelled):
+                job.state = "cancelled"
+            else:
+                job.state = "failed"
+                job.error = str(exc) if isinstance(exc, UserError) else f"{type(exc).__name__}: {exc}"
+                if not isinstance(exc, UserError):
+                    traceback.print_exc()
+        else:
+            job.state = "done"
+        self.on_end(job)
+
+
+class JobRunner(QObject):
+    """Owns the worker pool and the list of jobs the job panel shows."""
+
+    added = Signal(object)
+    ended = Signal(object)
+
+    def __init__(self, threads: int = 2) -> None:
+        super().__init__()
+        self.pool = QThreadPool()
+        self.pool.setMaxThreadCount(threads)
+        self.jobs: list[Job] = []
+
+    def submit(
+        self,
+        title: str,
+        fn: JobFn,
+        on_done: Callable[[Any], None] | None = None,
+        on_error: Callable[[str], None] | None = None,
+    ) -> Job:
+        """Run ``fn(job)`` on the pool. ``on_done(result)`` / ``on_error(message)`` run on the GUI thread."""
+        job = Job(title, fn)
+        if on_done is not None:
+            job.succeeded.connect(on_done)
+        if on_error is not None:
+            job.failed.connect(on_error)
+        self.jobs.append(job)
+        self.added.emit(job)
+        self.pool.start(_Runnable(job, self._end))
+        return job
+
+    def _end(self, job: Job) -> None:
+        # Emitted from the worker thread; Qt queues the calls onto the receivers' (GUI) thread.
+        if job.state == "done":
+            job.succeeded.emit(job.result)
+        elif job.state == "failed":
+            job.failed.emit(job.error or "failed")
+        else:
+            job.cancelled_signal.emit()
+        job.finished.emit()
+        self.ended.emit(job)
+
+    def active(self) -> list[Job]:
+        return [j for j in self.jobs if not j.done]
+
+    def cancel_all(self) -> None:
+        for j in self.active():
+            j.cancel()
+
+    def wait(self, timeout_ms: int = 30000) -> bool:
+        """Block until every job has finished (tests' teardown and app exit)."""
+        return bool(self.pool.waitForDone(timeout_ms))
+
+    def forget_finished(self) -> None:
+        self.jobs = [j for j in self.jobs if not j.done]
