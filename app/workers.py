@@ -4,6 +4,7 @@ template analysis) is a Job, so each one gets the same progress bar, ETA and can
 
 from __future__ import annotations
 
+import functools
 import threading
 import time
 import traceback
@@ -39,6 +40,7 @@ class Job(QObject):
         self.fraction = 0.0
         self.started = 0.0
         self.state = "queued"  # queued, running, done, failed, cancelled
+        self.settled = False  # True once the GUI thread has run the job's result or error handlers
         self.error: str | None = None
         self.result: Any = None
         self._last_emit = 0.0
@@ -137,6 +139,7 @@ class JobRunner(QObject):
             job.succeeded.connect(on_done)
         if on_error is not None:
             job.failed.connect(on_error)
+        job.finished.connect(functools.partial(setattr, job, "settled", True))
         self.jobs.append(job)
         self.added.emit(job)
         self.pool.start(_Runnable(job, self._end))
@@ -154,10 +157,11 @@ class JobRunner(QObject):
         self.ended.emit(job)
 
     def active(self) -> list[Job]:
-        return [j for j in self.jobs if not j.done]
+        """Jobs still running or whose results the GUI thread has not handled yet."""
+        return [j for j in self.jobs if not j.settled]
 
     def cancel_all(self) -> None:
-        for j in self.active():
+        for j in self.jobs:
             j.cancel()
 
     def wait(self, timeout_ms: int = 30000) -> bool:
@@ -165,4 +169,4 @@ class JobRunner(QObject):
         return bool(self.pool.waitForDone(timeout_ms))
 
     def forget_finished(self) -> None:
-        self.jobs = [j for j in self.jobs if not j.done]
+        self.jobs = [j for j in self.jobs if not j.settled]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import random
 from collections.abc import Callable
 from typing import Any
@@ -265,7 +266,10 @@ class JobPanel(QWidget):
         self.rows[id(job)] = row
         self.lay.insertWidget(self.lay.count() - 1, row)
         self.empty.hide()
-        job.finished.connect(lambda: QTimer.singleShot(self.KEEP_MS, lambda: self.remove(job)))
+        job.finished.connect(functools.partial(self._finished, job))
+
+    def _finished(self, job: Job) -> None:
+        QTimer.singleShot(self.KEEP_MS, self, functools.partial(self.remove, job))
 
     def remove(self, job: Job) -> None:
         row = self.rows.pop(id(job), None)

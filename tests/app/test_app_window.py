@@ -1,0 +1,337 @@
+"""The main window end to end on real widgets (offscreen) and the real engine on the clocked null device:
+load, play and stop, paint the form, generate and regenerate, mix, undo, save and reopen, export,
+autosave recovery, the unsaved-changes prompt, drag and drop, and ``refrain app --screenshot``."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt, QUrl
+from PySide6.QtGui import QDropEvent
+from PySide6.QtWidgets import QMessageBox
+
+from app.main_window import MainWindow
+from app.session import GENERATED_TRACK, Session
+from models.errors import UserError
+from tests.app.conftest import wait_jobs
+from tests.engine.conftest import tone, write_midi, write_wav
+
+Btn = QMessageBox.StandardButton
+
+
+def load(qtbot, w: MainWindow, path: Path) -> None:  # type: ignore[no-untyped-def]
+    w.session.load_track(path)
+    wait_jobs(qtbot, w.session)
+
+
+def short_form(w: MainWindow) -> None:
+    """An 8-bar A4A4 form keeps generation fast in tests."""
+    w.form.structure.setText("A4A4")
+    w.form.apply_structure()
+    assert w.session.template().shape == (8, 8)
+
+
+def test_load_play_meters_and_stop(qtbot, window: MainWindow, tmp_path: Path) -> None:
+    wav = write_wav(tmp_path / "take.wav", tone(3.0))
+    load(qtbot, window, wav)
+    s = window.session
+    assert [t.name for t in s.project.tracks] == ["take"]
+    assert s.media[str(wav)].seconds == pytest.approx(3.0)
+    assert s.bridge is not None and len(s.bridge.engine.graph.tracks) == 1  # type: ignore[union-attr]
+    window.toggle_play()
+    qtbot.waitUntil(lambda: s.bridge.last_frame > 4410, timeout=5000)  # type: ignore[union-attr]
+    strip = window.mixer.strips[0]
+    qtbot.waitUntil(lambda: strip.meter.peak.max() > -20.0, timeout=5000)
+    assert window.mixer.master is not None and window.mixer.master.meter.rms.max() > -40.0
+    assert window.arrangement.playhead > 0.1
+    window.stop()
+    qtbot.waitUntil(lambda: not s.bridge.engine.playing, timeout=2000)  # type: ignore[union-attr]
+    assert s.bridge.last_frame == 0  # type: ignore[union-attr]
+    assert window.transport.position.text().split()[0] == "1.1"
+
+
+def test_space_toggles_playback(qtbot, window: MainWindow, tmp_path: Path) -> None:
+    load(qtbot, window, write_wav(tmp_path / "t.wav", tone(2.0)))
+    window.activateWindow()
+    window.arrangement.setFocus()
+    qtbot.keyClick(window.arrangement, Qt.Key.Key_Space)
+    qtbot.waitUntil(lambda: window.session.bridge.engine.playing, timeout=3000)  # type: ignore[union-attr]
+    qtbot.keyClick(window.arrangement, Qt.Key.Key_Space)
+    qtbot.waitUntil(lambda: not window.session.bridge.engine.playing, timeout=3000)  # type: ignore[union-attr]
+
+
+def test_paint_the_template_with_the_mouse_and_undo_the_stroke(qtbot, window: MainWindow) -> None:
+    short_form(window)
+    canvas = window.form.canvas
+    canvas.resize(320, 336)
+    x0, y0, cell = canvas._geometry()
+
+    def at(i: int, j: int) -> QPoint:
+        return QPoint(int(x0 + (j + 0.5) * cell), int(y0 + (i + 0.5) * cell))
+
+    before = window.session.template().copy()
+    assert before[0, 2] == 0.0 and before[0, 3] == 0.0
+    qtbot.mousePress(canvas, Qt.MouseButton.LeftButton, pos=at(0, 2))
+    qtbot.mouseMove(canvas, at(0, 3))
+    qtbot.mouseRelease(canvas, Qt.MouseButton.LeftButton, pos=at(0, 3))
+    m = window.session.template()
+    assert m[0, 2] == m[2, 0] == 1.0 and m[0, 3] == m[3, 0] == 1.0
+    assert np.array_equal(m, m.T)
+    # erase with the right button; the diagonal cannot be erased
+    qtbot.mousePress(canvas, Qt.MouseButton.RightButton, pos=at(5, 5))
+    qtbot.mouseRelease(canvas, Qt.MouseButton.RightButton, pos=at(5, 5))
+    assert window.session.template()[5, 5] == 1.0
+    window.session.undo.undo()  # the whole stroke is one step
+    np.testing.assert_array_equal(window.session.template(), before)
+    window.session.undo.redo()
+    assert window.session.template()[0, 3] == 1.0
+
+
+def test_select_bars_on_the_letter_band_and_name_a_section(qtbot, window: MainWindow) -> None:
+    window.form.clear()
+    window.form.resize_to(8)
+    canvas = window.form.canvas
+    canvas.resize(320, 336)
+    x0, _, cell = canvas._geometry()
+    qtbot.mousePress(canvas, Qt.MouseButton.LeftButton, pos=QPoint(int(x0 + 0.5 * cell), 5))
+    qtbot.mouseMove(canvas, QPoint(int(x0 + 3.5 * cell), 5))
+    qtbot.mouseRelease(canvas, Qt.MouseButton.LeftButton, pos=QPoint(int(x0 + 3.5 * cell), 5))
+    assert window.form.selected_bars() == [0, 1, 2, 3]
+    window.form.letter.setCurrentText("A")
+    window.form.assign.click()
+    canvas.selection = (4, 7)
+    window.form.assign.click()
+    assert window.session.labels() == list("AAAAAAAA")
+    m = window.session.template()
+    assert all(m[k, 4 + k] == 1.0 for k in range(4))
+    assert window.form.structure.text() == "A8"
+
+
+def test_generate_regenerate_bars_and_show_adherence(qtbot, window: MainWindow) -> None:
+    short_form(window)
+    window.generate_panel.play_after.setChecked(False)
+    window.generate_panel.seed.setValue(3)
+    window.generate(False)
+    wait_jobs(qtbot, window.session)
+    s = window.session
+    res = s.last_generation
+    assert res is not None and res.grid.bars == 8
+    assert [t.name for t in s.project.tracks] == [GENERATED_TRACK]
+    assert Path(s.project.tracks[0].clips[0].path).is_file()
+    assert res.adherence > 0.6
+    assert "Adherence" in window.form.adherence.text()
+    assert window.form.generated.matrix.shape == (8, 8) and not window.form.generated.placeholder
+    assert s.project.generation is not None and s.project.generation["seed"] == 3
+    # regenerate bars 5-8 only: bars 1-4 stay exactly as they were
+    window.form.canvas.selection = (4, 7)
+    window.generate_panel.seed.setValue(4)
+    window.generate(True)
+    wait_jobs(qtbot, window.session)
+    new = s.last_generation
+    assert new is not None and new is not res
+    steps = 4 * 16
+    np.testing.assert_array_equal(new.grid.mel[:steps], res.grid.mel[:steps])
+    np.testing.assert_array_equal(new.grid.acc[:steps], res.grid.acc[:steps])
+    assert not np.array_equal(new.grid.mel[steps:], res.grid.mel[steps:])
+    # one undo step brings the first piece back
+    s.undo.undo()
+    assert s.project.tracks[0].clips[0].path == res.midi_path
+
+
+def test_regenerate_without_a_piece_is_a_clear_error(qtbot, window: MainWindow) -> None:
+    window.form.canvas.selection = (0, 1)
+    with pytest.raises(UserError, match="generate a piece first"):
+        window.generate(True)
+
+
+def test_mixer_and_plugin_edits_reach_the_engine_and_undo(qtbot, window: MainWindow, tmp_path: Path) -> None:
+    load(qtbot, window, write_wav(tmp_path / "t.wav", tone(2.0)))
+    s = window.session
+    graph = s.bridge.engine.graph  # type: ignore[union-attr]
+    strip = window.mixer.strips[0]
+    strip.gain.setValue(-6.0)
+    assert s.project.tracks[0].gain_db == -6.0
+    qtbot.waitUntil(lambda: graph.tracks[0].fader.get_param("gain_db") == -6.0, timeout=2000)
+    assert s.bridge.engine.graph is graph  # a live edit does not rebuild the graph  # type: ignore[union-attr]
+    strip.mute.click()
+    qtbot.waitUntil(lambda: graph.tracks[0].mute, timeout=2000)
+    # plugin chain: add an EQ and edit a parameter through the generated editor
+    window.mixer.chain.set_strip("track", 0)
+    window.mixer.chain.add_kind("eq")
+    wait_jobs(qtbot, s)
+    editor = window.mixer.chain.params
+    assert "low_db" in editor.editors
+    editor.editors["low_db"].widget.setValue(6.0)
+    assert s.project.tracks[0].chain[0].params["low_db"] == 6.0
+    eng = s.bridge.engine  # type: ignore[union-attr]
+    qtbot.waitUntil(lambda: eng.graph.tracks[0].chain.slots[0].plugin.get_param("low_db") == 6.0, timeout=3000)
+    window.mixer.chain.model.setData(
+        window.mixer.chain.model.index(0), Qt.CheckState.Unchecked, Qt.ItemDataRole.CheckStateRole
+    )
+    qtbot.waitUntil(lambda: eng.graph.tracks[0].chain.slots[0].bypass, timeout=2000)
+    # undo everything, step by step, back to the plain track
+    while s.undo.canUndo() and s.project.tracks:
+        s.undo.undo()
+        if len(s.project.tracks) == 1 and not s.project.tracks[0].chain and s.project.tracks[0].gain_db == 0.0:
+            break
+    t = s.project.tracks[0]
+    assert (t.gain_db, t.mute, t.chain) == (0.0, False, [])
+    wait_jobs(qtbot, s)
+    qtbot.waitUntil(lambda: s.bridge.engine.graph.tracks[0].fader.get_param("gain_db") == 0.0, timeout=2000)  # type: ignore[union-attr]
+    assert s.bridge.engine.graph.tracks[0].chain.slots == []  # type: ignore[union-attr]
+
+
+def test_save_reopen_and_export(qtbot, window: MainWindow, tmp_path: Path) -> None:
+    import soundfile as sf
+
+    short_form(window)
+    window.generate_panel.play_after.setChecked(False)
+    load(qtbot, window, write_wav(tmp_path / "drums.wav", tone(2.0)))
+    window.generate(False)
+    wait_jobs(qtbot, window.session)
+    s = window.session
+    s.set_track(0, gain_db=-3.0)
+    folder = tmp_path / "song"
+    folder.mkdir()
+    window.save_path = lambda *a: str(folder / "song.refrain")  # type: ignore[method-assign]
+    assert window.save_as()
+    assert not s.dirty and s.path == folder / "song.refrain"
+    gen_path = Path(s.generated_track().clips[0].path)  # type: ignore[union-attr]
+    assert gen_path.parent == folder / "song-media"  # media generated before the first save moved in
+    saved = s.project
+    # reopen in a fresh session
+    s2 = Session(s.prefs)
+    try:
+        s2.open(folder / "song.refrain")
+        wait_jobs(qtbot, s2)
+        assert s2.project == saved
+        assert s2.last_generation is not None and s2.last_generation.grid.bars == 8
+    finally:
+        s2.close()
+    # export the piece as MIDI and WAV, and the mix; then overwrite an existing file atomically
+    mid, wav, mix = tmp_path / "piece.mid", tmp_path / "piece.wav", tmp_path / "mix.flac"
+    window.export_midi(str(mid))
+    assert mid.read_bytes() == gen_path.read_bytes()
+    window.export_audio(True, str(wav))
+    window.export_audio(False, str(mix))
+    wait_jobs(qtbot, s)
+    info = sf.info(str(wav))
+    assert info.samplerate == 44100 and info.channels == 2 and info.duration > 8 * 2.0 * 0.9
+    assert sf.info(str(mix)).duration >= info.duration
+    mix.write_bytes(b"old")
+    window.export_audio(False, str(mix))
+    wait_jobs(qtbot, s)
+    assert sf.info(str(mix)).duration >= info.duration
+    assert not list(tmp_path.glob(".*.part*"))
+
+
+def test_cancelled_export_leaves_nothing(qtbot, window: MainWindow, tmp_path: Path) -> None:
+    import threading
+
+    load(qtbot, window, write_wav(tmp_path / "t.wav", tone(2.0)))
+    s = window.session
+    gate = threading.Event()
+    blockers = [s.jobs.submit("busy", lambda job: gate.wait(10)) for _ in range(2)]
+    out = tmp_path / "mix.wav"
+    job = s.export_audio(str(out))
+    job.cancel()
+    gate.set()
+    wait_jobs(qtbot, s)
+    assert job.state == "cancelled"
+    assert all(b.state == "done" for b in blockers)
+    assert not out.exists() and not list(tmp_path.glob(".mix*"))
+
+
+def test_bad_tracks_give_one_line_errors_and_change_nothing(qtbot, window: MainWindow, tmp_path: Path) -> None:
+    s = window.session
+    (tmp_path / "notes.txt").write_text("x")
+    with pytest.raises(UserError, match="not a track"):
+        s.load_track(tmp_path / "notes.txt")
+    with pytest.raises(UserError, match="no such file"):
+        s.load_track(tmp_path / "missing.wav")
+    broken = tmp_path / "broken.wav"
+    broken.write_bytes(b"RIFF" + bytes(200))
+    with qtbot.waitSignal(s.message, timeout=10000) as sig:
+        s.load_track(broken)
+    wait_jobs(qtbot, s)
+    assert "cannot load broken.wav" in sig.args[0] and "\n" not in sig.args[0]
+    assert s.project.tracks == [] and not s.dirty
+
+
+def test_drop_files_loads_tracks(qtbot, window: MainWindow, tmp_path: Path) -> None:
+    mid = write_midi(tmp_path / "riff.mid")
+    wav = write_wav(tmp_path / "pad.wav", tone(1.0))
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromLocalFile(str(mid)), QUrl.fromLocalFile(str(wav))])
+    ev = QDropEvent(
+        QPointF(200, 200), Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier
+    )
+    window.dropEvent(ev)
+    wait_jobs(qtbot, window.session)
+    assert sorted(t.name for t in window.session.project.tracks) == ["pad", "riff"]
+    assert str(mid) in window.session.prefs.recent[:2]
+
+
+def test_autosave_is_offered_at_the_next_start(qtbot, window: MainWindow, prefs, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    s = window.session
+    load(qtbot, window, write_wav(tmp_path / "t.wav", tone(1.0)))
+    s.set_track(0, gain_db=-9.0)
+    assert s.autosave() is not None
+    # "crash": a new window at the next start finds the autosave
+    s2 = Session(prefs)
+    w2 = MainWindow(s2)
+    try:
+        asked = []
+        w2.ask = lambda *a: asked.append(a[0]) or Btn.Yes  # type: ignore[method-assign]
+        assert w2.offer_recovery()
+        assert asked == ["Recover unsaved work"]
+        assert s2.project.tracks[0].gain_db == -9.0 and s2.dirty
+        wait_jobs(qtbot, s2)
+    finally:
+        s2.undo.setClean()
+        w2.close()
+
+
+def test_unsaved_changes_prompt_on_quit(qtbot, window: MainWindow, tmp_path: Path) -> None:
+    window.session.edit("tempo", lambda p: setattr(p, "tempo", 99.0))
+    answers = [Btn.Cancel]
+    window.ask = lambda *a: answers.pop(0)  # type: ignore[method-assign]
+    assert not window.close()
+    assert window.isVisible()
+    answers.append(Btn.Save)
+    window.save_path = lambda *a: str(tmp_path / "q.refrain")  # type: ignore[method-assign]
+    assert window.close()
+    assert (tmp_path / "q.refrain").is_file()
+
+
+def test_refrain_app_screenshot(tmp_path: Path) -> None:
+    import os
+
+    mid = write_midi(tmp_path / "song.mid", notes=12)
+    png = tmp_path / "shot.png"
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen"}
+    r = subprocess.run(
+        [sys.executable, "-m", "app.cli", "app", str(mid), "--screenshot", str(png), "--quit-after", "60"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+    )
+    assert r.returncode == 0, r.stderr
+    from PIL import Image
+
+    img = Image.open(png)
+    assert img.size[0] >= 1000 and img.size[1] >= 600
+    assert len(np.unique(np.asarray(img.convert("L")))) > 20  # a drawn window, not a blank one
+    bad = subprocess.run(
+        [sys.executable, "-m", "app.cli", "app", str(tmp_path / "missing.wav"), "--screenshot", str(png)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=env,
+    )
+    assert bad.returncode == 2 and bad.stderr.strip().count("\n") == 0 and "no such file" in bad.stderr
