@@ -5,8 +5,11 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 
-# Runtime: synth + SoundFont, PortAudio, liblilv (LV2 hosting). Tests: the JACK dummy server and real LV2 plugins.
-DEBS="fluidsynth fluid-soundfont-gm libportaudio2 liblilv-0-0 jackd2 x42-plugins lsp-plugins-lv2 swh-lv2"
+# Runtime: synth + SoundFont, PortAudio, liblilv (LV2 hosting), the libraries Qt's xcb and offscreen platforms
+# load, and a font. Tests: the JACK dummy server and real LV2 plugins.
+DEBS="fluidsynth fluid-soundfont-gm libportaudio2 liblilv-0-0 jackd2 x42-plugins lsp-plugins-lv2 swh-lv2
+ libegl1 libgl1 libxkbcommon0 libxkbcommon-x11-0 libfontconfig1 libdbus-1-3 fonts-dejavu-core
+ libxcb-cursor0 libxcb-icccm4 libxcb-keysyms1 libxcb-image0 libxcb-render-util0 libxcb-shape0 libxcb-randr0 libxcb-xkb1"
 PY=${PYTHON:-python3}
 
 install_debs() {

@@ -38,6 +38,13 @@ ICON = Path(__file__).resolve().parents[1] / "packaging" / "refrain.svg"
 TRACK_FILTER = "Tracks (" + " ".join(f"*{s}" for s in AUDIO_SUFFIXES + MIDI_SUFFIXES) + ")"
 PROJECT_FILTER = "Refrain projects (*.refrain *.json)"
 Btn = QMessageBox.StandardButton
+EXPORT_FORMATS = {  # file-dialog filter -> (sample format, suffix)
+    "WAV 24-bit (*.wav)": ("24", ".wav"),
+    "WAV 16-bit (*.wav)": ("16", ".wav"),
+    "WAV 32-bit float (*.wav)": ("float", ".wav"),
+    "FLAC 24-bit (*.flac)": ("24", ".flac"),
+    "FLAC 16-bit (*.flac)": ("16", ".flac"),
+}
 
 
 class MainWindow(QMainWindow):
@@ -142,6 +149,9 @@ class MainWindow(QMainWindow):
         self._act(f, "Export &Mix…", lambda: self.export_audio(False), "Ctrl+E", "Render the whole project to WAV/FLAC")
         self._act(f, "Export Piece MIDI…", self.export_midi, "Ctrl+Shift+E")
         self._act(f, "Export Piece WAV…", lambda: self.export_audio(True))
+        self.lufs_action = self._act(f, "Loudness-Normalise Exports (−14 LUFS)", self._toggle_lufs)
+        self.lufs_action.setCheckable(True)
+        self.lufs_action.setChecked(self.session.prefs.export_lufs is not None)
         f.addSeparator()
         self._act(f, "&Preferences…", self.preferences, "Ctrl+,")
         self._act(f, "&Quit", self.close, K.Quit)
@@ -169,6 +179,8 @@ class MainWindow(QMainWindow):
         self._act(g, "&Generate", lambda: self.generate(False), "Ctrl+G")
         self._act(g, "&Regenerate Selected Bars", lambda: self.generate(True), "Ctrl+Shift+G")
         self._act(g, "Form from Selected Track", self.form.derive_from_track)
+        self._act(g, "Load Form from File…", self.load_form, tip="A .npy, .csv or greyscale .png matrix")
+        self._act(g, "Save Form As…", self.save_form)
         self._act(g, "Cancel All Jobs", self.session.jobs.cancel_all, "Esc")
         h = mb.addMenu("&Help")
         self._act(h, "Keyboard Shortcuts", self.show_shortcuts, "F1")
@@ -272,13 +284,37 @@ class MainWindow(QMainWindow):
         if path:
             self.session.export_midi(path if path.lower().endswith((".mid", ".midi")) else path + ".mid")
 
-    def export_audio(self, only_generated: bool = False, path: str | None = None) -> None:
-        suggested = "piece.wav" if only_generated else "mix.wav"
-        path = path or self.save_path("Export audio", "WAV (*.wav);;FLAC (*.flac)", suggested)
-        if path:
+    def export_audio(self, only_generated: bool = False, path: str | None = None, bits: str = "24") -> None:
+        if path is None:
+            suggested = "piece.wav" if only_generated else "mix.wav"
+            path, chosen = QFileDialog.getSaveFileName(
+                self, "Export audio", os.path.join(self._start_dir(), suggested), ";;".join(EXPORT_FORMATS)
+            )
+            if not path:
+                return
+            bits = EXPORT_FORMATS.get(chosen, ("24", ".wav"))[0]
             if not path.lower().endswith((".wav", ".flac")):
-                path += ".wav"
-            self.session.export_audio(path, "24", only_generated)
+                path += EXPORT_FORMATS.get(chosen, ("24", ".wav"))[1]
+        self.session.export_audio(path, bits, only_generated, self.session.prefs.export_lufs)
+
+    def _toggle_lufs(self) -> None:
+        self.session.prefs.export_lufs = -14.0 if self.lufs_action.isChecked() else None
+        self.session._save_prefs()
+
+    def load_form(self) -> None:
+        from models.structure import load_template_file
+
+        path = self.open_path("Load a form", "Form templates (*.npy *.csv *.png)")
+        if path:
+            self.session.set_template(load_template_file(path), None, f"Form from {Path(path).name}")
+
+    def save_form(self) -> None:
+        from models.structure import save_template_file
+
+        path = self.save_path("Save the form", "NumPy (*.npy);;CSV (*.csv);;Greyscale PNG (*.png)", "form.npy")
+        if path:
+            save_template_file(self.session.template(), path)
+            self.statusBar().showMessage(f"saved {Path(path).name}", 6000)
 
     def preferences(self) -> None:
         dlg = PreferencesDialog(self.session.prefs, self)

@@ -5,6 +5,8 @@ template analysis) is a Job, so each one gets the same progress bar, ETA and can
 from __future__ import annotations
 
 import functools
+import os
+import sys
 import threading
 import time
 import traceback
@@ -39,6 +41,7 @@ class Job(QObject):
         self.cancel_event = threading.Event()
         self.fraction = 0.0
         self.started = 0.0
+        self.ended = 0.0
         self.state = "queued"  # queued, running, done, failed, cancelled
         self.settled = False  # True once the GUI thread has run the job's result or error handlers
         self.error: str | None = None
@@ -76,8 +79,28 @@ class Job(QObject):
         return max(0.0, el / self.fraction - el)
 
     @property
+    def seconds(self) -> float:
+        """How long the job ran (so far)."""
+        return (self.ended or time.monotonic()) - self.started if self.started else 0.0
+
+    @property
     def done(self) -> bool:
         return self.state in ("done", "failed", "cancelled")
+
+
+BACKGROUND_NICE = 10  # jobs yield the CPU to the GUI and render threads on a busy machine
+
+
+def _lower_priority() -> None:
+    """Run this worker thread at a lower scheduling priority (Linux: per-thread nice; unprivileged)."""
+    if not hasattr(os, "setpriority") or not sys.platform.startswith("linux"):
+        return
+    try:
+        tid = threading.get_native_id()
+        if os.getpriority(os.PRIO_PROCESS, tid) < BACKGROUND_NICE:
+            os.setpriority(os.PRIO_PROCESS, tid, BACKGROUND_NICE)
+    except OSError:
+        pass
 
 
 class _Runnable(QRunnable):
@@ -88,6 +111,7 @@ class _Runnable(QRunnable):
         self.setAutoDelete(True)
 
     def run(self) -> None:
+        _lower_priority()
         job = self.job
         job.started = time.monotonic()
         job.state = "running"
@@ -111,6 +135,7 @@ class _Runnable(QRunnable):
                     traceback.print_exc()
         else:
             job.state = "done"
+        job.ended = time.monotonic()
         self.on_end(job)
 
 

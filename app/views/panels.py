@@ -8,7 +8,7 @@ from collections.abc import Callable
 from typing import Any
 
 from PySide6.QtCore import Qt, QTimer
-from PySide6.QtGui import QIcon
+from PySide6.QtGui import QColor, QIcon, QPainter
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -17,7 +17,6 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QLineEdit,
-    QProgressBar,
     QPushButton,
     QSpinBox,
     QStyle,
@@ -209,6 +208,30 @@ class GeneratePanel(QWidget):
         )
 
 
+class ProgressStrip(QWidget):
+    """A progress bar that repaints lazily (QProgressBar repaints synchronously on every setValue, which
+    makes the whole window composite again while jobs report progress)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.fraction = 0.0
+        self.setMinimumSize(80, 16)
+
+    def set_fraction(self, frac: float) -> None:
+        if abs(frac - self.fraction) >= 0.002 or frac in (0.0, 1.0):
+            self.fraction = frac
+            self.update()
+
+    def paintEvent(self, _ev: Any) -> None:
+        p = QPainter(self)
+        r = self.rect().adjusted(0, 2, -1, -3)
+        p.fillRect(r, QColor(30, 32, 36))
+        p.fillRect(r.adjusted(0, 0, -round(r.width() * (1.0 - self.fraction)), 0), QColor(70, 130, 200))
+        p.setPen(QColor(230, 230, 235))
+        p.drawText(r, Qt.AlignmentFlag.AlignCenter, f"{self.fraction * 100:.0f}%")
+        p.end()
+
+
 class JobRow(QWidget):
     def __init__(self, job: Job) -> None:
         super().__init__()
@@ -217,8 +240,7 @@ class JobRow(QWidget):
         lay.setContentsMargins(2, 1, 2, 1)
         self.title = QLabel(job.title)
         self.title.setMinimumWidth(160)
-        self.bar = QProgressBar()
-        self.bar.setRange(0, 1000)
+        self.bar = ProgressStrip()
         self.eta = QLabel("queued")
         self.eta.setMinimumWidth(90)
         self.cancel = _button(self.style().standardIcon(QStyle.StandardPixmap.SP_DialogCancelButton))
@@ -230,7 +252,7 @@ class JobRow(QWidget):
         job.finished.connect(self.finish)
 
     def update_progress(self, frac: float) -> None:
-        self.bar.setValue(round(frac * 1000))
+        self.bar.set_fraction(frac)
         eta = self.job.eta_seconds()
         self.eta.setText("running" if eta is None else f"{eta:.1f} s left")
 
@@ -238,7 +260,7 @@ class JobRow(QWidget):
         self.cancel.setEnabled(False)
         state = self.job.state
         if state == "done":
-            self.bar.setValue(1000)
+            self.bar.set_fraction(1.0)
         self.eta.setText({"done": "done", "cancelled": "cancelled"}.get(state, "failed"))
         if self.job.error:
             self.eta.setToolTip(self.job.error)

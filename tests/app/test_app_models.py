@@ -140,7 +140,7 @@ def test_preferences_round_trip_and_broken_files_give_defaults(tmp_path: Path) -
     assert q.recent == [str(tmp_path / "a.refrain"), str(tmp_path / "b.wav")]
     Preferences.path().write_text('{"block": 333, "threads": "many", "recent": 5}')
     r = Preferences.load()
-    assert (r.block, r.threads, r.recent) == (256, 1, [])
+    assert (r.block, r.threads, r.recent) == (512, 1, [])
     Preferences.path().write_text("not json")
     assert Preferences.load() == Preferences()
 

@@ -229,6 +229,31 @@ def test_save_reopen_and_export(qtbot, window: MainWindow, tmp_path: Path) -> No
     assert not list(tmp_path.glob(".*.part*"))
 
 
+def test_loudness_normalised_flac_export_and_form_files(qtbot, window: MainWindow, tmp_path: Path) -> None:
+    import pyloudnorm
+    import soundfile as sf
+
+    load(qtbot, window, write_wav(tmp_path / "t.wav", tone(3.0)))
+    window.lufs_action.trigger()
+    assert window.session.prefs.export_lufs == -14.0
+    out = tmp_path / "mix.flac"
+    window.export_audio(False, str(out), bits="16")
+    wait_jobs(qtbot, window.session)
+    audio, rate = sf.read(str(out))
+    assert sf.info(str(out)).subtype == "PCM_16"
+    assert pyloudnorm.Meter(rate).integrated_loudness(audio) == pytest.approx(-14.0, abs=0.5)
+    # the form round-trips through a file
+    short_form(window)
+    window.save_path = lambda *a: str(tmp_path / "form.npy")  # type: ignore[method-assign]
+    window.open_path = lambda *a: str(tmp_path / "form.npy")  # type: ignore[method-assign]
+    window.save_form()
+    saved = window.session.template().copy()
+    window.form.apply_preset("aaba")
+    assert window.session.template().shape == (32, 32)
+    window.load_form()
+    np.testing.assert_array_equal(window.session.template(), saved)
+
+
 def test_cancelled_export_leaves_nothing(qtbot, window: MainWindow, tmp_path: Path) -> None:
     import threading
 
