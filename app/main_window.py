@@ -6,6 +6,7 @@ from __future__ import annotations
 import functools
 import os
 import time
+from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +26,7 @@ from PySide6.QtWidgets import (
 
 from app.itemmodels.tracks import TrackListModel
 from app.media import AUDIO_SUFFIXES, MIDI_SUFFIXES
+from app.prefs import Preferences
 from app.session import Session
 from app.views.arrangement import ArrangementView
 from app.views.mixer import MixerView
@@ -318,9 +320,11 @@ class MainWindow(QMainWindow):
 
     def preferences(self) -> None:
         dlg = PreferencesDialog(self.session.prefs, self)
-        if not dlg.exec():
-            return
-        new = dlg.result_prefs()
+        if dlg.exec():
+            self.apply_preferences(dlg.result_prefs())
+
+    def apply_preferences(self, new: Preferences) -> None:
+        """Validate and apply preferences: a new device or buffer restarts the engine, a SoundFont rebuilds."""
         if new.soundfont:
             from engine.soundfont import find_soundfont
 
@@ -328,7 +332,8 @@ class MainWindow(QMainWindow):
         old = self.session.prefs
         audio_changed = (new.device, new.block) != (old.device, old.block)
         sf_changed = new.soundfont != old.soundfont
-        self.session.prefs.__dict__.update(new.__dict__)
+        for f in fields(Preferences):
+            setattr(old, f.name, getattr(new, f.name))
         self.session._save_prefs()
         self.session.autosave_timer.setInterval(new.autosave_seconds * 1000)
         if audio_changed:

@@ -112,8 +112,10 @@ class GeneratePanel(QWidget):
         lay = QVBoxLayout(self)
         lay.setContentsMargins(4, 4, 4, 4)
         f = QGridLayout()
-        self.bars = QLabel()
-        self.bars.setToolTip("The piece has the form's number of bars (change it with Resize in the form editor)")
+        self.bars = QSpinBox()
+        self.bars.setRange(1, 512)
+        self.bars.setToolTip("Length of the piece: changing it resizes the form (the template is resampled)")
+        self.bars.editingFinished.connect(self._resize)
         self.temperature = QDoubleSpinBox()
         self.temperature.setRange(0.05, 5.0)
         self.temperature.setSingleStep(0.05)
@@ -171,7 +173,8 @@ class GeneratePanel(QWidget):
         self.refresh()
 
     def refresh(self) -> None:
-        self.bars.setText(str(self.session.template().shape[0]))
+        if not self.bars.hasFocus():
+            self.bars.setValue(self.session.template().shape[0])
         current = self.primer.currentData()
         self.primer.blockSignals(True)
         self.primer.clear()
@@ -185,6 +188,14 @@ class GeneratePanel(QWidget):
         has_piece = self.session.generated_track() is not None
         for b in (self.regen_button, self.export_midi, self.export_wav):
             b.setEnabled(has_piece)
+
+    def _resize(self) -> None:
+        from app import form
+
+        n = self.bars.value()
+        if n != self.session.template().shape[0]:
+            m, labels = form.resize(self.session.template(), self.session.labels(), n)
+            self.session.set_template(m, labels, f"Resize form to {n} bars")
 
     def regenerate_bars(self) -> list[int]:
         from models.generator.piece import parse_bar_ranges

@@ -333,6 +333,36 @@ def test_unsaved_changes_prompt_on_quit(qtbot, window: MainWindow, tmp_path: Pat
     assert (tmp_path / "q.refrain").is_file()
 
 
+def test_preferences_restart_the_engine_and_persist(qtbot, window: MainWindow, tmp_path: Path) -> None:
+    from app.prefs import Preferences
+    from app.views.preferences import PreferencesDialog
+
+    load(qtbot, window, write_wav(tmp_path / "t.wav", tone(1.0)))
+    dlg = PreferencesDialog(window.session.prefs, window)
+    dlg.block.setCurrentIndex(dlg.block.findData(1024))
+    dlg.device.setCurrentIndex(dlg.device.findData("null"))
+    dlg.threads.setValue(1)
+    new = dlg.result_prefs()
+    window.apply_preferences(new)
+    wait_jobs(qtbot, window.session)
+    eng = window.session.bridge.engine  # type: ignore[union-attr]
+    assert eng.block == 1024 and len(eng.graph.tracks) == 1  # the new engine got the project's graph
+    assert "1024 frames" in window.transport.device.text()
+    assert Preferences.load().block == 1024
+    bad = Preferences(**{**new.to_dict(), "soundfont": str(tmp_path / "missing.sf2")})
+    with pytest.raises(UserError):
+        window.apply_preferences(bad)
+    assert window.session.prefs.soundfont is None  # refused before anything changed
+
+
+def test_bars_in_the_generate_panel_resize_the_form(qtbot, window: MainWindow) -> None:
+    short_form(window)
+    window.generate_panel.bars.setValue(16)
+    window.generate_panel.bars.editingFinished.emit()
+    assert window.session.template().shape == (16, 16)
+    assert window.session.labels() == list("A" * 16)
+
+
 def test_refrain_app_screenshot(tmp_path: Path) -> None:
     import os
 
