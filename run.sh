@@ -42,7 +42,9 @@ install_venv
 case "${1:-run}" in
     run)
         shift || true
-        if [ -n "${DISPLAY:-}${WAYLAND_DISPLAY:-}" ] && .venv/bin/refrain app --help >/dev/null 2>&1; then
+        # The app when a display exists and Qt can open it (creating the QApplication is the real test).
+        if [ -n "${DISPLAY:-}${WAYLAND_DISPLAY:-}" ] && timeout 30 .venv/bin/python -c \
+            "from PySide6.QtWidgets import QApplication; QApplication([])" >/dev/null 2>&1; then
             exec .venv/bin/refrain app "$@"
         fi
         exec .venv/bin/refrain demo "$@"

@@ -33,6 +33,11 @@ def cmd_app(a: argparse.Namespace) -> int:
         raise UserError(f"output folder does not exist: {Path(a.screenshot).resolve().parent}")
     if a.quit_after is not None and not 0 < a.quit_after <= 86400:
         raise UserError("--quit-after must be between 0 and 86400 seconds")
+    headless = not os.environ.get("QT_QPA_PLATFORM") and not (
+        os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")
+    )
+    if headless and sys.platform.startswith("linux"):
+        raise UserError("no display: run it on a desktop, or set QT_QPA_PLATFORM=offscreen (e.g. with --screenshot)")
     return run_app(a.file, a.screenshot, a.quit_after, a.generate)
 
 
