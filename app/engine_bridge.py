@@ -3,7 +3,6 @@ The GUI never waits on the engine; it sends commands and reads what the render t
 
 from __future__ import annotations
 
-import numpy as np
 from PySide6.QtCore import QObject, QTimer, Signal
 
 from engine import commands as c
@@ -110,8 +109,3 @@ class EngineBridge(QObject):
         if self.engine is not None:
             self.engine.close()
             self.engine = None
-
-
-def silent_meters(strips: int) -> tuple[np.ndarray, np.ndarray]:
-    z = np.zeros((strips, 2), np.float32)
-    return z, z.copy()

@@ -25,7 +25,6 @@ from PySide6.QtWidgets import (
 )
 
 from app.itemmodels.tracks import TrackListModel
-from app.media import AUDIO_SUFFIXES, MIDI_SUFFIXES
 from app.prefs import Preferences
 from app.session import Session
 from app.views.arrangement import ArrangementView
@@ -33,8 +32,9 @@ from app.views.mixer import MixerView
 from app.views.panels import GeneratePanel, JobPanel, TransportBar
 from app.views.preferences import PreferencesDialog
 from app.views.ssm_editor import FormEditor
-from engine.project import discard_autosave, find_recovery, is_project_file, load_recovery
+from engine.project import MIDI_SUFFIXES, discard_autosave, find_recovery, is_project_file, load_recovery
 from models.errors import UserError
+from models.structure.tracks import AUDIO_SUFFIXES
 
 ICON = Path(__file__).resolve().parents[1] / "packaging" / "refrain.svg"
 TRACK_FILTER = "Tracks (" + " ".join(f"*{s}" for s in AUDIO_SUFFIXES + MIDI_SUFFIXES) + ")"
@@ -294,9 +294,9 @@ class MainWindow(QMainWindow):
             )
             if not path:
                 return
-            bits = EXPORT_FORMATS.get(chosen, ("24", ".wav"))[0]
+            bits, suffix = EXPORT_FORMATS.get(chosen, ("24", ".wav"))
             if not path.lower().endswith((".wav", ".flac")):
-                path += EXPORT_FORMATS.get(chosen, ("24", ".wav"))[1]
+                path += suffix
         self.session.export_audio(path, bits, only_generated, self.session.prefs.export_lufs)
 
     def _toggle_lufs(self) -> None:

@@ -8,10 +8,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from engine.project import MIDI_SUFFIXES
 from models.errors import UserError
+from models.structure.tracks import AUDIO_SUFFIXES
 
-AUDIO_SUFFIXES = (".wav", ".flac", ".ogg", ".mp3", ".aif", ".aiff")
-MIDI_SUFFIXES = (".mid", ".midi")
 OVERVIEW_HZ = 200  # columns per second of audio; enough for ~5 ms detail at full zoom
 
 

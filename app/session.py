@@ -35,6 +35,7 @@ from engine.project import (
     discard_autosave,
     load_project,
     save_project,
+    state_dir,
     write_autosave,
 )
 from models.errors import UserError
@@ -286,13 +287,6 @@ class Session(QObject):
     def graph_current(self) -> bool:
         return self._built_serial == self._build_serial
 
-    def strip_index(self, kind: str, index: int) -> int:
-        if kind == "track":
-            return index
-        if kind == "bus":
-            return len(self.project.tracks) + index
-        return -1
-
     def restart_engine(self) -> None:
         """Apply new audio preferences (device, block size)."""
         if self.bridge is None:
@@ -380,9 +374,9 @@ class Session(QObject):
         return p.master.chain
 
     def add_plugin(self, kind: str, index: int, spec: PluginSpec) -> None:
-        from engine.plugins import create_plugin
+        from engine.plugins import plugin_params
 
-        create_plugin(spec.plugin, spec.params, spec.options).close()  # a bad plugin fails here, not in the build
+        plugin_params(spec.plugin, spec.options)  # a bad plugin fails here, not in the build; the editor reuses it
         spec = copy.deepcopy(spec)
         self.edit(f"Add {plugin_label(spec)}", lambda p: self.chain_of(p, kind, index).append(spec))
 
@@ -521,7 +515,7 @@ class Session(QObject):
 
             def fn(p: Project) -> None:
                 p.tempo = bpm
-                p.generation = {**settings, "midi": res.midi_path, "adherence": res.adherence}
+                p.generation = {**settings, "adherence": res.adherence}
                 for t in p.tracks:
                     if t.name == GENERATED_TRACK:
                         t.clips = [Clip(res.midi_path)]
@@ -696,10 +690,6 @@ class Session(QObject):
                         shutil.copyfile(cp, dest)
                     cl.path = str(dest)
                     moved = True
-        if moved and self.project.generation is not None:
-            g = self.generated_track()
-            if g is not None:
-                self.project.generation["midi"] = g.clips[0].path
         return moved
 
     def autosave(self) -> Path | None:
@@ -764,12 +754,7 @@ def overview_placeholder() -> Overview:
 
 
 def untitled_media_dir() -> Path:
-    override = os.environ.get("REFRAIN_STATE_DIR")
-    if override:
-        return Path(override) / "untitled-media"
-    import platformdirs
-
-    return Path(platformdirs.user_data_dir("refrain")) / "untitled-media"
+    return state_dir() / "untitled-media"
 
 
 def unique_name(base: str, taken: list[str]) -> str:

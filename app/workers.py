@@ -83,10 +83,6 @@ class Job(QObject):
         """How long the job ran (so far)."""
         return (self.ended or time.monotonic()) - self.started if self.started else 0.0
 
-    @property
-    def done(self) -> bool:
-        return self.state in ("done", "failed", "cancelled")
-
 
 BACKGROUND_NICE = 10  # jobs yield the CPU to the GUI and render threads on a busy machine
 

@@ -291,13 +291,18 @@ def is_project_file(path: str | os.PathLike[str]) -> bool:
 # -- autosave and recovery -------------------------------------------------------------------------
 
 
-def autosave_dir() -> Path:
+def state_dir() -> Path:
+    """Where Refrain keeps per-user state (autosaves, media of unsaved projects); REFRAIN_STATE_DIR overrides."""
     override = os.environ.get("REFRAIN_STATE_DIR")
     if override:
-        return Path(override) / "autosave"
+        return Path(override)
     import platformdirs
 
-    return Path(platformdirs.user_state_dir("refrain")) / "autosave"
+    return Path(platformdirs.user_state_dir("refrain"))
+
+
+def autosave_dir() -> Path:
+    return state_dir() / "autosave"
 
 
 def autosave_path(project_path: str | os.PathLike[str] | None) -> Path:

@@ -206,44 +206,34 @@ class ArrangementView(QAbstractScrollArea):
             p.setBrush(colour.lighter(shade))
             p.drawRects([QRectF(x, y, ww, hh) for x, y, ww in zip(xs[group], ys[group], ws[group], strict=True)])
 
-    def _draw_grid(self, p: QPainter, w: int, h: int) -> None:
+    def _bar_lines(self, min_px: float, w: int) -> list[tuple[int, float]]:
+        """(bar number, x) of the visible bar lines, thinned by powers of two to at least ``min_px`` apart."""
         bar = 4 * 60.0 / self.session.project.tempo
         every = 1
-        while bar * every * self.pps < 24:
+        while bar * every * self.pps < min_px:
             every *= 2
-        t = 0.0
-        first = int(self.t_of(HEADER) / (bar * every))
-        p.setPen(QColor(255, 255, 255, 18))
-        k = first
-        while True:
-            t = k * bar * every
-            x = self.x_of(t)
-            if x > w:
-                break
-            p.drawLine(QLineF(x, RULER, x, h))
+        out = []
+        k = int(self.t_of(HEADER) / (bar * every))
+        while (x := self.x_of(k * bar * every)) <= w:
+            out.append((k * every + 1, x))
             k += 1
+        return out
+
+    def _draw_grid(self, p: QPainter, w: int, h: int) -> None:
+        p.setPen(QColor(255, 255, 255, 18))
+        p.drawLines([QLineF(x, RULER, x, h) for _, x in self._bar_lines(24, w)])
 
     def _draw_ruler(self, p: QPainter, w: int) -> None:
         p.fillRect(0, 0, w, RULER, QColor(38, 40, 46))
         p.setPen(QColor(160, 160, 170))
         p.setFont(QFont(p.font().family(), 8))
-        bar = 4 * 60.0 / self.session.project.tempo
-        every = 1
-        while bar * every * self.pps < 48:
-            every *= 2
-        k = int(self.t_of(HEADER) / (bar * every))
         p.setClipRect(HEADER, 0, w - HEADER, RULER)
         if self.loop is not None:
             x0, x1 = self.x_of(self.loop[0]), self.x_of(self.loop[1])
             p.fillRect(QRectF(x0, 2, x1 - x0, RULER - 4), QColor(80, 130, 220, 120))
-        while True:
-            t = k * bar * every
-            x = self.x_of(t)
-            if x > w:
-                break
+        for number, x in self._bar_lines(48, w):
             p.drawLine(QLineF(x, RULER - 8, x, RULER))
-            p.drawText(QPointF(x + 3, RULER - 10), f"{k * every + 1}")
-            k += 1
+            p.drawText(QPointF(x + 3, RULER - 10), str(number))
         p.setClipping(False)
         p.fillRect(0, 0, HEADER, RULER, QColor(38, 40, 46))
         p.drawText(QPointF(8, RULER - 9), "bar")

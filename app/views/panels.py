@@ -312,6 +312,3 @@ class JobPanel(QWidget):
         self.session.jobs.forget_finished()
         if not self.rows:
             self.empty.show()
-
-    def visible_jobs(self) -> list[Any]:
-        return [r.job for r in self.rows.values()]

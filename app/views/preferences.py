@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from dataclasses import replace
 
 from PySide6.QtWidgets import (
     QComboBox,
@@ -76,7 +77,7 @@ class PreferencesDialog(QDialog):
 
     def result_prefs(self) -> Preferences:
         """A copy of the preferences with the dialog's choices (the caller validates and applies them)."""
-        p = Preferences(**self.prefs.to_dict())
+        p = replace(self.prefs)
         p.device = self.device.currentData()
         p.block = int(self.block.currentData())
         p.soundfont = self.soundfont.text().strip() or None
