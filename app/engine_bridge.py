@@ -31,6 +31,7 @@ class EngineBridge(QObject):
         self._timer.timeout.connect(self.poll)
         self.last_frame = 0
         self.playing = False
+        self._loaded: Graph | None = None
         self.open(block, device)
 
     def open(self, block: int, device: str | None) -> None:
@@ -38,6 +39,7 @@ class EngineBridge(QObject):
         The graph is not kept: the session rebuilds it for the new engine."""
         if self.engine is not None:
             self.engine.close()
+        self._loaded = None
         self.engine = Engine(self.sample_rate, block, device)
         try:
             self.engine.start()
@@ -58,6 +60,12 @@ class EngineBridge(QObject):
     def load(self, graph: Graph) -> None:
         assert self.engine is not None
         self.engine.load(graph)
+        self._loaded = graph
+
+    @property
+    def swapped(self) -> bool:
+        """Whether the render thread runs the graph passed to the last ``load`` (it swaps at its next block)."""
+        return self.engine is not None and (self._loaded is None or self.engine.graph is self._loaded)
 
     def send(self, cmd: c.Command) -> None:
         if self.engine is not None:

@@ -285,7 +285,8 @@ class Session(QObject):
 
     @property
     def graph_current(self) -> bool:
-        return self._built_serial == self._build_serial
+        """Whether the render thread runs a graph built from the current project."""
+        return self._built_serial == self._build_serial and (self.bridge is None or self.bridge.swapped)
 
     def restart_engine(self) -> None:
         """Apply new audio preferences (device, block size)."""
