@@ -12,9 +12,7 @@ import copy
 import functools
 import os
 import shutil
-import threading
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +23,7 @@ from PySide6.QtGui import QUndoCommand, QUndoStack
 from app.engine_bridge import EngineBridge
 from app.media import Overview, check_media, overview
 from app.prefs import Preferences
+from app.tasks import GenerationResult, export_task, form_task, generate_task, read_generation_task
 from app.workers import Job, JobRunner
 from engine import commands as c
 from engine.project import (
@@ -142,36 +141,6 @@ def project_seconds(p: Project, media: dict[str, Overview]) -> float:
     return end
 
 
-@dataclass
-class GenerationResult:
-    """A generated piece: where its MIDI is, its grid, its own SSM and how well it follows the template."""
-
-    midi_path: str
-    grid: Any  # models.generator.codec.Grid
-    template: np.ndarray
-    ssm: np.ndarray
-    adherence: float
-    settings: dict[str, Any]
-    overview: Overview | None = None
-
-
-def template_similar(template: np.ndarray) -> np.ndarray:
-    """The bar pairs a (possibly hand-painted) template calls similar: off-diagonal cells at 0.5 or more."""
-    sim = np.asarray(template) >= 0.5
-    np.fill_diagonal(sim, False)
-    return sim
-
-
-def analyse_piece(grid: Any, template: np.ndarray) -> tuple[np.ndarray, float]:
-    from models.generator.features import onset_features
-    from models.generator.metrics import adherence_auc
-    from models.structure import ssm_from_features
-
-    n = template.shape[0]
-    ssm = ssm_from_features(onset_features(grid)[:n])
-    return np.asarray(ssm, np.float32), float(adherence_auc(grid, template_similar(template)))
-
-
 # -- the session -----------------------------------------------------------------------------------------------
 class Session(QObject):
     changed = Signal()  # the project changed (any field)
@@ -195,8 +164,6 @@ class Session(QObject):
         self._build_serial = 0
         self._built_serial = 0
         self._building: Job | None = None
-        self._generators: dict[tuple[str, int], Any] = {}
-        self._gen_lock = threading.Lock()
         self.bridge: EngineBridge | None = None
         if engine:
             self.bridge = EngineBridge(self.project.sample_rate, self.prefs.block, self.prefs.device)
@@ -206,6 +173,8 @@ class Session(QObject):
         self.autosave_timer.start(self.prefs.autosave_seconds * 1000)
         self.undo.cleanChanged.connect(self._clean_changed)
         self.rebuild()
+        if engine:
+            self.jobs.warm_process()
 
     # -- editing -----------------------------------------------------------------------------------------
     def edit(self, text: str, fn: Callable[[Project], None], merge: object = None) -> bool:
@@ -437,29 +406,14 @@ class Session(QObject):
         self.edit(text, fn, merge)
 
     def template_from_track(self, path: str, bars: int) -> Job:
-        from models.structure import template_from_track
-
         def done(m: np.ndarray) -> None:
             self.set_template(m, None, f"Form from {Path(path).name}")
 
-        return self.jobs.submit(
-            f"Analysing {Path(path).name}",
-            lambda job: template_from_track(path, bars),
-            done,
-            self._failed("cannot derive a form"),
+        return self.jobs.submit_process(
+            f"Analysing {Path(path).name}", form_task, (path, bars), done, self._failed("cannot derive a form")
         )
 
     # -- generation --------------------------------------------------------------------------------------------
-    def generator(self, model: str) -> Any:
-        """The model for ``model`` with the preferred thread count, loaded once (call from a worker)."""
-        from models.generator.sampler import StructuredGenerator
-
-        key = (model, self.prefs.threads)
-        with self._gen_lock:
-            if key not in self._generators:
-                self._generators[key] = StructuredGenerator(model, threads=self.prefs.threads)
-            return self._generators[key]
-
     def generate(
         self,
         model: str = "sing",
@@ -470,9 +424,7 @@ class Session(QObject):
         regenerate: list[int] | None = None,
     ) -> Job:
         """Generate a piece following the current template on a worker; it lands as the Generated track."""
-        from models.fileutil import atomic_path
-        from models.generator.midi import read_midi, write_midi
-        from models.generator.piece import DEFAULT_TEMPERATURE, TEMPO_RANGE, GenerateRequest, generate_piece
+        from models.generator.piece import DEFAULT_TEMPERATURE, TEMPO_RANGE
 
         template = self.template()
         temp = DEFAULT_TEMPERATURE if temperature is None else float(temperature)
@@ -496,19 +448,6 @@ class Session(QObject):
             "regenerate": list(regenerate or []),
         }
 
-        def work(job: Job) -> GenerationResult:
-            gen = self.generator(model)
-            job.check()
-            grid_primer = read_midi(primer)[0] if primer else None
-            req = GenerateRequest(template, model, int(seed), temp, bpm, grid_primer, list(regenerate or []))
-            grid = generate_piece(req, progress=job.progress, cancel=lambda: job.cancelled, generator=gen)
-            out_dir.mkdir(parents=True, exist_ok=True)
-            target = out_dir / f"generated-{model}-seed{seed}-{_stamp()}.mid"
-            with atomic_path(target) as tmp:
-                write_midi(grid, tmp, bpm)
-            ssm, adh = analyse_piece(grid, template)
-            return GenerationResult(str(target), grid, template, ssm, adh, settings, overview(str(target), sr))
-
         def done(res: GenerationResult) -> None:
             self.last_generation = res
             if res.overview is not None:
@@ -528,7 +467,8 @@ class Session(QObject):
             self.message.emit(f"generated {template.shape[0]} bars ({model}), adherence {res.adherence:.3f}")
 
         title = "Regenerating bars" if regenerate else f"Generating {template.shape[0]} bars"
-        return self.jobs.submit(title, work, done, self._failed("generation failed"))
+        args = (template, settings, self.prefs.threads, out_dir, sr)
+        return self.jobs.submit_process(title, generate_task, args, done, self._failed("generation failed"))
 
     def generated_track(self) -> TrackSpec | None:
         return next((t for t in self.project.tracks if t.name == GENERATED_TRACK and t.clips), None)
@@ -541,18 +481,17 @@ class Session(QObject):
         path, template = t.clips[0].path, self.template()
         settings = dict(self.project.generation or {})
 
-        def work(job: Job) -> GenerationResult:
-            from models.generator.midi import read_midi
-
-            grid = read_midi(path)[0]
-            ssm, adh = analyse_piece(grid, template)
-            return GenerationResult(path, grid, template, ssm, adh, settings)
-
         def done(res: GenerationResult) -> None:
             self.last_generation = res
             self.generated.emit(res)
 
-        self.jobs.submit("Reading generated piece", work, done, self._failed("cannot read the generated piece"))
+        self.jobs.submit_process(
+            "Reading generated piece",
+            read_generation_task,
+            (path, template, settings),
+            done,
+            self._failed("cannot read the generated piece"),
+        )
 
     def media_dir(self) -> Path:
         """Where generated media go: beside a saved project, else in the user's data folder."""
@@ -578,9 +517,6 @@ class Session(QObject):
         self, target: str | os.PathLike[str], bits: str = "24", only_generated: bool = False, lufs: float | None = None
     ) -> Job:
         """Bounce the mix (or the generated piece alone) to WAV/FLAC on a worker; atomic, cancellable."""
-        from engine.bounce import bounce_to_file
-        from engine.build import build_graph
-
         snapshot = clone(self.project)
         if only_generated:
             t = self.generated_track()
@@ -595,17 +531,10 @@ class Session(QObject):
         if suffix not in ("wav", "flac"):
             raise UserError("audio export must end with .wav or .flac")
 
-        def work(job: Job) -> str:
-            graph = build_graph(snapshot, snapshot.sample_rate, 1024)
-            try:
-                bounce_to_file(graph, target, bits, lufs, progress=job.progress, cancel=job.cancel_event)
-            finally:
-                graph.close()
-            return os.fspath(target)
-
-        return self.jobs.submit(
+        return self.jobs.submit_process(
             f"Exporting {Path(target).name}",
-            work,
+            export_task,
+            (snapshot, os.fspath(target), bits, lufs),
             lambda p: self.message.emit(f"exported {Path(p).name}"),
             self._failed("export failed"),
         )
@@ -711,8 +640,7 @@ class Session(QObject):
     def close(self) -> None:
         """Stop jobs and the engine (app exit, test teardown)."""
         self.autosave_timer.stop()
-        self.jobs.cancel_all()
-        self.jobs.wait(60000)
+        self.jobs.close(60000)
         if self.bridge is not None:
             self.bridge.close()
             self.bridge = None
@@ -773,9 +701,3 @@ def plugin_label(spec: PluginSpec) -> str:
     if spec.plugin == "vst3":
         return Path(spec.options.get("path", "VST3")).stem
     return spec.plugin
-
-
-def _stamp() -> str:
-    import time
-
-    return time.strftime("%Y%m%d-%H%M%S") + f"{int(time.time() * 1000) % 1000:03d}"

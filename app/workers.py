@@ -15,6 +15,7 @@ from typing import Any
 
 from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
 
+from app.process_jobs import ProcessPool, TaskFn, warm_up
 from models.errors import UserError
 
 JobFn = Callable[["Job"], Any]
@@ -50,14 +51,18 @@ class Job(QObject):
 
     # -- called from the worker thread --------------------------------------------------------------
     def progress(self, frac: float) -> None:
+        """Report progress (0..1) and stop here if cancelled."""
+        self.report(frac)
+        if self.cancel_event.is_set():
+            raise Cancelled()
+
+    def report(self, frac: float) -> None:
         """Report progress (0..1); throttled to 20 Hz so a fast loop cannot flood the GUI thread."""
         self.fraction = min(max(float(frac), 0.0), 1.0)
         now = time.monotonic()
         if now - self._last_emit >= 0.05 or self.fraction >= 1.0:
             self._last_emit = now
             self.progressed.emit(self.fraction)
-        if self.cancel_event.is_set():
-            raise Cancelled()
 
     @property
     def cancelled(self) -> bool:
@@ -119,10 +124,9 @@ class _Runnable(QRunnable):
         except Cancelled:
             job.state = "cancelled"
         except Exception as exc:  # anything else is reported in the job panel, never fatal to the app
-            from engine.bounce import Cancelled as BounceCancelled
-            from models.generator.sampler import Cancelled as GenCancelled
+            from app.process_jobs import _is_cancel
 
-            if isinstance(exc, BounceCancelled | GenCancelled):
+            if _is_cancel(exc):
                 job.state = "cancelled"
             else:
                 job.state = "failed"
@@ -141,11 +145,12 @@ class JobRunner(QObject):
     added = Signal(object)
     ended = Signal(object)
 
-    def __init__(self, threads: int = 2) -> None:
+    def __init__(self, threads: int = 2, processes: int = 1) -> None:
         super().__init__()
         self.pool = QThreadPool()
         self.pool.setMaxThreadCount(threads)
         self.jobs: list[Job] = []
+        self.processes = ProcessPool(processes)
 
     def submit(
         self,
@@ -165,6 +170,26 @@ class JobRunner(QObject):
         self.added.emit(job)
         self.pool.start(_Runnable(job, self._end))
         return job
+
+    def submit_process(
+        self,
+        title: str,
+        fn: TaskFn,
+        args: tuple[Any, ...] = (),
+        on_done: Callable[[Any], None] | None = None,
+        on_error: Callable[[str], None] | None = None,
+    ) -> Job:
+        """Run ``fn(task, *args)`` in a worker process (see :mod:`app.process_jobs`); the job's pool thread
+        only waits on it, relaying progress and cancel. ``fn`` and ``args`` must pickle."""
+
+        def relay(job: Job) -> Any:
+            return self.processes.run(fn, args, job.report, job.cancel_event)
+
+        return self.submit(title, relay, on_done, on_error)
+
+    def warm_process(self) -> Job:
+        """Start a worker process and import the heavy modules in it, so the first generation is quick."""
+        return self.submit_process("Starting the worker process", warm_up)
 
     def _end(self, job: Job) -> None:
         # Emitted from the worker thread; Qt queues the calls onto the receivers' (GUI) thread.
@@ -188,6 +213,12 @@ class JobRunner(QObject):
     def wait(self, timeout_ms: int = 30000) -> bool:
         """Block until every job has finished (tests' teardown and app exit)."""
         return bool(self.pool.waitForDone(timeout_ms))
+
+    def close(self, timeout_ms: int = 30000) -> None:
+        """Cancel everything, wait for the threads and end the worker processes."""
+        self.cancel_all()
+        self.wait(timeout_ms)
+        self.processes.close()
 
     def forget_finished(self) -> None:
         self.jobs = [j for j in self.jobs if not j.settled]

@@ -26,7 +26,8 @@ from PySide6.QtWidgets import (
 )
 
 from app import form
-from app.session import GenerationResult, Session
+from app.session import Session
+from app.tasks import GenerationResult
 from models.errors import UserError
 
 BAND = 16  # the letter band above the matrix

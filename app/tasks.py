@@ -1,0 +1,120 @@
+"""The app's long tasks as picklable module-level functions, run in a worker process by
+:meth:`app.workers.JobRunner.submit_process`. No Qt here: the child process never imports it."""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from app.media import Overview, overview
+from engine.project import Project
+
+_generators: dict[tuple[str, int], Any] = {}  # per process: loaded once, reused by every generation
+
+
+@dataclass
+class GenerationResult:
+    """A generated piece: where its MIDI is, its grid, its own SSM and how well it follows the template."""
+
+    midi_path: str
+    grid: Any  # models.generator.codec.Grid
+    template: np.ndarray
+    ssm: np.ndarray
+    adherence: float
+    settings: dict[str, Any]
+    overview: Overview | None = None
+
+
+def template_similar(template: np.ndarray) -> np.ndarray:
+    """The bar pairs a (possibly hand-painted) template calls similar: off-diagonal cells at 0.5 or more."""
+    sim = np.asarray(template) >= 0.5
+    np.fill_diagonal(sim, False)
+    return sim
+
+
+def analyse_piece(grid: Any, template: np.ndarray) -> tuple[np.ndarray, float]:
+    """The piece's own bar SSM and its adherence (ROC AUC) to the template."""
+    from models.generator.features import onset_features
+    from models.generator.metrics import adherence_auc
+    from models.structure import ssm_from_features
+
+    n = template.shape[0]
+    ssm = ssm_from_features(onset_features(grid)[:n])
+    return np.asarray(ssm, np.float32), float(adherence_auc(grid, template_similar(template)))
+
+
+def generator(model: str, threads: int) -> Any:
+    """The sampler for ``model``, loaded once per process."""
+    from models.generator.sampler import StructuredGenerator
+
+    key = (model, threads)
+    if key not in _generators:
+        _generators[key] = StructuredGenerator(model, threads=threads)
+    return _generators[key]
+
+
+def stamp() -> str:
+    return time.strftime("%Y%m%d-%H%M%S") + f"{int(time.time() * 1000) % 1000:03d}"
+
+
+def generate_task(
+    task: Any,
+    template: np.ndarray,
+    settings: dict[str, Any],
+    threads: int,
+    out_dir: Path,
+    sample_rate: int,
+) -> GenerationResult:
+    """Generate a piece following ``template`` and write it as MIDI in ``out_dir`` (atomically)."""
+    from models.fileutil import atomic_path
+    from models.generator.midi import read_midi, write_midi
+    from models.generator.piece import GenerateRequest, generate_piece
+
+    model, seed, bpm = settings["model"], int(settings["seed"]), float(settings["tempo"])
+    gen = generator(model, threads)
+    task.check()
+    primer = settings["primer"]
+    grid_primer = read_midi(primer)[0] if primer else None
+    temperature = float(settings["temperature"])
+    req = GenerateRequest(template, model, seed, temperature, bpm, grid_primer, list(settings["regenerate"]))
+    grid = generate_piece(req, progress=task.progress, cancel=lambda: task.cancelled, generator=gen)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    target = out_dir / f"generated-{model}-seed{seed}-{stamp()}.mid"
+    with atomic_path(target) as tmp:
+        write_midi(grid, tmp, bpm)
+    ssm, adh = analyse_piece(grid, template)
+    return GenerationResult(str(target), grid, template, ssm, adh, settings, overview(str(target), sample_rate))
+
+
+def read_generation_task(task: Any, path: str, template: np.ndarray, settings: dict[str, Any]) -> GenerationResult:
+    """Re-analyse a saved piece (after opening a project)."""
+    from models.generator.midi import read_midi
+
+    grid = read_midi(path)[0]
+    ssm, adh = analyse_piece(grid, template)
+    return GenerationResult(path, grid, template, ssm, adh, settings)
+
+
+def export_task(task: Any, project: Project, target: str, bits: str, lufs: float | None) -> str:
+    """Bounce ``project`` to WAV/FLAC at ``target``: atomic, nothing left on error or cancel."""
+    from engine.bounce import bounce_to_file
+    from engine.build import build_graph
+
+    graph = build_graph(project, project.sample_rate, 1024)
+    try:
+        bounce_to_file(graph, target, bits, lufs, progress=task.progress, cancel=task.cancel_event)
+    finally:
+        graph.close()
+    return os.fspath(target)
+
+
+def form_task(task: Any, path: str, bars: int) -> np.ndarray:
+    """Derive a form template from an audio or MIDI file."""
+    from models.structure import template_from_track
+
+    return np.asarray(template_from_track(path, bars))
