@@ -38,6 +38,7 @@ from engine.project import (
     write_autosave,
 )
 from models.errors import UserError
+from models.generator.piece import DEFAULT_TEMPERATURE, TEMPO_RANGE
 
 GENERATED_TRACK = "Generated"
 DEFAULT_FORM = "verse-chorus"
@@ -424,8 +425,6 @@ class Session(QObject):
         regenerate: list[int] | None = None,
     ) -> Job:
         """Generate a piece following the current template on a worker; it lands as the Generated track."""
-        from models.generator.piece import DEFAULT_TEMPERATURE, TEMPO_RANGE
-
         template = self.template()
         temp = DEFAULT_TEMPERATURE if temperature is None else float(temperature)
         bpm = float(tempo if tempo is not None else self.project.tempo)

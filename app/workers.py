@@ -151,6 +151,10 @@ class JobRunner(QObject):
         self.pool.setMaxThreadCount(threads)
         self.jobs: list[Job] = []
         self.processes = ProcessPool(processes)
+        # Threads that only wait on worker processes: separate, so a long generation never queues a
+        # decode or a graph build behind it.
+        self.relay_pool = QThreadPool()
+        self.relay_pool.setMaxThreadCount(max(1, processes))
 
     def submit(
         self,
@@ -158,6 +162,7 @@ class JobRunner(QObject):
         fn: JobFn,
         on_done: Callable[[Any], None] | None = None,
         on_error: Callable[[str], None] | None = None,
+        pool: QThreadPool | None = None,
     ) -> Job:
         """Run ``fn(job)`` on the pool. ``on_done(result)`` / ``on_error(message)`` run on the GUI thread."""
         job = Job(title, fn)
@@ -168,7 +173,7 @@ class JobRunner(QObject):
         job.finished.connect(functools.partial(setattr, job, "settled", True))
         self.jobs.append(job)
         self.added.emit(job)
-        self.pool.start(_Runnable(job, self._end))
+        (pool or self.pool).start(_Runnable(job, self._end))
         return job
 
     def submit_process(
@@ -185,7 +190,7 @@ class JobRunner(QObject):
         def relay(job: Job) -> Any:
             return self.processes.run(fn, args, job.report, job.cancel_event)
 
-        return self.submit(title, relay, on_done, on_error)
+        return self.submit(title, relay, on_done, on_error, self.relay_pool)
 
     def warm_process(self) -> Job:
         """Start a worker process and import the heavy modules in it, so the first generation is quick."""
@@ -212,7 +217,7 @@ class JobRunner(QObject):
 
     def wait(self, timeout_ms: int = 30000) -> bool:
         """Block until every job has finished (tests' teardown and app exit)."""
-        return bool(self.pool.waitForDone(timeout_ms))
+        return bool(self.pool.waitForDone(timeout_ms)) and bool(self.relay_pool.waitForDone(timeout_ms))
 
     def close(self, timeout_ms: int = 30000) -> None:
         """Cancel everything, wait for the threads and end the worker processes."""
