@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
@@ -30,29 +31,46 @@ def render_midi(
         mid = mido.MidiFile(os.fspath(midi_path))
     except Exception as exc:
         raise UserError(f"cannot read MIDI file {os.fspath(midi_path)}: {exc}") from exc
+    events: list[tuple[float, bytes]] = []
+    now = 0.0
+    for msg in mid:  # merged tracks, msg.time in seconds since the previous message
+        now += msg.time
+        if not msg.is_meta:
+            events.append((now, bytes(msg.bytes())))
     synth = fluidsynth.Synth(gain=gain, samplerate=float(sample_rate))
     try:
         sfid = synth.sfload(str(sf2))
         if sfid < 0:
             raise UserError(f"cannot load SoundFont {sf2}")
         select_gm_defaults(synth, sfid)
-        total = mid.length
-        chunks: list[np.ndarray] = []
-        now = 0.0
-        done = 0
-        for msg in mid:  # merged tracks, msg.time in seconds since the previous message
-            now += msg.time
-            frames = round(now * sample_rate) - done
-            if frames > 0:
-                chunks.append(synth.get_samples(frames))
-                done += frames
-                if progress is not None and total > 0:
-                    progress(min(1.0, now / total))
-            if not msg.is_meta:
-                raw = msg.bytes()
-                send_midi(synth, raw[0], raw[1] if len(raw) > 1 else 0, raw[2] if len(raw) > 2 else 0)
-        chunks.append(synth.get_samples(round(TAIL_SECONDS * sample_rate)))
+        frames = round((now + TAIL_SECONDS) * sample_rate)
+        return render_events(synth, events, frames, sample_rate, progress)
     finally:
         synth.delete()
-    pcm = np.concatenate(chunks).astype(np.float32) / 32768.0
+
+
+def render_events(
+    synth: Any,
+    events: list[tuple[float, bytes]],
+    frames: int,
+    sample_rate: int,
+    progress: Callable[[float], None] | None = None,
+) -> np.ndarray:
+    """Play time-sorted ``(seconds, midi bytes)`` events on a ready pyfluidsynth ``Synth`` and return
+    exactly ``frames`` samples as (2, frames) float32; events at or after the end are dropped."""
+    chunks: list[np.ndarray] = []
+    done = 0
+    for t, raw in events:
+        at = min(frames, round(t * sample_rate))
+        if at >= frames:
+            break
+        if at > done:
+            chunks.append(synth.get_samples(at - done))
+            done = at
+            if progress is not None:
+                progress(done / frames)
+        send_midi(synth, raw[0], raw[1] if len(raw) > 1 else 0, raw[2] if len(raw) > 2 else 0)
+    if frames > done:
+        chunks.append(synth.get_samples(frames - done))
+    pcm = np.concatenate(chunks).astype(np.float32) / 32768.0 if chunks else np.zeros(0, np.float32)
     return np.ascontiguousarray(pcm.reshape(-1, 2).T)
