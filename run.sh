@@ -7,7 +7,7 @@ cd "$(dirname "$0")"
 
 # Runtime: synth + SoundFont, PortAudio, liblilv (LV2 hosting), the libraries Qt's xcb and offscreen platforms
 # load, and a font. Tests: the JACK dummy server and real LV2 plugins.
-DEBS="fluidsynth fluid-soundfont-gm libportaudio2 liblilv-0-0 jackd2 x42-plugins lsp-plugins-lv2 swh-lv2
+DEBS="fluidsynth fluid-soundfont-gm timgm6mb-soundfont libportaudio2 liblilv-0-0 jackd2 x42-plugins lsp-plugins-lv2 swh-lv2
  libegl1 libgl1 libxkbcommon0 libxkbcommon-x11-0 libfontconfig1 libdbus-1-3 fonts-dejavu-core
  libxcb-cursor0 libxcb-icccm4 libxcb-keysyms1 libxcb-image0 libxcb-render-util0 libxcb-shape0 libxcb-randr0 libxcb-xkb1"
 PY=${PYTHON:-python3}
@@ -33,6 +33,9 @@ install_venv() {
     # torch first, from its pinned CPU build, so nothing later pulls a CUDA build.
     .venv/bin/python -m pip install -q "$(grep '^torch==' requirements.lock)"
     .venv/bin/python -m pip install -q -c requirements.lock -e ".[train,dev]"
+    # Open-Unmix (the separator's baseline) without its torchaudio requirement, whose only wheel is a
+    # CUDA build: models/separator/umx_compat.py stands in for the import it never uses here.
+    .venv/bin/python -m pip install -q --no-deps "$(grep '^openunmix==' requirements.lock)"
     echo "$want" > "$stamp"
 }
 

@@ -15,6 +15,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from app.cli_engine import add_engine_commands
+from app.cli_separate import add_separate_command
 from models.errors import UserError
 
 
@@ -114,8 +115,9 @@ def cmd_generate(a: argparse.Namespace) -> int:
 # -- eval -----------------------------------------------------------------------------------------------
 def add_eval(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("eval", help="evaluate a model on held-out data")
-    p.add_argument("what", choices=["generator"])
+    p.add_argument("what", choices=["generator", "separator"])
     p.add_argument("--split", default="test", choices=["train", "valid", "test"])
+    p.add_argument("--model", default=None, help="separator: model names or folders, comma-separated")
     p.add_argument("--limit", type=int, default=0, help="only the first N songs (0: all)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--temperature", type=float, default=None)
@@ -124,6 +126,10 @@ def add_eval(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 
 def cmd_eval(a: argparse.Namespace) -> int:
+    if a.what == "separator":
+        from app.cli_separate import cmd_eval_separator
+
+        return cmd_eval_separator(a)
     from models.generator.evaluate import evaluate
     from models.generator.piece import DEFAULT_TEMPERATURE
 
@@ -180,12 +186,20 @@ def cmd_demo(a: argparse.Namespace) -> int:
 
 # -- train / export (torch; only for users who train) ------------------------------------------------------------
 def cmd_train(a: argparse.Namespace, rest: list[str]) -> int:
+    if a.what == "separator":
+        from models.separator.train import main as train_separator
+
+        return train_separator(rest)
     from models.generator.train import main as train_main
 
     return train_main(rest)
 
 
 def cmd_export(a: argparse.Namespace, rest: list[str]) -> int:
+    if a.what == "separator":
+        from models.separator.export import main as export_separator
+
+        return export_separator(rest)
     from models.generator.export import main as export_main
 
     return export_main(rest)
@@ -197,6 +211,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_generate(sub)
     add_eval(sub)
     add_engine_commands(sub)
+    add_separate_command(sub)
     from app.main import add_app_command
 
     add_app_command(sub)
@@ -209,10 +224,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--tempo", type=float, default=110.0)
     p.set_defaults(func=cmd_demo)
     p = sub.add_parser("train", help="train a model (needs the [train] extra); see 'refrain train generator -h'")
-    p.add_argument("what", choices=["generator"])
+    p.add_argument("what", choices=["generator", "separator"])
     p.set_defaults(func=cmd_train, passthrough=True)
     p = sub.add_parser("export", help="export a trained checkpoint to ONNX")
-    p.add_argument("what", choices=["generator"])
+    p.add_argument("what", choices=["generator", "separator"])
     p.set_defaults(func=cmd_export, passthrough=True)
     return ap
 

@@ -168,6 +168,13 @@ class MainWindow(QMainWindow):
         self.addAction(redo)
         e.addSeparator()
         self._act(e, "Remove Selected Track", self.remove_selected_track, "Ctrl+Backspace")
+        self._act(
+            e,
+            "&Separate Selected Track into Stems",
+            lambda: self.session.separate_track(self.arrangement.selected),
+            "Ctrl+Shift+D",
+            "Drums, bass, vocals and other as new tracks under the source (the source is muted)",
+        )
         t = mb.addMenu("&Transport")
         self.play_action = self._act(t, "Play / Pause", self.toggle_play, "Space")
         self._act(t, "Stop", self.stop, "Ctrl+Space")

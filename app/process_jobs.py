@@ -19,17 +19,13 @@ from collections.abc import Callable
 from multiprocessing.connection import Connection
 from typing import Any
 
-from models.errors import UserError
+from models.errors import Cancelled, UserError
 
 PROGRESS_HZ = 20.0
 CANCEL_GRACE_S = 5.0  # a child that ignores a cancel this long is killed and replaced
 WORKER_NICE = 10
 
 TaskFn = Callable[..., Any]
-
-
-class TaskCancelled(Exception):
-    """Raised in the child when the parent asked the running task to stop."""
 
 
 class _ChildTask:
@@ -53,14 +49,7 @@ class _ChildTask:
 
     def check(self) -> None:
         if self.cancel_event.is_set():
-            raise TaskCancelled()
-
-
-def _is_cancel(exc: BaseException) -> bool:
-    from engine.bounce import Cancelled as BounceCancelled
-    from models.generator.sampler import Cancelled as GenCancelled
-
-    return isinstance(exc, TaskCancelled | BounceCancelled | GenCancelled)
+            raise Cancelled()
 
 
 def _serve(conn: Connection, cancel_event: Any) -> None:
@@ -79,7 +68,7 @@ def _serve(conn: Connection, cancel_event: Any) -> None:
         try:
             result = fn(task, *args)
         except BaseException as exc:  # reported to the parent; the child lives on for the next task
-            if _is_cancel(exc):
+            if isinstance(exc, Cancelled):
                 reply: tuple[Any, ...] = ("cancelled", None)
             elif isinstance(exc, UserError):
                 reply = ("failed", str(exc))
@@ -118,7 +107,7 @@ class ProcessWorker:
         return self.proc.is_alive()
 
     def run(self, fn: TaskFn, args: tuple[Any, ...], on_progress: Callable[[float], None], cancelled: Any) -> Any:
-        """Run ``fn(task, *args)`` in the child and wait, relaying progress; raises ``TaskCancelled`` or
+        """Run ``fn(task, *args)`` in the child and wait, relaying progress; raises ``Cancelled`` or
         ``UserError`` (the child's one-line message) or ``RuntimeError`` if the child died."""
         self.cancel_event.clear()
         self.conn.send((fn, args))
@@ -129,7 +118,7 @@ class ProcessWorker:
                 cancel_sent = time.monotonic()
             if cancel_sent and time.monotonic() - cancel_sent > CANCEL_GRACE_S:
                 self.kill()
-                raise TaskCancelled()
+                raise Cancelled()
             msg: tuple[str, Any] | None
             try:
                 ready = self.conn.poll(0.05)
@@ -150,7 +139,7 @@ class ProcessWorker:
             if kind == "done":
                 return payload
             if kind == "cancelled":
-                raise TaskCancelled()
+                raise Cancelled()
             if kind == "failed":
                 raise UserError(str(payload))
             self.kill()
@@ -200,7 +189,7 @@ class ProcessPool:
         w = self.acquire()
         try:
             result = w.run(fn, args, on_progress, cancelled)
-        except TaskCancelled:
+        except Cancelled:
             self.release(w)
             raise
         except UserError:

@@ -23,7 +23,15 @@ from PySide6.QtGui import QUndoCommand, QUndoStack
 from app.engine_bridge import EngineBridge
 from app.media import Overview, check_media, overview
 from app.prefs import Preferences
-from app.tasks import GenerationResult, export_task, form_task, generate_task, read_generation_task
+from app.tasks import (
+    GenerationResult,
+    export_task,
+    form_task,
+    generate_task,
+    read_generation_task,
+    separate_task,
+    stamp,
+)
 from app.workers import Job, JobRunner
 from engine import commands as c
 from engine.project import (
@@ -322,6 +330,44 @@ class Session(QObject):
             del p.tracks[index]
 
         self.edit(f"Remove track {name}", fn)
+
+    def separate_track(self, index: int, model: str = "separator") -> Job:
+        """Split an audio track into stems on the worker process; the stems land as tracks right after the
+        source (named ``<source> · <stem>``), and the source is muted so the mix sounds the same."""
+        if not 0 <= index < len(self.project.tracks):
+            raise UserError("select an audio track to separate")
+        src = self.project.tracks[index]
+        audio = [c for c in src.clips if not c.is_midi]
+        if len(audio) != 1:
+            raise UserError(f"{src.name} must hold one audio clip to separate")
+        clip = audio[0]
+        out_dir = self.media_dir() / f"stems-{Path(clip.path).stem}-{stamp()}"
+        source_name = src.name
+
+        def done(paths: dict[str, str]) -> None:
+            def fn(p: Project) -> None:
+                at = next((i for i, t in enumerate(p.tracks) if t.name == source_name), None)
+                if at is None:
+                    raise UserError(f"{source_name} was removed while separating")
+                p.tracks[at].mute = True
+                names = [t.name for t in p.tracks]
+                for k, (stem, path) in enumerate(paths.items()):
+                    name = unique_name(f"{source_name} · {stem}", names)
+                    names.append(name)
+                    stem_clip = Clip(path, clip.start, clip.offset, clip.length, clip.gain_db)
+                    p.tracks.insert(at + 1 + k, TrackSpec(name=name, clips=[stem_clip]))
+
+            self.edit(f"Separate {source_name}", fn)
+            self.ensure_overviews()
+            self.message.emit(f"separated {source_name} into {', '.join(paths)}")
+
+        return self.jobs.submit_process(
+            f"Separating {source_name}",
+            separate_task,
+            (clip.path, os.fspath(out_dir), model),
+            done,
+            self._failed(f"cannot separate {source_name}"),
+        )
 
     def set_track(self, index: int, merge: object = None, **values: Any) -> None:
         """Set fields of one track (gain_db, pan, mute, solo, name) as one step."""

@@ -118,3 +118,13 @@ def form_task(task: Any, path: str, bars: int) -> np.ndarray:
     from models.structure import template_from_track
 
     return np.asarray(template_from_track(path, bars))
+
+
+def separate_task(task: Any, path: str, out_dir: str, model: str) -> dict[str, str]:
+    """Split an audio file into stems in ``out_dir`` (all or nothing)."""
+    from models.separator.runtime import separate_file
+
+    paths = separate_file(
+        path, out_dir, model=model, bits="float", progress=task.progress, cancel=lambda: task.cancelled
+    )
+    return {k: os.fspath(v) for k, v in paths.items()}

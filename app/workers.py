@@ -16,13 +16,9 @@ from typing import Any
 from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
 
 from app.process_jobs import ProcessPool, TaskFn, warm_up
-from models.errors import UserError
+from models.errors import Cancelled, UserError
 
 JobFn = Callable[["Job"], Any]
-
-
-class Cancelled(Exception):
-    """Raised inside a job's function when it notices the cancel request."""
 
 
 class Job(QObject):
@@ -124,15 +120,10 @@ class _Runnable(QRunnable):
         except Cancelled:
             job.state = "cancelled"
         except Exception as exc:  # anything else is reported in the job panel, never fatal to the app
-            from app.process_jobs import _is_cancel
-
-            if _is_cancel(exc):
-                job.state = "cancelled"
-            else:
-                job.state = "failed"
-                job.error = str(exc) if isinstance(exc, UserError) else f"{type(exc).__name__}: {exc}"
-                if not isinstance(exc, UserError):
-                    traceback.print_exc()
+            job.state = "failed"
+            job.error = str(exc) if isinstance(exc, UserError) else f"{type(exc).__name__}: {exc}"
+            if not isinstance(exc, UserError):
+                traceback.print_exc()
         else:
             job.state = "done"
         job.ended = time.monotonic()

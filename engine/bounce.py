@@ -11,13 +11,9 @@ import numpy as np
 from engine import commands as c
 from engine.graph import CHANNELS, Graph
 from engine.render import Renderer
-from models.errors import UserError
+from models.errors import Cancelled, UserError
 
 LUFS_CEILING_DB = -1.0  # peak ceiling after loudness normalisation
-
-
-class Cancelled(Exception):
-    """The bounce was cancelled; nothing was written."""
 
 
 def bounce_graph(

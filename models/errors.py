@@ -11,3 +11,7 @@ class UserError(Exception):
 
     def __init__(self, message: str) -> None:
         super().__init__(" ".join(message.split()))
+
+
+class Cancelled(Exception):
+    """Long work stopped because the user asked it to; nothing was written."""

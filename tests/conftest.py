@@ -45,3 +45,23 @@ def synthetic_song(structure: str, seed: int) -> Song:
 def synthetic_songs() -> list[Song]:
     forms = ["A4B4A4B4", "i2A4A4B4A4o2", "A2B2C2A2B2C2", "A4B4b4A4"]
     return [synthetic_song(forms[k % len(forms)], k) for k in range(8)]
+
+
+@pytest.fixture(scope="session")
+def tiny_separator(tmp_path_factory: pytest.TempPathFactory) -> object:
+    """A small random separator (MaskNet) exported through the real export path (which checks
+    onnxruntime against torch): the runtime, CLI and app tests run on it without trained weights."""
+    import torch
+
+    from models.checkpoint import save_checkpoint
+    from models.separator.export import export
+    from models.separator.model import SeparatorConfig, build
+
+    torch.manual_seed(0)
+    cfg = SeparatorConfig(hidden=16, layers=1)
+    net = build(cfg)
+    d = tmp_path_factory.mktemp("separator")
+    ck = d / "tiny.pt"
+    save_checkpoint(ck, "separator-masknet", {"config": cfg.to_dict()}, net.state_dict(), {"step": 1, "best": 0.0})
+    export(ck, d / "tiny")
+    return d / "tiny"

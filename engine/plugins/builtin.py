@@ -10,7 +10,7 @@ import numpy as np
 from engine.plugin import MidiEvent, Param, Plugin
 
 
-def _pedalboard() -> Any:
+def pedalboard_module() -> Any:
     import importlib
 
     return importlib.import_module("pedalboard")  # typed as Any: its stubs do not export every class
@@ -111,7 +111,7 @@ class ParametricEQ(PedalboardEffect):
     )
 
     def _build(self) -> Any:
-        pb = _pedalboard()
+        pb = pedalboard_module()
 
         return pb.Pedalboard(
             [pb.HighpassFilter(), pb.LowShelfFilter(), pb.PeakFilter(), pb.PeakFilter(), pb.HighShelfFilter()]
@@ -137,7 +137,7 @@ class Compressor(PedalboardEffect):
     )
 
     def _build(self) -> Any:
-        pb = _pedalboard()
+        pb = pedalboard_module()
 
         return pb.Pedalboard([pb.Compressor(), pb.Gain()])
 
@@ -159,7 +159,7 @@ class Reverb(PedalboardEffect):
     )
 
     def _build(self) -> Any:
-        pb = _pedalboard()
+        pb = pedalboard_module()
 
         return pb.Reverb()
 
@@ -183,7 +183,7 @@ class Delay(PedalboardEffect):
     )
 
     def _build(self) -> Any:
-        pb = _pedalboard()
+        pb = pedalboard_module()
 
         return pb.Delay()
 
@@ -199,7 +199,7 @@ class Limiter(PedalboardEffect):
     )
 
     def _build(self) -> Any:
-        pb = _pedalboard()
+        pb = pedalboard_module()
 
         return pb.Limiter()
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from models.errors import UserError
+from models.errors import Cancelled, UserError
 from models.generator.attention import bar_attention
 from models.generator.codec import (
     ACC_N,
@@ -32,10 +32,6 @@ from models.generator.codec import (
     encode,
 )
 from models.runtime import OnnxModel, model_dir
-
-
-class Cancelled(Exception):
-    """Raised when a cancel callback asks generation to stop."""
 
 
 @dataclass

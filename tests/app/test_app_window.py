@@ -390,3 +390,25 @@ def test_refrain_app_screenshot(tmp_path: Path) -> None:
         env=env,
     )
     assert bad.returncode == 2 and bad.stderr.strip().count("\n") == 0 and "no such file" in bad.stderr
+
+
+def test_separate_track_adds_stem_lanes_and_undoes(qtbot, window: MainWindow, tmp_path: Path, tiny_separator) -> None:  # type: ignore[no-untyped-def]
+    import soundfile as sf
+
+    wav = write_wav(tmp_path / "song.wav", tone(2.0))
+    load(qtbot, window, wav)
+    s = window.session
+    s.separate_track(0, model=str(tiny_separator))
+    wait_jobs(qtbot, s)
+    names = [t.name for t in s.project.tracks]
+    assert names == ["song", "song · drums", "song · bass", "song · vocals", "song · other"]
+    assert s.project.tracks[0].mute and not any(t.mute for t in s.project.tracks[1:])
+    stems = [sf.read(t.clips[0].path, dtype="float32")[0] for t in s.project.tracks[1:]]
+    src = sf.read(str(wav), dtype="float32", always_2d=True)[0]
+    assert np.abs(sum(stems) - src).max() < 1e-3  # the stems add up to the source
+    assert len(s.bridge.engine.graph.tracks) == 5  # type: ignore[union-attr]
+    assert len(window.mixer.strips) == 5
+    s.undo.undo()
+    assert [t.name for t in s.project.tracks] == ["song"] and not s.project.tracks[0].mute
+    with pytest.raises(UserError):
+        s.separate_track(7)

@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
-from app.process_jobs import ProcessPool, TaskCancelled
+from app.process_jobs import ProcessPool
 from app.workers import JobRunner
-from models.errors import UserError
+from models.errors import Cancelled, UserError
 
 
 def square_steps(task: Any, n: int) -> list[int]:
@@ -69,7 +69,7 @@ def test_cancel_error_and_crash_keep_the_pool_usable(pool: ProcessPool) -> None:
     def cancel_soon(frac: float) -> None:
         flag.value = True
 
-    with pytest.raises(TaskCancelled):
+    with pytest.raises(Cancelled):
         pool.run(spin_until_cancelled, (), cancel_soon, flag)
     with pytest.raises(UserError, match="not a song"):
         pool.run(refuse, (), lambda f: None, _Flag())

@@ -1,0 +1,78 @@
+"""``refrain eval separator``: whole-clip SDR per stem on rendered held-out songs, through the same
+file-to-file path as ``refrain separate``, beside the "mixture as estimate" baseline.
+
+Sets: ``test`` (test songs, training SoundFonts) and ``heldout`` (the same songs through the SoundFont
+kept out of training)."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from models.errors import UserError
+from models.separator.dataset import StemBank
+from models.separator.metrics import sdr_per_stem
+from models.separator.render import SAMPLE_RATE, STEMS, cache_dir
+
+SETS = ("test", "heldout")
+
+
+def _bank(root: Path, name: str, limit: int) -> StemBank:
+    try:
+        return StemBank(root / name, limit=limit)
+    except FileNotFoundError as exc:
+        raise UserError(
+            f"no rendered {name} songs in {root}: render them with 'python -m models.separator.render "
+            f"--sets test,heldout' (needs ../shared/data/pop909 and the SoundFonts in models/separator/CARD.md)"
+        ) from exc
+
+
+def evaluate(
+    models: list[str],
+    sets: tuple[str, ...] = SETS,
+    limit: int = 0,
+    cache: str | os.PathLike[str] | None = None,
+    log: Callable[[str], None] | None = None,
+) -> dict[str, Any]:
+    """Mean SDR (dB) per stem and overall, per set, for each model and for the mixture baseline."""
+    import soundfile as sf
+
+    from models.separator.runtime import Separator, separate_file
+
+    root = cache_dir(cache)
+    seps = {m: Separator(m) for m in models}
+    result: dict[str, Any] = {"metric": "whole-clip SDR (dB), mean over songs", "sets": {}}
+    for name in sets:
+        bank = _bank(root, name, limit)
+        scores: dict[str, list[list[float]]] = {k: [] for k in ["mixture", *models]}
+        with tempfile.TemporaryDirectory() as tmp:
+            for i, sid in enumerate(bank.ids):
+                song = bank.song(i)
+                mix = song.sum(0)
+                scores["mixture"].append(sdr_per_stem(song, np.broadcast_to(mix, song.shape)))
+                wav = Path(tmp) / "mix.wav"
+                sf.write(wav, mix.T, SAMPLE_RATE, subtype="FLOAT")
+                for m, sep in seps.items():
+                    out = Path(tmp) / "out"
+                    paths = separate_file(wav, out, model=sep, bits="float")
+                    est = np.stack([sf.read(paths[s], dtype="float32", always_2d=True)[0].T for s in sep.stems])
+                    order = [sep.stems.index(s) for s in STEMS]
+                    scores[m].append(sdr_per_stem(song, est[order]))
+                if log is not None:
+                    log(
+                        f"{name} {i + 1}/{len(bank)} {sid}: "
+                        + ", ".join(f"{k} {np.mean(v[-1]):.2f}" for k, v in scores.items())
+                    )
+        entry: dict[str, Any] = {"songs": len(bank)}
+        for k, v in scores.items():
+            per = np.mean(np.array(v), 0)
+            entry[k] = {s: round(float(x), 2) for s, x in zip(STEMS, per, strict=True)} | {
+                "mean": round(float(per.mean()), 2)
+            }
+        result["sets"][name] = entry
+    return result

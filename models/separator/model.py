@@ -1,0 +1,117 @@
+"""Separator networks. Both see magnitude spectrograms (STFT outside the graph) and return one mask per
+stem; the runtime applies the masks to the mixture's complex STFT and inverts it.
+
+* :class:`MaskNet` (Refrain's model): one shared trunk for all stems: a per-frame encoder, a BiLSTM over
+  time with a skip, and a decoder whose per-bin logits go through a softmax *across stems*, so the
+  estimates always add up to the mixture. Small enough to run well faster than real time on 2 cores.
+* :class:`UmxBaseline`: the Open-Unmix architecture (``openunmix.model.OpenUnmix``, one network per stem,
+  as published), trained on the same data and budget as the peer baseline; its magnitude estimates are
+  turned into masks the same way so both share one runtime."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import torch
+from torch import nn
+
+from models.separator.render import SAMPLE_RATE, STEMS
+
+N_FFT = 2048
+HOP = 512
+
+
+@dataclass(frozen=True)
+class SeparatorConfig:
+    arch: str = "masknet"  # masknet or umx
+    n_fft: int = N_FFT
+    hop: int = HOP
+    channels: int = 2
+    hidden: int = 192
+    layers: int = 2
+    max_bin: int = 0  # umx: bins seen by the encoder (0: all)
+    stems: tuple[str, ...] = STEMS
+    sample_rate: int = SAMPLE_RATE
+
+    @property
+    def bins(self) -> int:
+        return self.n_fft // 2 + 1
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["stems"] = list(self.stems)
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> SeparatorConfig:
+        d = dict(d)
+        d["stems"] = tuple(d.get("stems", STEMS))
+        return cls(**d)
+
+
+class MaskNet(nn.Module):
+    """(batch, channels, bins, frames) magnitudes -> (batch, stems, channels, bins, frames) masks."""
+
+    def __init__(self, cfg: SeparatorConfig) -> None:
+        super().__init__()
+        self.cfg = cfg
+        c, f, h, s = cfg.channels, cfg.bins, cfg.hidden, len(cfg.stems)
+        self.in_shift = nn.Parameter(torch.zeros(c * f))
+        self.in_scale = nn.Parameter(torch.ones(c * f))
+        self.encode = nn.Sequential(nn.Linear(c * f, h), nn.LayerNorm(h), nn.Tanh())
+        self.lstm = nn.LSTM(h, h // 2, num_layers=cfg.layers, batch_first=True, bidirectional=True)
+        self.decode = nn.Sequential(nn.Linear(2 * h, h), nn.LayerNorm(h), nn.ReLU(), nn.Linear(h, s * c * f))
+
+    def forward(self, mag: torch.Tensor) -> torch.Tensor:
+        b, c, f, t = mag.shape
+        x = torch.log1p(mag).permute(0, 3, 1, 2).reshape(b, t, c * f)
+        x = self.encode((x + self.in_shift) * self.in_scale)
+        y, _ = self.lstm(x)
+        logits = self.decode(torch.cat([x, y], -1)).reshape(b, t, len(self.cfg.stems), c, f)
+        return torch.softmax(logits, dim=2).permute(0, 2, 3, 4, 1)
+
+
+class UmxBaseline(nn.Module):
+    """Open-Unmix (one network per stem, default layout) with its outputs normalised into masks."""
+
+    def __init__(self, cfg: SeparatorConfig) -> None:
+        super().__init__()
+        from models.separator import umx_compat
+
+        umx_compat.install()
+        from openunmix.model import OpenUnmix
+
+        self.cfg = cfg
+        max_bin = cfg.max_bin or cfg.bins
+        self.nets = nn.ModuleList(
+            OpenUnmix(nb_bins=cfg.bins, nb_channels=cfg.channels, hidden_size=cfg.hidden, max_bin=max_bin)
+            for _ in cfg.stems
+        )
+
+    def forward(self, mag: torch.Tensor) -> torch.Tensor:
+        est = torch.stack([net(mag) for net in self.nets], 1)  # (b, s, c, f, t) magnitudes
+        return est / (est.sum(1, keepdim=True) + 1e-8)
+
+
+def build(cfg: SeparatorConfig) -> nn.Module:
+    if cfg.arch == "masknet":
+        return MaskNet(cfg)
+    if cfg.arch == "umx":
+        return UmxBaseline(cfg)
+    raise ValueError(f"unknown separator architecture {cfg.arch!r}")
+
+
+def stft(audio: torch.Tensor, cfg: SeparatorConfig) -> torch.Tensor:
+    """(..., samples) -> complex (..., bins, frames), centred frames, Hann window."""
+    shape = audio.shape
+    win = torch.hann_window(cfg.n_fft, device=audio.device)
+    spec = torch.stft(audio.reshape(-1, shape[-1]), cfg.n_fft, cfg.hop, window=win, center=True, return_complex=True)
+    return spec.reshape(*shape[:-1], *spec.shape[-2:])
+
+
+def istft(spec: torch.Tensor, cfg: SeparatorConfig, length: int) -> torch.Tensor:
+    shape = spec.shape
+    win = torch.hann_window(cfg.n_fft, device=spec.device)
+    out = torch.istft(spec.reshape(-1, *shape[-2:]), cfg.n_fft, cfg.hop, window=win, center=True, length=length)
+    return out.reshape(*shape[:-2], length)

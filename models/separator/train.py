@@ -1,0 +1,184 @@
+"""Train a stem separator on rendered POP909 stems with random mixing.
+
+    python -m models.separator.train --out runs/sep-masknet --minutes 30 --p 0.5
+    torchrun --nproc_per_node 4 -m models.separator.train --out runs/sep ...   (DDP: one sampler per rank)
+
+Resumable (``--resume`` continues OUT/last.pt), with a progress bar, a wall-clock budget and validation
+SDR on the rendered validation songs; OUT/best.pt keeps the best validation SDR."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from models.checkpoint import load_checkpoint, save_checkpoint
+from models.separator.dataset import RandomMixSampler, StemBank
+from models.separator.metrics import sdr_per_stem
+from models.separator.model import SeparatorConfig, build, istft, stft
+from models.separator.render import SAMPLE_RATE, STEMS, cache_dir
+
+
+def spec_loss(net: nn.Module, mix: torch.Tensor, stems: torch.Tensor, cfg: SeparatorConfig) -> torch.Tensor:
+    """L1 between the masked mixture STFT and each stem's STFT (real and imaginary parts)."""
+    x = stft(mix, cfg)  # (b, 2, f, t)
+    y = stft(stems, cfg)  # (b, s, 2, f, t)
+    masks = net(x.abs())
+    est = masks * x.unsqueeze(1)
+    loss: torch.Tensor = (est.real - y.real).abs().mean() + (est.imag - y.imag).abs().mean()
+    return loss
+
+
+@torch.no_grad()
+def separate_clip(net: nn.Module, mix: np.ndarray, cfg: SeparatorConfig) -> np.ndarray:
+    """(2, n) -> (stems, 2, n) in one pass (validation clips are short)."""
+    x = stft(torch.from_numpy(mix).unsqueeze(0), cfg)
+    est = net(x.abs()) * x.unsqueeze(1)
+    return istft(est, cfg, mix.shape[-1])[0].numpy()
+
+
+def validate(net: nn.Module, bank: StemBank, cfg: SeparatorConfig) -> dict[str, float]:
+    """Mean whole-clip SDR per stem over the validation songs."""
+    net.eval()
+    scores = []
+    for i in range(len(bank)):
+        song = bank.song(i)
+        scores.append(sdr_per_stem(song, separate_clip(net, song.sum(0), cfg)))
+    net.train()
+    per = np.mean(np.array(scores), 0)
+    return {s: float(v) for s, v in zip(cfg.stems, per, strict=True)} | {"mean": float(per.mean())}
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description="Train the stem separator (MaskNet) or the Open-Unmix baseline.")
+    ap.add_argument("--arch", choices=["masknet", "umx"], default="masknet")
+    ap.add_argument("--out", type=Path, required=True, help="run folder (OUT/last.pt, OUT/best.pt, OUT/log.jsonl)")
+    ap.add_argument("--data", type=Path, default=None, help="render cache (default: models.separator.render.cache_dir)")
+    ap.add_argument("--songs", type=int, default=0, help="use only the first N training songs (0: all)")
+    ap.add_argument("--p", type=float, default=0.5, help="probability of a random (cross-song) mix")
+    ap.add_argument("--hidden", type=int, default=0, help="default: 192 (masknet), 512 (umx)")
+    ap.add_argument("--layers", type=int, default=2)
+    ap.add_argument("--batch", type=int, default=8)
+    ap.add_argument("--segment", type=float, default=3.0, help="seconds per example")
+    ap.add_argument("--lr", type=float, default=1e-3)
+    ap.add_argument("--updates", type=int, default=100000)
+    ap.add_argument(
+        "--minutes",
+        type=float,
+        default=0.0,
+        help="budget: stop after this much compute (process CPU minutes on a CPU, wall minutes on a GPU; 0: none)."
+        " CPU time keeps the budget fair when other work shares the machine",
+    )
+    ap.add_argument("--valid-every", type=int, default=200)
+    ap.add_argument("--valid-songs", type=int, default=12)
+    ap.add_argument("--threads", type=int, default=0)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--resume", action="store_true")
+    args = ap.parse_args(argv)
+
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    rank = int(os.environ.get("RANK", "0"))
+    ddp = world > 1
+    device = torch.device(f"cuda:{os.environ.get('LOCAL_RANK', '0')}" if torch.cuda.is_available() else "cpu")
+    if ddp:
+        torch.distributed.init_process_group("nccl" if device.type == "cuda" else "gloo")
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    torch.manual_seed(args.seed)
+
+    root = cache_dir(args.data)
+    hidden = args.hidden or (512 if args.arch == "umx" else 192)
+    cfg = SeparatorConfig(arch=args.arch, hidden=hidden, layers=args.layers, max_bin=743 if args.arch == "umx" else 0)
+    train_bank = StemBank(root / "train", limit=args.songs)
+    valid_bank = StemBank(root / "valid", limit=args.valid_songs)
+    net = build(cfg).to(device)
+    opt = torch.optim.AdamW(net.parameters(), lr=args.lr, weight_decay=1e-5)
+    step, best, spent = 0, -math.inf, 0.0
+    last = args.out / "last.pt"
+    if args.resume and last.exists():
+        ck = load_checkpoint(last)
+        net.load_state_dict(ck["state_dict"])
+        ts = ck["train_state"]
+        opt.load_state_dict(ts["optimizer"])
+        step, best, spent = int(ts["step"]), float(ts["best"]), float(ts.get("seconds", 0.0))
+        if rank == 0:
+            print(f"resumed {last} at update {step} (best valid SDR {best:.2f} dB)", file=sys.stderr)
+    model: nn.Module = nn.parallel.DistributedDataParallel(net) if ddp else net
+    sampler = RandomMixSampler(
+        train_bank, round(args.segment * SAMPLE_RATE), args.p, seed=args.seed * 1000 + rank + step
+    )
+
+    def save(path: Path) -> None:
+        meta = {
+            "config": cfg.to_dict(),
+            "train_args": {k: str(v) for k, v in vars(args).items()},
+            "train_songs": len(train_bank),
+        }
+        save_checkpoint(
+            path,
+            f"separator-{args.arch}",
+            meta,
+            net.state_dict(),
+            {"step": step, "optimizer": opt.state_dict(), "best": best, "seconds": spent},
+        )
+
+    from tqdm import tqdm
+
+    def clock() -> float:
+        return time.monotonic() if device.type == "cuda" else time.process_time()
+
+    t0 = clock() - spent
+    budget = args.minutes * 60
+    bar = tqdm(total=args.updates, initial=step, disable=rank != 0, file=sys.stderr, dynamic_ncols=True)
+    ema = None
+    args.out.mkdir(parents=True, exist_ok=True)
+    while step < args.updates:
+        if budget > 0:  # cosine decay over the budget, to 5% of the peak rate
+            frac = min(1.0, spent / budget)
+            for group in opt.param_groups:
+                group["lr"] = args.lr * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * frac)))
+        mix, stems = sampler.batch(args.batch)
+        loss = spec_loss(model, torch.from_numpy(mix).to(device), torch.from_numpy(stems).to(device), cfg)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()  # type: ignore[no-untyped-call]
+        nn.utils.clip_grad_norm_(net.parameters(), 5.0)
+        opt.step()
+        step += 1
+        spent = clock() - t0
+        lv = float(loss.detach())
+        ema = lv if ema is None else 0.98 * ema + 0.02 * lv
+        bar.update(1)
+        bar.set_postfix(loss=f"{ema:.4f}")
+        out_of_time = budget > 0 and spent > budget
+        if rank == 0 and (step % args.valid_every == 0 or step == args.updates or out_of_time):
+            v = validate(net, valid_bank, cfg)
+            improved = v["mean"] > best
+            best = max(best, v["mean"])
+            save(last)
+            if improved:
+                save(args.out / "best.pt")
+            with open(args.out / "log.jsonl", "a") as f:
+                f.write(json.dumps({"step": step, "seconds": round(spent), "loss": ema, "valid_sdr": v}) + "\n")
+            bar.write(
+                f"update {step} ({spent / 60:.1f} min): loss {ema:.4f} valid SDR "
+                + " ".join(f"{s} {v[s]:.2f}" for s in STEMS)
+                + f" mean {v['mean']:.2f}{' *' if improved else ''}"
+            )
+        if out_of_time:
+            break
+    bar.close()
+    if ddp:
+        torch.distributed.destroy_process_group()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

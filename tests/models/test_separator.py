@@ -1,0 +1,184 @@
+"""The stem separator: STFT against torch, export agreement, streaming file separation (rates, channel
+counts, stems adding up, all-or-nothing writes, cancel), bad input, random mixing, the renderer's parts."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+import torch
+
+from models.errors import Cancelled, UserError
+from models.separator.dataset import RandomMixSampler, StemBank
+from models.separator.metrics import sdr
+from models.separator.model import SeparatorConfig, build
+from models.separator.model import istft as torch_istft
+from models.separator.model import stft as torch_stft
+from models.separator.render import STEMS, Note, SongParts, bass_notes, chord_root, drum_notes
+from models.separator.runtime import Separator, istft, separate_file, stft
+
+
+def test_numpy_stft_matches_torch_and_inverts() -> None:
+    cfg = SeparatorConfig()
+    x = np.random.default_rng(0).standard_normal((2, 20000)).astype(np.float32)
+    ours = stft(x, cfg.n_fft, cfg.hop)
+    ref = torch_stft(torch.from_numpy(x), cfg).numpy()
+    assert np.abs(ours - ref).max() < 1e-3 * np.abs(ref).max()
+    assert np.abs(istft(ours, cfg.n_fft, cfg.hop, x.shape[1]) - x).max() < 1e-4
+    assert np.abs(torch_istft(torch.from_numpy(ref), cfg, x.shape[1]).numpy() - x).max() < 1e-4
+
+
+def test_masks_sum_to_one() -> None:
+    net = build(SeparatorConfig(hidden=16, layers=1)).eval()
+    with torch.no_grad():
+        m = net(torch.rand(1, 2, 1025, 10))
+    assert m.shape == (1, 4, 2, 1025, 10)
+    assert torch.allclose(m.sum(1), torch.ones(1, 2, 1025, 10), atol=1e-5)
+
+
+def _song(path: Path, seconds: float, rate: int, channels: int) -> np.ndarray:
+    t = np.arange(round(seconds * rate)) / rate
+    base = 0.3 * np.sin(2 * np.pi * 110 * t) + 0.2 * np.sign(np.sin(2 * np.pi * 2 * t)) * np.exp(-(t % 0.5) * 20)
+    x = np.stack([base * (0.5 + 0.5 * c / max(1, channels)) for c in range(channels)], 1).astype(np.float32)
+    sf.write(path, x, rate, subtype="FLOAT")
+    return x
+
+
+@pytest.mark.parametrize(("rate", "channels"), [(44100, 2), (8000, 1), (48000, 5)])
+def test_separate_file_keeps_rate_channels_and_adds_up(
+    tiny_separator: Path, tmp_path: Path, rate: int, channels: int
+) -> None:
+    src = tmp_path / "in.wav"
+    x = _song(src, 6.5, rate, channels)
+    seen: list[float] = []
+    paths = separate_file(
+        src, tmp_path / "out", model=tiny_separator, bits="float", progress=seen.append, chunk_seconds=2.0
+    )
+    assert sorted(paths) == sorted(STEMS) and seen[-1] == 1.0
+    total = np.zeros_like(x)
+    for s in STEMS:
+        y, r = sf.read(paths[s], dtype="float32", always_2d=True)
+        assert r == rate and y.shape == x.shape
+        total += y
+    # masks sum to one: the stems add back up to the input (resampling costs a little at other rates)
+    assert sdr(x, total) > (40 if rate == 44100 else 20)
+    assert not list((tmp_path / "out").glob(".*part*"))
+
+
+def test_chunking_matches_one_pass(tiny_separator: Path, tmp_path: Path) -> None:
+    src = tmp_path / "in.wav"
+    x = _song(src, 5.0, 44100, 2)
+    sep = Separator(tiny_separator)
+    whole = sep.separate_chunk(x.T)
+    paths = separate_file(src, tmp_path / "out", model=sep, bits="float", chunk_seconds=1.5)
+    for i, s in enumerate(STEMS):
+        y = sf.read(paths[s], dtype="float32")[0].T
+        assert sdr(whole[i], y) > 20  # cross-faded chunks: close to the one-pass result
+
+
+def test_without_subset_and_bits(tiny_separator: Path, tmp_path: Path) -> None:
+    src = tmp_path / "in.wav"
+    x = _song(src, 3.0, 44100, 2)
+    paths = separate_file(src, tmp_path / "o", stems=["vocals"], without="vocals", model=tiny_separator, bits="16")
+    assert sorted(paths) == ["no_vocals", "vocals"]
+    v = sf.read(paths["vocals"], dtype="float32")[0]
+    nv = sf.read(paths["no_vocals"], dtype="float32")[0]
+    assert sf.info(str(paths["vocals"])).subtype == "PCM_16"
+    assert sdr(x, v + nv) > 30
+
+
+def test_bad_input_gives_one_line_and_no_files(tiny_separator: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    bad = tmp_path / "bad.wav"
+    bad.write_bytes(b"RIFF\x00\x00\x00\x00WAVEjunk")
+    with pytest.raises(UserError, match="cannot read"):
+        separate_file(bad, out, model=tiny_separator)
+    with pytest.raises(UserError, match="no such file"):
+        separate_file(tmp_path / "missing.wav", out, model=tiny_separator)
+    with pytest.raises(UserError, match="unknown stem"):
+        separate_file(bad, out, stems=["guitar"], model=tiny_separator)
+    empty = tmp_path / "empty.wav"
+    sf.write(empty, np.zeros((0, 2), np.float32), 44100)
+    with pytest.raises(UserError, match="no audio"):
+        separate_file(empty, out, model=tiny_separator)
+    assert not out.exists() or not any(out.iterdir())
+
+
+def test_silent_and_one_sample_inputs(tiny_separator: Path, tmp_path: Path) -> None:
+    for name, audio in (("silent", np.zeros((44100, 2), np.float32)), ("one", np.full((1, 2), 0.5, np.float32))):
+        src = tmp_path / f"{name}.wav"
+        sf.write(src, audio, 44100, subtype="FLOAT")
+        paths = separate_file(src, tmp_path / name, model=tiny_separator, bits="float")
+        total = sum(sf.read(paths[s], dtype="float32", always_2d=True)[0] for s in STEMS)
+        assert total.shape == audio.shape and np.allclose(total, audio, atol=1e-4)
+
+
+def test_cancel_leaves_nothing(tiny_separator: Path, tmp_path: Path) -> None:
+    src = tmp_path / "in.wav"
+    _song(src, 6.0, 44100, 2)
+    out = tmp_path / "out"
+    calls = []
+
+    def cancel() -> bool:
+        calls.append(1)
+        return len(calls) > 1
+
+    with pytest.raises(Cancelled):
+        separate_file(src, out, model=tiny_separator, cancel=cancel, chunk_seconds=1.0)
+    assert list(out.iterdir()) == []
+
+
+def test_random_mixing_draws_stems_across_songs(tmp_path: Path) -> None:
+    n = 44100
+    for k in range(3):  # song k: every stem is the constant k+1, so the source song is visible
+        np.save(tmp_path / f"{k:03d}.npy", np.full((4, 2, n), (k + 1) * 1000, np.int16))
+    bank = StemBank(tmp_path)
+    coherent = RandomMixSampler(bank, 1000, p=0.0, seed=1, gain_db=(0.0, 0.0), swap=False)
+    for _ in range(20):
+        _, st = coherent.example()
+        assert len({round(float(v), 3) for v in st[:, 0, 0]}) == 1
+    mixed = RandomMixSampler(bank, 1000, p=1.0, seed=1, gain_db=(0.0, 0.0), swap=False)
+    assert any(len({round(float(v), 3) for v in mixed.example()[1][:, 0, 0]}) > 1 for _ in range(20))
+    m, st = mixed.batch(3)
+    assert m.shape == (3, 2, 1000) and st.shape == (3, 4, 2, 1000) and np.allclose(st.sum(1), m)
+
+
+def test_renderer_parts() -> None:
+    assert chord_root("C#:min7") == 1 and chord_root("Eb:7/5") == 3 and chord_root("N") is None
+    beats = np.arange(16) * 0.5
+    parts = SongParts([], [], [], beats, np.arange(16) % 4 == 0, [(0.0, 8.0, 0)])
+    rng = np.random.default_rng(0)
+    bass = bass_notes(parts, "roots", rng)
+    assert len(bass) == 16 and {n.pitch for n in bass} == {36}
+    drums = drum_notes(parts, "rock", rng)
+    kicks = [n for n in drums if n.pitch == 36]
+    assert len(kicks) == 8 and all(isinstance(n, Note) for n in drums)
+
+
+def test_cli_separate(tiny_separator: Path, tmp_path: Path) -> None:
+    from app.cli import main
+
+    src = tmp_path / "in.wav"
+    _song(src, 2.0, 22050, 2)
+    assert (
+        main(
+            [
+                "separate",
+                str(src),
+                "--out",
+                str(tmp_path / "o"),
+                "--model",
+                str(tiny_separator),
+                "--stems",
+                "bass,drums",
+            ]
+        )
+        == 0
+    )
+    assert sorted(p.name for p in (tmp_path / "o").iterdir()) == ["bass.wav", "drums.wav"]
+    assert (
+        main(["separate", str(tmp_path / "nope.wav"), "--out", str(tmp_path / "o2"), "--model", str(tiny_separator)])
+        == 2
+    )
