@@ -182,3 +182,19 @@ def test_cli_separate(tiny_separator: Path, tmp_path: Path) -> None:
         main(["separate", str(tmp_path / "nope.wav"), "--out", str(tmp_path / "o2"), "--model", str(tiny_separator)])
         == 2
     )
+
+
+def test_shipped_separator_matches_its_checkpoint() -> None:
+    """The shipped ONNX model loads (checksum, sidecar) and agrees with the committed checkpoint."""
+    from models.runtime import ASSETS
+    from models.separator.export import load_net
+
+    sep = Separator("separator")
+    assert sep.stems == STEMS and sep.info.sample_rate == 44100
+    assert (ASSETS / "separator" / "model.onnx").stat().st_size < 50 * 2**20
+    net, cfg, _ = load_net(Path(__file__).resolve().parents[2] / "checkpoints" / "separator" / "masknet.pt")
+    x = torch.rand(1, 2, cfg.bins, 40, generator=torch.Generator().manual_seed(3)) * 2
+    with torch.no_grad():
+        ref = net(x).numpy()
+    got = sep.model.predict({"mag": x.numpy()})["masks"]
+    assert np.abs(ref - got).max() < 1e-4
