@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import math
-import os
 import sys
 import time
 from dataclasses import fields
@@ -22,6 +21,7 @@ import torch
 from torch import nn
 
 from models.checkpoint import load_checkpoint, save_checkpoint
+from models.distributed import finish_run, setup_run
 from models.generator.dataset import TemplateCache, collate, make_example, sample_batch
 from models.generator.model import Generator, GeneratorConfig, frame_nll, velocity_nll
 from models.generator.pop909 import SPLIT_FILE, load_cache, load_split
@@ -94,15 +94,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--max-songs", type=int, default=0, help="limit training songs (tiny runs)")
     args = ap.parse_args(argv)
 
-    world = int(os.environ.get("WORLD_SIZE", "1"))
-    rank = int(os.environ.get("RANK", "0"))
-    ddp = world > 1
-    device = torch.device(f"cuda:{os.environ.get('LOCAL_RANK', '0')}" if torch.cuda.is_available() else "cpu")
-    if ddp:
-        torch.distributed.init_process_group("nccl" if device.type == "cuda" else "gloo")
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    torch.manual_seed(args.seed)
+    run = setup_run(args.threads, args.seed)
+    device, rank, ddp = run.device, run.rank, run.ddp
 
     cfg = GeneratorConfig(attention=args.model == "sing", hidden=args.hidden, layers=args.layers)
     split = load_split(args.split)
@@ -178,8 +171,7 @@ def main(argv: list[str] | None = None) -> int:
         if out_of_time:
             break
     bar.close()
-    if ddp:
-        torch.distributed.destroy_process_group()
+    finish_run(run)
     return 0
 
 

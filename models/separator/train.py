@@ -11,7 +11,6 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import os
 import sys
 import time
 from pathlib import Path
@@ -21,6 +20,7 @@ import torch
 from torch import nn
 
 from models.checkpoint import load_checkpoint, save_checkpoint
+from models.distributed import finish_run, setup_run
 from models.separator.dataset import RandomMixSampler, StemBank
 from models.separator.metrics import sdr_per_stem
 from models.separator.model import SeparatorConfig, build, istft, stft
@@ -84,15 +84,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--resume", action="store_true")
     args = ap.parse_args(argv)
 
-    world = int(os.environ.get("WORLD_SIZE", "1"))
-    rank = int(os.environ.get("RANK", "0"))
-    ddp = world > 1
-    device = torch.device(f"cuda:{os.environ.get('LOCAL_RANK', '0')}" if torch.cuda.is_available() else "cpu")
-    if ddp:
-        torch.distributed.init_process_group("nccl" if device.type == "cuda" else "gloo")
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    torch.manual_seed(args.seed)
+    run = setup_run(args.threads, args.seed)
+    device, rank, ddp = run.device, run.rank, run.ddp
 
     root = cache_dir(args.data)
     hidden = args.hidden or (512 if args.arch == "umx" else 192)
@@ -175,8 +168,7 @@ def main(argv: list[str] | None = None) -> int:
         if out_of_time:
             break
     bar.close()
-    if ddp:
-        torch.distributed.destroy_process_group()
+    finish_run(run)
     return 0
 
 
