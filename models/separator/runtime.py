@@ -117,7 +117,8 @@ class Separator:
         masks = self.model.predict({"mag": mag})["masks"][0]  # (s, 2, f, t)
         if x.shape[0] != 2:
             masks = masks.mean(1, keepdims=True)  # one mask per stem for every channel
-        return istft(masks * spec[None], n_fft, hop, n)
+        # one stem at a time: the inverse FFT's float64 buffers are the largest arrays here
+        return np.stack([istft(m * spec, n_fft, hop, n) for m in masks])
 
 
 # -- streaming a file ---------------------------------------------------------------------------------------
