@@ -274,13 +274,22 @@ def find_sf(name: str) -> Path:
     raise UserError(f"SoundFont {name} not found in {', '.join(SF_DIRS)} (see models/separator/CARD.md)")
 
 
+def installed(names: tuple[str, ...]) -> tuple[str, ...]:
+    """The SoundFonts of ``names`` found on this machine; a render draws only from those (a different
+    set of installed SoundFonts therefore renders different, still reproducible, data)."""
+    return tuple(n for n in names if any((Path(d) / n).is_file() for d in SF_DIRS))
+
+
 def draw_recipe(song: str, seed: int, parts: SongParts, seconds: float, heldout: bool) -> StemRecipe:
     rng = np.random.default_rng([seed, int(song) if song.isdigit() else 0])
-    soundfont = HELDOUT_SOUNDFONT if heldout else str(rng.choice(TRAIN_SOUNDFONTS))
+    fonts, kits = installed(TRAIN_SOUNDFONTS), installed(TRAIN_DRUM_KITS)
+    if not heldout and not fonts:
+        raise UserError(f"no training SoundFont installed: need one of {', '.join(TRAIN_SOUNDFONTS)}")
+    soundfont = HELDOUT_SOUNDFONT if heldout else str(rng.choice(fonts))
     if heldout:
         kit, preset = HELDOUT_SOUNDFONT, (128, int(rng.choice(GM_ACOUSTIC_KITS)))
-    elif rng.random() < 0.4:
-        kit, preset = str(rng.choice(TRAIN_DRUM_KITS)), (0, 0)
+    elif kits and rng.random() < 0.4:
+        kit, preset = str(rng.choice(kits)), (0, 0)
     else:
         kit, preset = soundfont, (128, int(rng.choice(GM_ACOUSTIC_KITS)))
     starts = [n.start for n in parts.melody + parts.piano] or [0.0]
