@@ -189,10 +189,7 @@ class ProcessPool:
         w = self.acquire()
         try:
             result = w.run(fn, args, on_progress, cancelled)
-        except Cancelled:
-            self.release(w)
-            raise
-        except UserError:
+        except (Cancelled, UserError):  # the task ended cleanly: the child serves the next one
             self.release(w)
             raise
         except BaseException:

@@ -45,3 +45,14 @@ def load_checkpoint(path: str | os.PathLike[str]) -> dict[str, Any]:
         if key not in ckpt:
             raise ValueError(f"{path}: not a Refrain checkpoint (missing {key!r})")
     return ckpt
+
+
+def resume_training(path: Path, net: torch.nn.Module, opt: torch.optim.Optimizer) -> dict[str, Any] | None:
+    """Load a run's ``last.pt`` into ``net`` and ``opt``; returns its ``train_state`` (None: nothing to resume)."""
+    if not path.exists():
+        return None
+    ck = load_checkpoint(path)
+    net.load_state_dict(ck["state_dict"])
+    ts: dict[str, Any] = ck["train_state"]
+    opt.load_state_dict(ts["optimizer"])
+    return ts

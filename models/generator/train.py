@@ -20,7 +20,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from models.checkpoint import load_checkpoint, save_checkpoint
+from models.checkpoint import resume_training, save_checkpoint
 from models.distributed import finish_run, setup_run
 from models.generator.dataset import TemplateCache, collate, make_example, sample_batch
 from models.generator.model import Generator, GeneratorConfig, frame_nll, velocity_nll
@@ -113,11 +113,8 @@ def main(argv: list[str] | None = None) -> int:
     opt = torch.optim.AdamW(net.parameters(), lr=args.lr, weight_decay=1e-4)
     step, best = 0, math.inf
     last = args.out / "last.pt"
-    if args.resume and last.exists():
-        ck = load_checkpoint(last)
-        net.load_state_dict(ck["state_dict"])
-        ts = ck["train_state"]
-        opt.load_state_dict(ts["optimizer"])
+    ts = resume_training(last, net, opt) if args.resume else None
+    if ts is not None:
         step, best = int(ts["step"]), float(ts["best"])
         if rank == 0:
             print(f"resumed {last} at update {step} (best valid {best:.3f})", file=sys.stderr)

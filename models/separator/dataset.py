@@ -22,8 +22,8 @@ class StemBank:
         folder = Path(folder)
         names = sorted(p.stem for p in folder.glob("*.npy") if not p.name.endswith(".tmp.npy"))
         if ids is not None:
-            keep = set(ids)
-            names = [n for n in ids if n in set(names) and n in keep]
+            have = set(names)
+            names = [n for n in ids if n in have]
         if limit:
             names = names[:limit]
         if not names:

@@ -19,7 +19,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from models.checkpoint import load_checkpoint, save_checkpoint
+from models.checkpoint import resume_training, save_checkpoint
 from models.distributed import finish_run, setup_run
 from models.separator.dataset import RandomMixSampler, StemBank
 from models.separator.metrics import sdr_per_stem
@@ -96,11 +96,8 @@ def main(argv: list[str] | None = None) -> int:
     opt = torch.optim.AdamW(net.parameters(), lr=args.lr, weight_decay=1e-5)
     step, best, spent = 0, -math.inf, 0.0
     last = args.out / "last.pt"
-    if args.resume and last.exists():
-        ck = load_checkpoint(last)
-        net.load_state_dict(ck["state_dict"])
-        ts = ck["train_state"]
-        opt.load_state_dict(ts["optimizer"])
+    ts = resume_training(last, net, opt) if args.resume else None
+    if ts is not None:
         step, best, spent = int(ts["step"]), float(ts["best"]), float(ts.get("seconds", 0.0))
         if rank == 0:
             print(f"resumed {last} at update {step} (best valid SDR {best:.2f} dB)", file=sys.stderr)
