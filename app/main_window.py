@@ -16,7 +16,9 @@ from PySide6.QtWidgets import (
     QDockWidget,
     QFileDialog,
     QHeaderView,
+    QInputDialog,
     QMainWindow,
+    QMenu,
     QMessageBox,
     QTableView,
     QTabWidget,
@@ -26,7 +28,7 @@ from PySide6.QtWidgets import (
 
 from app.itemmodels.tracks import TrackListModel
 from app.prefs import Preferences
-from app.session import Session
+from app.session import Session, has_midi, stem_label
 from app.views.arrangement import ArrangementView
 from app.views.mixer import MixerView
 from app.views.panels import GeneratePanel, JobPanel, TransportBar
@@ -100,6 +102,7 @@ class MainWindow(QMainWindow):
         session.graph_ready.connect(self._graph_ready)
         self.arrangement.track_selected.connect(lambda i: self.mixer.chain.set_strip("track", i))
         self.arrangement.seek_requested.connect(self.seek_seconds)
+        self.arrangement.context_requested.connect(self.lane_menu)
         self.arrangement.loop_changed.connect(self._loop_dragged)
         self.transport.play.clicked.connect(self.toggle_play)
         self.transport.stop.clicked.connect(self.stop)
@@ -175,6 +178,14 @@ class MainWindow(QMainWindow):
             "Ctrl+Shift+D",
             "Drums, bass, vocals and other as new tracks under the source (the source is muted)",
         )
+        self._act(
+            e,
+            "Play Everything but Selected Stem",
+            lambda: self.session.audition_without(self.arrangement.selected),
+            "Ctrl+Shift+B",
+            "Mute the selected stem and play its siblings (again: all stems)",
+        )
+        self._act(f, "Export S&tems…", self.export_stems, "Ctrl+Alt+E", "Each stem of a separation to its own file")
         t = mb.addMenu("&Transport")
         self.play_action = self._act(t, "Play / Pause", self.toggle_play, "Space")
         self._act(t, "Stop", self.stop, "Ctrl+Space")
@@ -433,6 +444,60 @@ class MainWindow(QMainWindow):
             self.seek_seconds(0.0)
             self.session.bridge.play()
 
+    STEM_FORMATS = ("WAV 24-bit", "WAV 16-bit", "WAV 32-bit float", "FLAC 24-bit", "FLAC 16-bit")
+
+    def stem_format(self) -> str:
+        """Ask for the stems' file format (tests replace this)."""
+        item, ok = QInputDialog.getItem(self, "Export stems", "Format:", list(self.STEM_FORMATS), 0, False)
+        return item if ok else ""
+
+    def folder_path(self, title: str) -> str:
+        return QFileDialog.getExistingDirectory(self, title, self._start_dir())
+
+    def export_stems(self, index: int | None = None) -> None:
+        i = self.arrangement.selected if index is None else index
+        _, stems = self.session.stem_group(i)  # a one-line error before any dialog when there is nothing to export
+        choice = self.stem_format()
+        if not choice:
+            return
+        folder = self.folder_path("Export stems to folder")
+        if not folder:
+            return
+        fmt = "flac" if choice.startswith("FLAC") else "wav"
+        bits = "float" if "float" in choice else choice.split()[1].split("-")[0]
+        labels = [stem_label(self.session.project.tracks[k]) for k in stems]
+        clash = [n for n in labels if os.path.exists(os.path.join(folder, f"{n}.{fmt}"))]
+        if (
+            clash
+            and self.ask(
+                "Replace files?",
+                f"Replace {', '.join(f'{n}.{fmt}' for n in clash)} in {folder}?",
+                Btn.Yes | Btn.No,
+                Btn.No,
+            )
+            != Btn.Yes
+        ):
+            return
+        self.session.export_stems(i, folder, fmt, bits)
+
+    def lane_menu(self, lane: int, at: Any) -> None:
+        """Right-click on a lane: the commands that act on that track."""
+        s = self.session
+        t = s.project.tracks[lane]
+        m = QMenu(self)
+        m.addAction("Solo" if not t.solo else "Unsolo", lambda: self._guard(lambda: s.set_track(lane, solo=not t.solo)))
+        m.addAction("Mute" if not t.mute else "Unmute", lambda: self._guard(lambda: s.set_track(lane, mute=not t.mute)))
+        if not has_midi(t):
+            m.addAction("Separate into Stems", lambda: self._guard(lambda: s.separate_track(lane)))
+        names = {x.name for x in s.project.tracks}
+        if t.group in names:
+            m.addAction("Play Everything but This Stem", lambda: self._guard(lambda: s.audition_without(lane)))
+        if t.group in names or any(x.group == t.name for x in s.project.tracks):
+            m.addAction("Export Stems…", lambda: self._guard(lambda: self.export_stems(lane)))
+        m.addSeparator()
+        m.addAction("Remove Track", lambda: self._guard(lambda: s.remove_track(lane)))
+        m.popup(at)
+
     def remove_selected_track(self) -> None:
         i = self.arrangement.selected
         if 0 <= i < len(self.session.project.tracks):
@@ -456,7 +521,8 @@ class MainWindow(QMainWindow):
 
     # -- drag and drop, closing --------------------------------------------------------------------------------------
     def dragEnterEvent(self, ev: Any) -> None:
-        if ev.mimeData().hasUrls() and any(u.isLocalFile() for u in ev.mimeData().urls()):
+        own = ev.source() is not None  # a lane dragged out of this window is not a file to load again
+        if not own and ev.mimeData().hasUrls() and any(u.isLocalFile() for u in ev.mimeData().urls()):
             ev.acceptProposedAction()
 
     def dropEvent(self, ev: Any) -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import copy
 import functools
 import os
+import re
 import shutil
 from collections.abc import Callable
 from pathlib import Path
@@ -25,6 +26,7 @@ from app.media import Overview, check_media, overview
 from app.prefs import Preferences
 from app.tasks import (
     GenerationResult,
+    export_stems_task,
     export_task,
     form_task,
     generate_task,
@@ -328,6 +330,9 @@ class Session(QObject):
 
         def fn(p: Project) -> None:
             del p.tracks[index]
+            for t in p.tracks:  # its stems stay, as ordinary tracks
+                if t.group == name:
+                    t.group = ""
 
         self.edit(f"Remove track {name}", fn)
 
@@ -355,7 +360,7 @@ class Session(QObject):
                     name = unique_name(f"{source_name} · {stem}", names)
                     names.append(name)
                     stem_clip = Clip(path, clip.start, clip.offset, clip.length, clip.gain_db)
-                    p.tracks.insert(at + 1 + k, TrackSpec(name=name, clips=[stem_clip]))
+                    p.tracks.insert(at + 1 + k, TrackSpec(name=name, clips=[stem_clip], group=source_name))
 
             self.edit(f"Separate {source_name}", fn)
             self.ensure_overviews()
@@ -369,12 +374,82 @@ class Session(QObject):
             self._failed(f"cannot separate {source_name}"),
         )
 
+    def stem_group(self, index: int) -> tuple[int, list[int]]:
+        """(source index, stem indices) of the separation that track ``index`` belongs to (as source or stem)."""
+        tracks = self.project.tracks
+        if not 0 <= index < len(tracks):
+            raise UserError("select a separated track or one of its stems")
+        source = tracks[index].group or tracks[index].name
+        stems = [i for i, t in enumerate(tracks) if t.group == source]
+        at = next((i for i, t in enumerate(tracks) if t.name == source), -1)
+        if not stems:
+            raise UserError(f"{tracks[index].name} has no stems: separate it first (Ctrl+Shift+D)")
+        return at, stems
+
+    def audition_without(self, index: int) -> None:
+        """Hear everything but stem ``index``: its siblings play, it and the source are muted (one step).
+        On a stem that is already the only one left out, every stem plays again."""
+        at, stems = self.stem_group(index)
+        if index not in stems:
+            raise UserError("select a stem (a track under a separated source) to leave out")
+        tracks = self.project.tracks
+        again = tracks[index].mute and not any(tracks[i].mute for i in stems if i != index)
+        name = tracks[index].name
+
+        def fn(p: Project) -> None:
+            if at >= 0:
+                p.tracks[at].mute = True
+            for i in stems:
+                p.tracks[i].mute = False if again else i == index
+                p.tracks[i].solo = False
+
+        self.edit("Play all stems" if again else f"Play everything but {name}", fn)
+
+    def export_stems(self, index: int, folder: str | os.PathLike[str], fmt: str = "wav", bits: str = "24") -> Job:
+        """Render each stem of the separation that track ``index`` belongs to through its own strip (gain,
+        pan, plugins; mute and solo ignored) to ``folder/<stem>.<fmt>`` on the worker: all files or none."""
+        from engine.audio_io import SUBTYPES
+
+        at, stems = self.stem_group(index)
+        if fmt not in ("wav", "flac"):
+            raise UserError("stems export as wav or flac")
+        if bits not in SUBTYPES or (fmt == "flac" and bits == "float"):
+            raise UserError(f"cannot write {fmt} with {bits} bits")
+        if not os.path.isdir(folder):
+            raise UserError(f"no such folder: {os.fspath(folder)}")
+        jobs: list[tuple[str, Project]] = []
+        for i in stems:
+            t = clone(self.project).tracks[i]
+            t.mute, t.solo, t.output = False, False, "master"
+            label = re.sub(r'[\\/:*?"<>|]', "_", stem_label(t)) or "stem"
+            names = [os.path.basename(j[0]) for j in jobs]
+            label = unique_name(label, [n.rsplit(".", 1)[0] for n in names])
+            snapshot = clone(self.project)
+            snapshot.tracks, snapshot.buses, snapshot.master = [t], [], type(snapshot.master)()
+            jobs.append((os.path.join(os.fspath(folder), f"{label}.{fmt}"), snapshot))
+        source = self.project.tracks[at].name if at >= 0 else self.project.tracks[stems[0]].group
+        return self.jobs.submit_process(
+            f"Exporting stems of {source}",
+            export_stems_task,
+            (jobs, bits),
+            lambda paths: self.message.emit(f"exported {len(paths)} stems to {os.fspath(folder)}"),
+            self._failed("stem export failed"),
+        )
+
     def set_track(self, index: int, merge: object = None, **values: Any) -> None:
         """Set fields of one track (gain_db, pan, mute, solo, name) as one step."""
 
         def fn(p: Project) -> None:
+            old = p.tracks[index].name
             for k, v in values.items():
                 setattr(p.tracks[index], k, v)
+            new = p.tracks[index].name
+            if new != old:  # its stems follow: "old · drums" becomes "new · drums"
+                for t in p.tracks:
+                    if t.group == old:
+                        t.group = new
+                        if t.name.startswith(f"{old} · "):
+                            t.name = unique_name(f"{new} · {t.name[len(old) + 3 :]}", [x.name for x in p.tracks])
 
         what = ", ".join(values)
         self.edit(f"Set {what} of {self.project.tracks[index].name}", fn, merge)
@@ -692,6 +767,12 @@ class Session(QObject):
 
 
 # -- helpers ----------------------------------------------------------------------------------------------------
+def stem_label(track: TrackSpec) -> str:
+    """A stem's own name: ``drums`` for ``song · drums`` under ``song``; the whole name otherwise."""
+    prefix = f"{track.group} · "
+    return track.name[len(prefix) :] if track.group and track.name.startswith(prefix) else track.name
+
+
 def clone(p: Project) -> Project:
     """A deep copy that copies the template's rows by slicing: deepcopy of a 64 x 64 list of floats alone
     takes tens of milliseconds, and every edit clones the project."""

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import time
 from dataclasses import dataclass
@@ -111,6 +112,37 @@ def export_task(task: Any, project: Project, target: str, bits: str, lufs: float
     finally:
         graph.close()
     return os.fspath(target)
+
+
+def _share(task: Any, k: int, n: int, frac: float) -> None:
+    task.progress((k + frac) / n)
+
+
+def export_stems_task(task: Any, jobs: list[tuple[str, Project]], bits: str) -> list[str]:
+    """Bounce one project per stem to its target; every file appears at the end or none does."""
+    from engine.bounce import bounce_to_file
+    from engine.build import build_graph
+
+    parts: list[tuple[str, str]] = []
+    try:
+        for k, (target, project) in enumerate(jobs):
+            folder, name = os.path.split(target)
+            part = os.path.join(folder, f".{name}.part.{name.rsplit('.', 1)[-1]}")
+            parts.append((part, target))
+            graph = build_graph(project, project.sample_rate, 1024)
+            try:
+                bounce_to_file(
+                    graph, part, bits, progress=functools.partial(_share, task, k, len(jobs)), cancel=task.cancel_event
+                )
+            finally:
+                graph.close()
+        for part, target in parts:
+            os.replace(part, target)
+    finally:
+        for part, _ in parts:
+            if os.path.exists(part):
+                os.remove(part)
+    return [t for _, t in parts]
 
 
 def form_task(task: Any, path: str, bars: int) -> np.ndarray:

@@ -50,6 +50,7 @@ class TrackSpec:
     mute: bool = False
     solo: bool = False
     output: str = "master"  # or a bus name
+    group: str = ""  # the track this one was separated from: its lane shows under that track's
 
 
 @dataclass
@@ -210,6 +211,7 @@ def _track(r: _Reader, base_dir: Path) -> TrackSpec:
         mute=r.flag("mute"),
         solo=r.flag("solo"),
         output=r.text("output", "master"),
+        group=r.text("group", ""),
     )
 
 

@@ -6,24 +6,45 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from PySide6.QtCore import QLineF, QPointF, QRectF, Qt, Signal
-from PySide6.QtGui import QColor, QFont, QImage, QKeySequence, QPainter, QPen
-from PySide6.QtWidgets import QAbstractScrollArea, QWidget
+from PySide6.QtCore import QLineF, QMimeData, QPointF, QRectF, Qt, QUrl, Signal
+from PySide6.QtGui import QColor, QDrag, QFont, QImage, QKeySequence, QPainter, QPen
+from PySide6.QtWidgets import QAbstractScrollArea, QApplication, QWidget
 
 from app.media import AudioOverview, MidiOverview
-from app.session import Session, has_midi, project_seconds
+from app.session import Session, has_midi, project_seconds, stem_label
 
 HEADER = 150
 RULER = 26
 LANE = 72
 MIN_PPS, MAX_PPS = 2.0, 2000.0
 LANE_COLOURS = [QColor(86, 156, 214), QColor(206, 145, 120), QColor(106, 190, 120), QColor(197, 134, 192)]
+INDENT = 14  # a stem's header sits this far right of its source's, under a bracket in the source's colour
+
+
+def lane_colours(tracks: list[Any]) -> list[QColor]:
+    """One colour per lane; stems take their source's colour so a separation reads as one group."""
+    by_name: dict[str, QColor] = {}
+    out = []
+    for i, t in enumerate(tracks):
+        colour = by_name.get(t.group) if t.group else None
+        colour = colour if colour is not None else LANE_COLOURS[i % len(LANE_COLOURS)]
+        by_name.setdefault(t.name, colour)
+        out.append(colour)
+    return out
+
+
+def file_mime(path: str) -> QMimeData:
+    """What a lane dragged out of the app carries: its audio file, as a file manager or another DAW takes it."""
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromLocalFile(path)])
+    return mime
 
 
 class ArrangementView(QAbstractScrollArea):
     seek_requested = Signal(float)  # seconds
     loop_changed = Signal(object)  # (start_s, end_s) or None
     track_selected = Signal(int)
+    context_requested = Signal(int, object)  # lane, global position
 
     def __init__(self, session: Session, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -34,6 +55,7 @@ class ArrangementView(QAbstractScrollArea):
         self.loop: tuple[float, float] | None = None
         self.selected = -1
         self._drag_from: float | None = None
+        self._press_header: tuple[int, QPointF] | None = None  # a left press on a header may start a drag out
         self._x_lo, self._x_hi = HEADER, 0
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
         self.setMouseTracking(False)
@@ -128,13 +150,14 @@ class ArrangementView(QAbstractScrollArea):
         if self.loop is not None:
             x0, x1 = self.x_of(self.loop[0]), self.x_of(self.loop[1])
             p.fillRect(QRectF(x0, RULER, x1 - x0, h), QColor(80, 120, 200, 40))
+        colours = lane_colours(tracks)
         for i, t in enumerate(tracks):
             y = top + i * LANE
             if y + LANE < RULER or y > h:
                 continue
             bg = QColor(44, 48, 56) if i != self.selected else QColor(56, 62, 76)
             p.fillRect(HEADER, y, w - HEADER, LANE - 1, bg)
-            colour = LANE_COLOURS[i % len(LANE_COLOURS)]
+            colour = colours[i]
             for cl in t.clips:
                 ov = self.session.media.get(cl.path)
                 if ov is None:
@@ -241,18 +264,27 @@ class ArrangementView(QAbstractScrollArea):
     def _draw_headers(self, p: QPainter, top: int, h: int) -> None:
         p.fillRect(0, RULER, HEADER, h, QColor(36, 38, 44))
         p.setClipRect(0, RULER, HEADER, h - RULER)
-        for i, t in enumerate(self.session.project.tracks):
+        tracks = self.session.project.tracks
+        names = {t.name for t in tracks}
+        colours = lane_colours(tracks)
+        for i, t in enumerate(tracks):
             y = top + i * LANE
             if y + LANE < RULER or y > h:
                 continue
-            p.fillRect(0, y, HEADER - 1, LANE - 1, QColor(50, 54, 62) if i == self.selected else QColor(42, 45, 52))
-            p.fillRect(0, y, 4, LANE - 1, LANE_COLOURS[i % len(LANE_COLOURS)])
+            stem = bool(t.group) and t.group in names
+            x = INDENT if stem else 0
+            p.fillRect(x, y, HEADER - 1 - x, LANE - 1, QColor(50, 54, 62) if i == self.selected else QColor(42, 45, 52))
+            p.fillRect(x, y, 4, LANE - 1, colours[i])
+            if stem:  # the bracket that ties a stem to the source above it
+                p.fillRect(INDENT // 2 - 1, y - 1, 2, LANE, colours[i].darker(140))
             p.setPen(QColor(225, 225, 230))
-            p.drawText(QRectF(10, y + 6, HEADER - 14, 18), Qt.AlignmentFlag.AlignLeft, t.name)
+            label = stem_label(t) if stem else t.name
+            p.drawText(QRectF(x + 10, y + 6, HEADER - 14 - x, 18), Qt.AlignmentFlag.AlignLeft, label)
             p.setPen(QColor(150, 150, 160))
-            flags = ("MIDI" if has_midi(t) else "Audio") + ("  M" if t.mute else "") + ("  S" if t.solo else "")
-            p.drawText(QRectF(10, y + 26, HEADER - 14, 16), Qt.AlignmentFlag.AlignLeft, flags)
-            p.drawText(QRectF(10, y + 44, HEADER - 14, 16), Qt.AlignmentFlag.AlignLeft, f"{t.gain_db:+.1f} dB")
+            kind = "Stem" if stem else "MIDI" if has_midi(t) else "Audio"
+            flags = kind + ("  M" if t.mute else "") + ("  S" if t.solo else "")
+            p.drawText(QRectF(x + 10, y + 26, HEADER - 14 - x, 16), Qt.AlignmentFlag.AlignLeft, flags)
+            p.drawText(QRectF(x + 10, y + 44, HEADER - 14 - x, 16), Qt.AlignmentFlag.AlignLeft, f"{t.gain_db:+.1f} dB")
         p.setClipping(False)
 
     # -- input ------------------------------------------------------------------------------------------------
@@ -272,10 +304,32 @@ class ArrangementView(QAbstractScrollArea):
             self.selected = lane
             self.track_selected.emit(lane)
             self.viewport().update()
+            if ev.button() == Qt.MouseButton.RightButton:
+                self.context_requested.emit(lane, ev.globalPosition().toPoint())
+                return
+            if pos.x() < HEADER and ev.button() == Qt.MouseButton.LeftButton:
+                self._press_header = (lane, pos)
         if pos.x() >= HEADER and ev.button() == Qt.MouseButton.LeftButton and lane < 0:
             self.seek_requested.emit(self.t_of(pos.x()))
 
+    def drag_path(self, lane: int) -> str | None:
+        """The file a lane's header drags out: the audio of a track with one audio clip, else nothing."""
+        tracks = self.session.project.tracks
+        if not 0 <= lane < len(tracks):
+            return None
+        clips = tracks[lane].clips
+        return clips[0].path if len(clips) == 1 and not clips[0].is_midi else None
+
     def mouseMoveEvent(self, ev: Any) -> None:
+        if self._press_header is not None and ev.buttons() & Qt.MouseButton.LeftButton:
+            lane, at = self._press_header
+            path = self.drag_path(lane)
+            if path is not None and (ev.position() - at).manhattanLength() >= QApplication.startDragDistance():
+                self._press_header = None
+                drag = QDrag(self)
+                drag.setMimeData(file_mime(path))
+                drag.exec(Qt.DropAction.CopyAction)
+            return
         if self._drag_from is None:
             return
         t = self.t_of(ev.position().x())
@@ -284,6 +338,7 @@ class ArrangementView(QAbstractScrollArea):
             self.viewport().update()
 
     def mouseReleaseEvent(self, ev: Any) -> None:
+        self._press_header = None
         if self._drag_from is None:
             return
         t = self.t_of(ev.position().x())

@@ -50,7 +50,7 @@ def test_load_play_meters_and_stop(qtbot, window: MainWindow, tmp_path: Path) ->
     assert window.arrangement.playhead > 0.1
     window.stop()
     qtbot.waitUntil(lambda: not s.bridge.engine.playing, timeout=2000)  # type: ignore[union-attr]
-    assert s.bridge.last_frame == 0  # type: ignore[union-attr]
+    qtbot.waitUntil(lambda: s.bridge.last_frame == 0, timeout=2000)  # type: ignore[union-attr]  # the position event follows
     assert window.transport.position.text().split()[0] == "1.1"
 
 
@@ -412,3 +412,90 @@ def test_separate_track_adds_stem_lanes_and_undoes(qtbot, window: MainWindow, tm
     assert [t.name for t in s.project.tracks] == ["song"] and not s.project.tracks[0].mute
     with pytest.raises(UserError):
         s.separate_track(7)
+
+
+def test_stems_group_audition_export_and_drag_out(qtbot, window: MainWindow, tmp_path: Path, tiny_separator) -> None:  # type: ignore[no-untyped-def]
+    import soundfile as sf
+
+    from app.views.arrangement import lane_colours
+
+    wav = write_wav(tmp_path / "song.wav", tone(2.0))
+    load(qtbot, window, wav)
+    s = window.session
+    with pytest.raises(UserError, match="no stems"):
+        window.export_stems(0)
+    s.separate_track(0, model=str(tiny_separator))
+    wait_jobs(qtbot, s)
+    tracks = s.project.tracks
+    assert [t.group for t in tracks] == ["", "song", "song", "song", "song"]
+    colours = lane_colours(tracks)
+    assert all(c == colours[0] for c in colours[1:])  # the stems wear their source's colour
+    assert s.stem_group(0) == (0, [1, 2, 3, 4]) == s.stem_group(3)
+
+    # Everything but the vocals: one undoable step; the same command again brings every stem back.
+    s.set_track(4, solo=True)
+    s.audition_without(3)
+    assert [t.mute for t in s.project.tracks] == [True, False, False, True, False]
+    assert not any(t.solo for t in s.project.tracks)
+    s.audition_without(3)
+    assert [t.mute for t in s.project.tracks] == [True, False, False, False, False]
+    s.undo.undo()
+    assert [t.mute for t in s.project.tracks] == [True, False, False, True, False]
+    with pytest.raises(UserError, match="select a stem"):
+        s.audition_without(0)
+
+    # Renaming the source keeps the group; removing it leaves the stems as ordinary tracks.
+    s.set_track(0, name="take")
+    assert [t.group for t in s.project.tracks[1:]] == ["take"] * 4
+    s.set_track(2, gain_db=-6.0)
+
+    # Export all stems through their strips (gain applies, mute does not), in every format the menu offers.
+    out = tmp_path / "stems"
+    out.mkdir()
+    for choice, subtype in (("WAV 24-bit", "PCM_24"), ("WAV 32-bit float", "FLOAT"), ("FLAC 16-bit", "PCM_16")):
+        window.stem_format = lambda choice=choice: choice  # type: ignore[method-assign]
+        window.folder_path = lambda title: str(out)  # type: ignore[method-assign]
+        window.ask = lambda *a: Btn.Yes  # type: ignore[method-assign]
+        window.export_stems(1)
+        wait_jobs(qtbot, s)
+        ext = "flac" if choice.startswith("FLAC") else "wav"
+        files = sorted(p.name for p in out.glob(f"*.{ext}"))
+        assert files == [f"{n}.{ext}" for n in ("bass", "drums", "other", "vocals")]
+        assert sf.info(str(out / f"drums.{ext}")).subtype == subtype
+    assert not [p for p in out.iterdir() if p.name.startswith(".")]  # no part files left
+    stem_files = {t.name.split(" · ")[1]: t.clips[0].path for t in s.project.tracks[1:]}
+    raw = sf.read(stem_files["bass"], dtype="float32", always_2d=True)[0]
+    rendered = sf.read(str(out / "bass.wav"), dtype="float32", always_2d=True)[0]
+    n = min(len(raw), len(rendered))
+    peak = np.abs(raw[:n]).max()
+    assert peak > 1e-3 and np.abs(rendered[:n]).max() == pytest.approx(peak * 10 ** (-6 / 20), rel=0.05)
+
+    # A stem lane drags its file out; a MIDI or empty lane drags nothing.
+    from app.views.arrangement import file_mime
+
+    assert window.arrangement.drag_path(1) == stem_files["drums"]
+    assert file_mime(stem_files["drums"]).urls()[0].toLocalFile() == stem_files["drums"]
+    assert window.arrangement.drag_path(9) is None
+
+    s.remove_track(0)
+    assert [t.group for t in s.project.tracks] == [""] * 4
+    with pytest.raises(UserError, match="no stems"):
+        s.audition_without(0)
+
+
+def test_cancelled_stem_export_leaves_no_file(qtbot, window: MainWindow, tmp_path: Path, tiny_separator) -> None:  # type: ignore[no-untyped-def]
+    load(qtbot, window, write_wav(tmp_path / "song.wav", tone(60.0)))
+    s = window.session
+    s.separate_track(0, model=str(tiny_separator))
+    wait_jobs(qtbot, s)
+    out = tmp_path / "stems"
+    out.mkdir()
+    job = s.export_stems(1, out, "wav", "24")
+    qtbot.waitUntil(lambda: job.fraction > 0.05, timeout=20000)
+    job.cancel()
+    wait_jobs(qtbot, s)
+    assert list(out.iterdir()) == []
+    with pytest.raises(UserError):
+        s.export_stems(1, out, "flac", "float")
+    with pytest.raises(UserError):
+        s.export_stems(1, tmp_path / "missing", "wav", "24")

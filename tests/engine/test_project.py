@@ -47,6 +47,7 @@ def _project(media: dict[str, Path]) -> Project:
                 "mono",
                 [Clip(str(media["mono48"]), offset=0.1, length=0.5)],
                 mute=True,
+                group="audio",
                 chain=[PluginSpec("lv2", {"gain": -3.0}, options={"uri": "http://plugin.org.uk/swh-plugins/amp"})],
             ),
         ],
