@@ -198,3 +198,30 @@ def test_shipped_separator_matches_its_checkpoint() -> None:
         ref = net(x).numpy()
     got = sep.model.predict({"mag": x.numpy()})["masks"]
     assert np.abs(ref - got).max() < 1e-4
+
+
+def test_bring_your_own_model_with_other_rate_stft_and_stems(tmp_path: Path) -> None:
+    """A model with its own rate, STFT and stem names (here 2 stems at 22.05 kHz, n_fft 1024) loads from
+    its folder through the same runtime and CLI path; the output keeps the input's rate and channels."""
+    from models.checkpoint import save_checkpoint
+    from models.separator.export import export
+
+    torch.manual_seed(1)
+    cfg = SeparatorConfig(hidden=16, layers=1, n_fft=1024, hop=256, stems=("speech", "music"), sample_rate=22050)
+    save_checkpoint(tmp_path / "byo.pt", "separator-masknet", {"config": cfg.to_dict()}, build(cfg).state_dict(), {})
+    side = export(tmp_path / "byo.pt", tmp_path / "byo")
+    assert side["sample_rate"] == 22050 and side["stems"] == ["speech", "music"] and side["n_fft"] == 1024
+    sep = Separator(tmp_path / "byo")
+    assert sep.stems == ("speech", "music")
+    src = tmp_path / "in.wav"
+    x = _song(src, 3.0, 48000, 1)
+    paths = separate_file(src, tmp_path / "out", model=sep, bits="float", stems=["speech"], without="speech")
+    assert sorted(paths) == ["no_speech", "speech"]
+    y = sum(sf.read(paths[k], dtype="float32", always_2d=True)[0] for k in paths)
+    assert sf.info(str(paths["speech"])).samplerate == 48000 and y.shape == x.shape
+    assert sdr(x, y) > 20
+    with pytest.raises(UserError, match="unknown stem"):
+        separate_file(src, tmp_path / "out2", model=sep, stems=["drums"])
+    (tmp_path / "byo" / "model.json").write_text("{}")
+    with pytest.raises(UserError, match=r"sidecar|sha256|model\.json"):
+        Separator(tmp_path / "byo")
