@@ -482,6 +482,9 @@ class MainWindow(QMainWindow):
 
     def lane_menu(self, lane: int, at: Any) -> None:
         """Right-click on a lane: the commands that act on that track."""
+        self.build_lane_menu(lane).popup(at)
+
+    def build_lane_menu(self, lane: int) -> QMenu:
         s = self.session
         t = s.project.tracks[lane]
         m = QMenu(self)
@@ -496,7 +499,7 @@ class MainWindow(QMainWindow):
             m.addAction("Export Stems…", lambda: self._guard(lambda: self.export_stems(lane)))
         m.addSeparator()
         m.addAction("Remove Track", lambda: self._guard(lambda: s.remove_track(lane)))
-        m.popup(at)
+        return m
 
     def remove_selected_track(self) -> None:
         i = self.arrangement.selected

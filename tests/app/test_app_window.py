@@ -444,6 +444,28 @@ def test_stems_group_audition_export_and_drag_out(qtbot, window: MainWindow, tmp
     with pytest.raises(UserError, match="select a stem"):
         s.audition_without(0)
 
+    # The same commands from a right-click on the lane.
+    from app.views.arrangement import LANE, RULER
+
+    seen: list[int] = []
+    window.arrangement.context_requested.connect(lambda lane, at: seen.append(lane))
+    y = RULER + 4 * LANE + LANE // 2 - window.arrangement.verticalScrollBar().value()
+    qtbot.mouseClick(window.arrangement.viewport(), Qt.MouseButton.RightButton, pos=QPoint(40, y))
+    assert seen == [4] and window.arrangement.selected == 4
+    menu = window.build_lane_menu(4)
+    texts = [a.text() for a in menu.actions() if a.text()]
+    assert texts == [
+        "Solo",
+        "Mute",
+        "Separate into Stems",
+        "Play Everything but This Stem",
+        "Export Stems…",
+        "Remove Track",
+    ]
+    next(a for a in menu.actions() if a.text() == "Play Everything but This Stem").trigger()
+    assert [t.mute for t in s.project.tracks] == [True, False, False, False, True]
+    s.undo.undo()
+
     # Renaming the source keeps the group; removing it leaves the stems as ordinary tracks.
     s.set_track(0, name="take")
     assert [t.group for t in s.project.tracks[1:]] == ["take"] * 4
