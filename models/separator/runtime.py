@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -107,20 +108,30 @@ class Separator:
 
     def separate_chunk(self, x: np.ndarray) -> np.ndarray:
         """(channels, samples) at the model rate -> (stems, channels, samples)."""
+        return self.invert(*self.masks(x))
+
+    def masks(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray, int]:
+        """The network half of :meth:`separate_chunk`: (mixture STFT, masks, samples)."""
         n_fft, hop = self.info.n_fft, self.info.hop
         n = x.shape[-1]
-        if n < n_fft:  # too short for one frame: pad, separate, cut
+        if n < n_fft:  # too short for one frame: pad now, cut in invert
             padded = np.zeros((x.shape[0], n_fft), np.float32)
             padded[:, :n] = x
-            return self.separate_chunk(padded)[..., :n]
+            x = padded
         spec = stft(x, n_fft, hop)  # (c, f, t)
         net_in = spec[:2] if x.shape[0] == 2 else np.repeat(stft(x.mean(0, keepdims=True), n_fft, hop), 2, 0)
         mag = np.abs(net_in)[None].astype(np.float32)
         masks = self.model.predict({"mag": mag})["masks"][0]  # (s, 2, f, t)
         if x.shape[0] != 2:
             masks = masks.mean(1, keepdims=True)  # one mask per stem for every channel
-        # one stem at a time: the inverse FFT's float64 buffers are the largest arrays here
-        return np.stack([istft(m * spec, n_fft, hop, n) for m in masks])
+        return spec, masks, n
+
+    def invert(self, spec: np.ndarray, masks: np.ndarray, n: int) -> np.ndarray:
+        """The signal half of :meth:`separate_chunk`: masked STFTs back to (stems, channels, n) samples."""
+        n_fft, hop = self.info.n_fft, self.info.hop
+        length = max(n, n_fft)
+        # one stem at a time: the inverse FFT's buffers are the largest arrays here
+        return np.stack([istft(m * spec, n_fft, hop, length)[..., :n] for m in masks])
 
 
 # -- streaming a file ---------------------------------------------------------------------------------------
@@ -181,6 +192,7 @@ def separate_file(
     up = np.linspace(0.0, 1.0, overlap, endpoint=False, dtype=np.float32) + np.float32(0.5 / max(1, overlap))
     s_index = [sep.stems.index(s) for s in wanted]
     w_index = sep.stems.index(without) if without else None
+    stage2 = ThreadPoolExecutor(1, thread_name_prefix="separate-write")
     try:
         for n in names:
             writers[n] = sf.SoundFile(temps[n], "w", samplerate=rate, channels=chans, subtype=BITS[bits], format="WAV")
@@ -212,11 +224,23 @@ def separate_file(
                 parts.append(est.sum(0) - est[w_index])
             return np.stack(parts)
 
+        # Two stages overlap: the network runs on chunk k+1 while a worker inverts and writes chunk k (one
+        # chunk in flight, so memory stays bounded; one worker, so chunks are written in order).
+        pending: list[Future[None]] = []
+
         def run(x: np.ndarray, final: bool) -> None:
-            nonlocal tail
             if cancel is not None and cancel():
                 raise Cancelled()
-            est = outputs(sep.separate_chunk(x))
+            net_out = sep.masks(x)
+            for f in pending:
+                f.result()
+            pending[:] = [stage2.submit(finish, net_out, final)]
+            if final:
+                pending[0].result()
+
+        def finish(net_out: tuple[np.ndarray, np.ndarray, int], final: bool) -> None:
+            nonlocal tail
+            est = outputs(sep.invert(*net_out))
             if tail is not None:
                 est[..., :overlap] = est[..., :overlap] * up + tail
             if final:
@@ -254,10 +278,12 @@ def separate_file(
             progress(1.0)
         return targets
     except BaseException:
+        stage2.shutdown(wait=True, cancel_futures=True)  # the worker may still be writing: let it stop first
         for w in writers.values():
             w.close()
         for t in temps.values():
             t.unlink(missing_ok=True)
         raise
     finally:
+        stage2.shutdown(wait=True)
         src.close()
