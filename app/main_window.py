@@ -51,6 +51,15 @@ EXPORT_FORMATS = {  # file-dialog filter -> (sample format, suffix)
 }
 
 
+STEM_FORMATS = {  # Export Stems menu label -> (file type, sample format)
+    "WAV 24-bit": ("wav", "24"),
+    "WAV 16-bit": ("wav", "16"),
+    "WAV 32-bit float": ("wav", "float"),
+    "FLAC 24-bit": ("flac", "24"),
+    "FLAC 16-bit": ("flac", "16"),
+}
+
+
 class MainWindow(QMainWindow):
     def __init__(self, session: Session) -> None:
         super().__init__()
@@ -444,11 +453,9 @@ class MainWindow(QMainWindow):
             self.seek_seconds(0.0)
             self.session.bridge.play()
 
-    STEM_FORMATS = ("WAV 24-bit", "WAV 16-bit", "WAV 32-bit float", "FLAC 24-bit", "FLAC 16-bit")
-
     def stem_format(self) -> str:
         """Ask for the stems' file format (tests replace this)."""
-        item, ok = QInputDialog.getItem(self, "Export stems", "Format:", list(self.STEM_FORMATS), 0, False)
+        item, ok = QInputDialog.getItem(self, "Export stems", "Format:", list(STEM_FORMATS), 0, False)
         return item if ok else ""
 
     def folder_path(self, title: str) -> str:
@@ -463,8 +470,7 @@ class MainWindow(QMainWindow):
         folder = self.folder_path("Export stems to folder")
         if not folder:
             return
-        fmt = "flac" if choice.startswith("FLAC") else "wav"
-        bits = "float" if "float" in choice else choice.split()[1].split("-")[0]
+        fmt, bits = STEM_FORMATS[choice]
         labels = [stem_label(self.session.project.tracks[k]) for k in stems]
         clash = [n for n in labels if os.path.exists(os.path.join(folder, f"{n}.{fmt}"))]
         if (
@@ -492,10 +498,13 @@ class MainWindow(QMainWindow):
         m.addAction("Mute" if not t.mute else "Unmute", lambda: self._guard(lambda: s.set_track(lane, mute=not t.mute)))
         if not has_midi(t):
             m.addAction("Separate into Stems", lambda: self._guard(lambda: s.separate_track(lane)))
-        names = {x.name for x in s.project.tracks}
-        if t.group in names:
+        try:
+            stems = s.stem_group(lane)[1]
+        except UserError:
+            stems = []  # neither a separated source nor a stem
+        if lane in stems:
             m.addAction("Play Everything but This Stem", lambda: self._guard(lambda: s.audition_without(lane)))
-        if t.group in names or any(x.group == t.name for x in s.project.tracks):
+        if stems:
             m.addAction("Export Stems…", lambda: self._guard(lambda: self.export_stems(lane)))
         m.addSeparator()
         m.addAction("Remove Track", lambda: self._guard(lambda: s.remove_track(lane)))

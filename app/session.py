@@ -357,7 +357,7 @@ class Session(QObject):
                 p.tracks[at].mute = True
                 names = [t.name for t in p.tracks]
                 for k, (stem, path) in enumerate(paths.items()):
-                    name = unique_name(f"{source_name} · {stem}", names)
+                    name = unique_name(stem_name(source_name, stem), names)
                     names.append(name)
                     stem_clip = Clip(path, clip.start, clip.offset, clip.length, clip.gain_db)
                     p.tracks.insert(at + 1 + k, TrackSpec(name=name, clips=[stem_clip], group=source_name))
@@ -418,15 +418,14 @@ class Session(QObject):
         if not os.path.isdir(folder):
             raise UserError(f"no such folder: {os.fspath(folder)}")
         jobs: list[tuple[str, Project]] = []
+        labels: list[str] = []
         for i in stems:
-            t = clone(self.project).tracks[i]
-            t.mute, t.solo, t.output = False, False, "master"
-            label = re.sub(r'[\\/:*?"<>|]', "_", stem_label(t)) or "stem"
-            names = [os.path.basename(j[0]) for j in jobs]
-            label = unique_name(label, [n.rsplit(".", 1)[0] for n in names])
             snapshot = clone(self.project)
+            t = snapshot.tracks[i]
+            t.mute, t.solo, t.output = False, False, "master"
             snapshot.tracks, snapshot.buses, snapshot.master = [t], [], type(snapshot.master)()
-            jobs.append((os.path.join(os.fspath(folder), f"{label}.{fmt}"), snapshot))
+            labels.append(unique_name(re.sub(r'[\\/:*?"<>|]', "_", stem_label(t)) or "stem", labels))
+            jobs.append((os.path.join(os.fspath(folder), f"{labels[-1]}.{fmt}"), snapshot))
         source = self.project.tracks[at].name if at >= 0 else self.project.tracks[stems[0]].group
         return self.jobs.submit_process(
             f"Exporting stems of {source}",
@@ -447,9 +446,10 @@ class Session(QObject):
             if new != old:  # its stems follow: "old · drums" becomes "new · drums"
                 for t in p.tracks:
                     if t.group == old:
+                        label = stem_label(t)
                         t.group = new
-                        if t.name.startswith(f"{old} · "):
-                            t.name = unique_name(f"{new} · {t.name[len(old) + 3 :]}", [x.name for x in p.tracks])
+                        if label != t.name:
+                            t.name = unique_name(stem_name(new, label), [x.name for x in p.tracks])
 
         what = ", ".join(values)
         self.edit(f"Set {what} of {self.project.tracks[index].name}", fn, merge)
@@ -767,9 +767,14 @@ class Session(QObject):
 
 
 # -- helpers ----------------------------------------------------------------------------------------------------
+def stem_name(source: str, stem: str) -> str:
+    """The track name of a separated stem: ``song · drums``."""
+    return f"{source} · {stem}"
+
+
 def stem_label(track: TrackSpec) -> str:
     """A stem's own name: ``drums`` for ``song · drums`` under ``song``; the whole name otherwise."""
-    prefix = f"{track.group} · "
+    prefix = stem_name(track.group, "")
     return track.name[len(prefix) :] if track.group and track.name.startswith(prefix) else track.name
 
 

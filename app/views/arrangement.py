@@ -176,7 +176,7 @@ class ArrangementView(QAbstractScrollArea):
                     self._draw_notes(p, ov, cl.start, box, colour)
         self._draw_grid(p, w, h)
         p.setClipping(False)
-        self._draw_headers(p, top, h)
+        self._draw_headers(p, top, h, colours)
         self._draw_ruler(p, w)
         x = self.x_of(self.playhead)
         if x >= HEADER:
@@ -261,12 +261,11 @@ class ArrangementView(QAbstractScrollArea):
         p.fillRect(0, 0, HEADER, RULER, QColor(38, 40, 46))
         p.drawText(QPointF(8, RULER - 9), "bar")
 
-    def _draw_headers(self, p: QPainter, top: int, h: int) -> None:
+    def _draw_headers(self, p: QPainter, top: int, h: int, colours: list[QColor]) -> None:
         p.fillRect(0, RULER, HEADER, h, QColor(36, 38, 44))
         p.setClipRect(0, RULER, HEADER, h - RULER)
         tracks = self.session.project.tracks
         names = {t.name for t in tracks}
-        colours = lane_colours(tracks)
         for i, t in enumerate(tracks):
             y = top + i * LANE
             if y + LANE < RULER or y > h:

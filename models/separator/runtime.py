@@ -226,17 +226,18 @@ def separate_file(
 
         # Two stages overlap: the network runs on chunk k+1 while a worker inverts and writes chunk k (one
         # chunk in flight, so memory stays bounded; one worker, so chunks are written in order).
-        pending: list[Future[None]] = []
+        pending: Future[None] | None = None
 
         def run(x: np.ndarray, final: bool) -> None:
+            nonlocal pending
             if cancel is not None and cancel():
                 raise Cancelled()
             net_out = sep.masks(x)
-            for f in pending:
-                f.result()
-            pending[:] = [stage2.submit(finish, net_out, final)]
+            if pending is not None:
+                pending.result()  # re-raises the worker's error here
+            pending = stage2.submit(finish, net_out, final)
             if final:
-                pending[0].result()
+                pending.result()
 
         def finish(net_out: tuple[np.ndarray, np.ndarray, int], final: bool) -> None:
             nonlocal tail
