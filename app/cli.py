@@ -11,12 +11,12 @@ import argparse
 import json
 import sys
 import time
-from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from app.cli_engine import add_engine_commands
 from app.cli_separate import add_separate_command
-from models.errors import UserError
+from engine.errors import UserError
 
 
 class Progress:
@@ -58,9 +58,9 @@ def add_generate(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
     p.add_argument("--bars", type=int, help="number of bars (resamples the template; required with --from-track)")
     p.add_argument("--out", required=True, metavar="OUT.mid", help="MIDI file to write")
     p.add_argument("--wav", metavar="OUT.wav", help="also render audio with a General MIDI SoundFont")
-    p.add_argument("--model", default="sing", help="sing (default), lstm (baseline) or a model folder")
+    p.add_argument("--model", default="sing", help="a generator model ('refrain models') or a model folder")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--tempo", type=float, default=120.0, metavar="BPM")
+    p.add_argument("--tempo", type=float, default=None, metavar="BPM", help="default: the track's, or 120")
     p.add_argument("--temperature", type=float, default=None, help="sampling temperature (default 0.9)")
     p.add_argument("--primer", metavar="FILE.mid", help="continue this MIDI file (its bars are kept)")
     p.add_argument("--regenerate", metavar="BARS", help="with --primer: regenerate only these bars, e.g. 5-8,13")
@@ -70,9 +70,16 @@ def add_generate(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
 
 
 def cmd_generate(a: argparse.Namespace) -> int:
-    from models.generator.piece import DEFAULT_TEMPERATURE, GenerateRequest, generate_piece, parse_bar_ranges
+    from models.generator.piece import (
+        DEFAULT_TEMPERATURE,
+        TEMPO_RANGE,
+        GenerateRequest,
+        generate_piece,
+        parse_bar_ranges,
+    )
     from models.generator.piece import write_outputs as write_piece
-    from models.structure import resolve_template, save_template_file
+    from models.structure import resolve_template
+    from models.structure.tracks import track_form
 
     if a.from_track is not None and a.bars is None:
         raise UserError("--from-track needs --bars N (the length of the new piece)")
@@ -82,7 +89,17 @@ def cmd_generate(a: argparse.Namespace) -> int:
         from engine.soundfont import find_soundfont
 
         find_soundfont(a.soundfont)
-    template, _ = resolve_template(a.structure, a.preset, a.template, a.from_track, a.bars)
+    track_tempo = None
+    if a.from_track is not None:
+        template, track_tempo = track_form(a.from_track, a.bars)
+    else:
+        template, _ = resolve_template(a.structure, a.preset, a.template, None, a.bars)
+    if a.tempo is not None:
+        tempo = a.tempo
+    elif track_tempo is not None:  # the new piece keeps the track's tempo
+        tempo = round(min(max(track_tempo, TEMPO_RANGE[0]), TEMPO_RANGE[1]), 1)
+    else:
+        tempo = 120.0
     primer = None
     if a.primer:
         from models.generator.midi import read_midi
@@ -94,7 +111,7 @@ def cmd_generate(a: argparse.Namespace) -> int:
         model=a.model,
         seed=a.seed,
         temperature=DEFAULT_TEMPERATURE if a.temperature is None else a.temperature,
-        tempo=a.tempo,
+        tempo=tempo,
         primer=primer,
         regenerate_bars=regen,
     )
@@ -102,42 +119,71 @@ def cmd_generate(a: argparse.Namespace) -> int:
     grid = generate_piece(req, progress=bar)
     bar.done()
     render = Progress("rendering ")
-    write_piece(grid, a.out, a.wav, a.tempo, a.soundfont, progress=render)
+    write_piece(grid, a.out, a.wav, tempo, a.soundfont, progress=render, template=template,
+                template_path=a.save_template)  # fmt: skip
     render.done()
-    if a.save_template:
-        save_template_file(template, a.save_template)
-    seconds = grid.bars * 4 * 60.0 / a.tempo
+    seconds = grid.bars * 4 * 60.0 / tempo
     extra = f" and {a.wav}" if a.wav else ""
-    print(f"wrote {a.out}{extra}: {grid.bars} bars, {seconds:.1f} s at {a.tempo:g} BPM ({a.model})")
+    print(f"wrote {a.out}{extra}: {grid.bars} bars, {seconds:.1f} s at {tempo:g} BPM ({a.model})")
     return 0
 
 
-# -- eval -----------------------------------------------------------------------------------------------
-def add_eval(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    p = sub.add_parser("eval", help="evaluate a model on held-out data")
-    p.add_argument("what", choices=["generator", "separator"])
+# -- models: list, eval, train, export (through the model registry) -------------------------------------------
+def add_model_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    from models.platform.registry import families
+
+    names = list(families())
+    p = sub.add_parser("models", help="list the shipped models of every family")
+    p.set_defaults(func=cmd_models)
+    p = sub.add_parser("eval", help="evaluate a model family on held-out data (prints JSON)")
+    p.add_argument("what", choices=names)
     p.add_argument("--split", default="test", choices=["train", "valid", "test"])
-    p.add_argument("--model", default=None, help="separator: model names or folders, comma-separated")
+    p.add_argument("--model", default=None, help="model names or folders, comma-separated (separator)")
     p.add_argument("--limit", type=int, default=0, help="only the first N songs (0: all)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--temperature", type=float, default=None)
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(func=cmd_eval)
+    p = sub.add_parser("train", help="train a model (needs the [train] extra); see 'refrain train generator -h'")
+    p.add_argument("what", choices=names)
+    p.set_defaults(func=cmd_train, passthrough=True)
+    p = sub.add_parser("export", help="export a trained checkpoint to ONNX")
+    p.add_argument("what", choices=names)
+    p.set_defaults(func=cmd_export, passthrough=True)
+
+
+def cmd_models(a: argparse.Namespace) -> int:
+    from models.platform.registry import families, shipped_models
+
+    for fam in families().values():
+        print(f"{fam.name} ({fam.title}):")
+        for m in shipped_models(fam.name):
+            default = " (default)" if m.name == fam.default else ""
+            print(f"  {m.name:<12} {m.description}{default}")
+    return 0
 
 
 def cmd_eval(a: argparse.Namespace) -> int:
-    if a.what == "separator":
-        from app.cli_separate import cmd_eval_separator
+    from models.platform.registry import entry_point, family
 
-        return cmd_eval_separator(a)
-    from models.generator.evaluate import evaluate
-    from models.generator.piece import DEFAULT_TEMPERATURE
-
-    temp = DEFAULT_TEMPERATURE if a.temperature is None else a.temperature
-    log: Callable[[str], None] = lambda m: print(m, file=sys.stderr)  # noqa: E731
-    res = evaluate(a.split, a.limit, a.seed, temp, log=None if a.json else log)
+    fam = family(a.what)
+    if not fam.evaluate:
+        raise UserError(f"the {fam.name} family has no evaluation")
+    res = entry_point(fam.evaluate)(a)
     print(json.dumps(res, indent=None if a.json else 2))
     return 0
+
+
+def cmd_train(a: argparse.Namespace, rest: list[str]) -> int:
+    from models.platform.registry import entry_point, family
+
+    return int(entry_point(family(a.what).train)(rest))
+
+
+def cmd_export(a: argparse.Namespace, rest: list[str]) -> int:
+    from models.platform.registry import entry_point, family
+
+    return int(entry_point(family(a.what).export)(rest))
 
 
 # -- presets / demo ---------------------------------------------------------------------------------------
@@ -184,32 +230,11 @@ def cmd_demo(a: argparse.Namespace) -> int:
     return 0
 
 
-# -- train / export (torch; only for users who train) ------------------------------------------------------------
-def cmd_train(a: argparse.Namespace, rest: list[str]) -> int:
-    if a.what == "separator":
-        from models.separator.train import main as train_separator
-
-        return train_separator(rest)
-    from models.generator.train import main as train_main
-
-    return train_main(rest)
-
-
-def cmd_export(a: argparse.Namespace, rest: list[str]) -> int:
-    if a.what == "separator":
-        from models.separator.export import main as export_separator
-
-        return export_separator(rest)
-    from models.generator.export import main as export_main
-
-    return export_main(rest)
-
-
 def build_parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog="refrain", description="Refrain: structured music generation and production.")
     sub = ap.add_subparsers(dest="command", required=True, metavar="COMMAND")
     add_generate(sub)
-    add_eval(sub)
+    add_model_commands(sub)
     add_engine_commands(sub)
     add_separate_command(sub)
     from app.main import add_app_command
@@ -223,17 +248,30 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--tempo", type=float, default=110.0)
     p.set_defaults(func=cmd_demo)
-    p = sub.add_parser("train", help="train a model (needs the [train] extra); see 'refrain train generator -h'")
-    p.add_argument("what", choices=["generator", "separator"])
-    p.set_defaults(func=cmd_train, passthrough=True)
-    p = sub.add_parser("export", help="export a trained checkpoint to ONNX")
-    p.add_argument("what", choices=["generator", "separator"])
-    p.set_defaults(func=cmd_export, passthrough=True)
     return ap
+
+
+def show_warnings() -> None:
+    """Print Refrain's warnings as one line each (``refrain: warning: ...``), once per message."""
+    import warnings
+
+    from engine.errors import RefrainWarning
+
+    original = warnings.showwarning
+
+    def show(message: Any, category: Any, filename: str, lineno: int, file: Any = None, line: Any = None) -> None:
+        if issubclass(category, RefrainWarning):
+            print(f"refrain: warning: {message}", file=sys.stderr)
+        else:
+            original(message, category, filename, lineno, file, line)
+
+    warnings.showwarning = show
+    warnings.simplefilter("default", RefrainWarning)
 
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
+    show_warnings()
     ap = build_parser()
     a, rest = ap.parse_known_args(argv)
     try:

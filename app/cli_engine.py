@@ -9,7 +9,7 @@ import sys
 import time
 from typing import Any
 
-from models.errors import UserError
+from engine.errors import UserError
 
 
 def add_engine_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -126,18 +126,15 @@ def _soundfont(project: Any, soundfont: str | None) -> Any:
 
 
 def _native_rate(path: str) -> int:
-    from engine.project import MIDI_SUFFIXES
+    from engine.midi import MIDI_SUFFIXES
 
     if not os.path.isfile(path):
         raise UserError(f"no such file: {path}")
     if path.lower().endswith(MIDI_SUFFIXES):
         return 44100
-    import soundfile as sf
+    from engine.audio_io import audio_info
 
-    try:
-        return int(sf.info(path).samplerate)
-    except Exception as exc:
-        raise UserError(f"cannot decode audio file {path}: {exc}") from exc
+    return audio_info(path).sample_rate
 
 
 def cmd_play(a: argparse.Namespace) -> int:
@@ -257,11 +254,29 @@ def cmd_plugins(a: argparse.Namespace) -> int:
     return 0
 
 
+def bench_load(kind: str) -> Any:
+    """The background job of ``refrain bench engine``: onnxruntime steps of the shipped generator (what the
+    app's worker runs while the engine plays), numpy matrix products, or none."""
+    from engine.bench import BackgroundLoad, numpy_load
+
+    if kind == "numpy":
+        return numpy_load()
+    if kind == "onnx":
+        from models.generator import FORMAT
+        from models.platform.onnx import OnnxModel
+        from models.platform.registry import resolve_model
+
+        model = OnnxModel(resolve_model("sing", "generator"), threads=1, formats=(FORMAT,))
+        feeds = model.zero_feeds()
+        return BackgroundLoad("onnx", lambda: model.predict(feeds))
+    return None
+
+
 def cmd_bench(a: argparse.Namespace) -> int:
     from engine.bench import run_engine_bench
 
     if a.tracks < 1 or a.seconds <= 0:
         raise UserError("--tracks must be at least 1 and --seconds positive")
-    result = run_engine_bench(a.tracks, a.seconds, a.block, a.rate, a.device, a.load)
+    result = run_engine_bench(a.tracks, a.seconds, a.block, a.rate, a.device, bench_load(a.load))
     print(json.dumps(result))
     return 0

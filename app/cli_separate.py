@@ -1,10 +1,8 @@
-"""``refrain separate`` and the separator's part of ``refrain eval``."""
+"""``refrain separate``."""
 
 from __future__ import annotations
 
 import argparse
-import json
-import sys
 from pathlib import Path
 
 
@@ -12,15 +10,20 @@ def add_separate_command(sub: argparse._SubParsersAction[argparse.ArgumentParser
     p = sub.add_parser(
         "separate",
         help="split a song into stems (drums, bass, vocals, other)",
-        description="Write OUT/<stem>.wav for each stem at the input's sample rate and channel count. "
-        "Nothing is written unless every stem completes.",
+        description="Write OUT/<stem>.wav for each stem at the input's sample rate and channel count; the stems "
+        "add up to the input. Nothing is written unless every stem completes.",
     )
-    p.add_argument("input", help="audio file (WAV, FLAC, OGG, MP3, AIFF)")
-    p.add_argument("--out", required=True, metavar="DIR", help="folder for the stems")
+    p.add_argument("input", help="audio file (WAV, FLAC, OGG, Opus, MP3, AIFF)")
+    p.add_argument("--out", required=True, metavar="DIR", help="folder for the stems (created if missing)")
     p.add_argument("--stems", default=None, help="comma-separated subset, e.g. vocals,drums (default: all)")
-    p.add_argument("--without", metavar="STEM", help="also write no_STEM.wav: the sum of the other stems")
-    p.add_argument("--model", default="separator", help="shipped model name or a model folder (ONNX + JSON)")
-    p.add_argument("--bits", default="24", choices=["16", "24", "float"])
+    p.add_argument("--without", metavar="STEM", help="also write no_STEM.wav: the input minus that stem")
+    p.add_argument("--model", default="separator", help="a separator model ('refrain models') or a model folder")
+    p.add_argument(
+        "--bits",
+        default=None,
+        choices=["16", "24", "float"],
+        help="sample format (default: float for a float input, which may lie beyond full scale; else 24)",
+    )
     p.set_defaults(func=cmd_separate)
 
 
@@ -36,14 +39,4 @@ def cmd_separate(a: argparse.Namespace) -> int:
         bar.done()
     for name, path in paths.items():
         print(f"{name}\t{path}")
-    return 0
-
-
-def cmd_eval_separator(a: argparse.Namespace) -> int:
-    from models.separator.evaluate import SETS, evaluate
-
-    models = [m.strip() for m in (a.model or "separator").split(",") if m.strip()]
-    log = None if a.json else (lambda m: print(m, file=sys.stderr))
-    res = evaluate(models, SETS, a.limit, log=log)
-    print(json.dumps(res, indent=None if a.json else 2))
     return 0

@@ -8,9 +8,9 @@ from PySide6.QtCore import QObject, QTimer, Signal
 from engine import commands as c
 from engine import events as e
 from engine.api import Engine
+from engine.errors import UserError
 from engine.graph import Graph
 from engine.stream import NULL_DEVICE
-from models.errors import UserError
 
 POLL_MS = 25  # 40 Hz: smooth meters and playhead, negligible load
 

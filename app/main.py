@@ -8,7 +8,7 @@ import sys
 import time
 from pathlib import Path
 
-from models.errors import UserError
+from engine.errors import UserError
 
 
 def add_app_command(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -117,7 +117,7 @@ def run_app(file: str | None, screenshot: str | None, quit_after: float | None, 
 
 
 def _save_png(pixmap: object, path: str) -> None:
-    from models.fileutil import atomic_path
+    from engine.files import atomic_path
 
     with atomic_path(path) as tmp:
         if not pixmap.save(str(tmp), "PNG"):  # type: ignore[attr-defined]

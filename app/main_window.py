@@ -34,9 +34,10 @@ from app.views.mixer import MixerView
 from app.views.panels import GeneratePanel, JobPanel, TransportBar
 from app.views.preferences import PreferencesDialog
 from app.views.ssm_editor import FormEditor
-from engine.project import MIDI_SUFFIXES, discard_autosave, find_recovery, is_project_file, load_recovery
-from models.errors import UserError
-from models.structure.tracks import AUDIO_SUFFIXES
+from engine.audio_io import AUDIO_SUFFIXES
+from engine.errors import UserError
+from engine.midi import MIDI_SUFFIXES
+from engine.project import discard_autosave, find_recovery, is_project_file, load_recovery
 
 ICON = Path(__file__).resolve().parents[1] / "packaging" / "refrain.svg"
 TRACK_FILTER = "Tracks (" + " ".join(f"*{s}" for s in AUDIO_SUFFIXES + MIDI_SUFFIXES) + ")"

@@ -8,9 +8,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from engine.project import MIDI_SUFFIXES
-from models.errors import UserError
-from models.structure.tracks import AUDIO_SUFFIXES
+from engine.audio_io import AUDIO_SUFFIXES
+from engine.errors import UserError
+from engine.midi import MIDI_SUFFIXES
 
 OVERVIEW_HZ = 200  # columns per second of audio; enough for ~5 ms detail at full zoom
 
@@ -26,9 +26,14 @@ class AudioOverview:
 @dataclass(frozen=True)
 class MidiOverview:
     seconds: float
-    notes: np.ndarray  # (n, 4): start s, end s, pitch, velocity
+    notes: np.ndarray  # (n, 4): start s, end s, pitch, velocity (at the file's own tempo)
     low: int
     high: int
+    tempo: float = 120.0  # the file's first tempo (BPM): a clip plays at the project's tempo instead
+
+    def scale(self, project_tempo: float) -> float:
+        """How much longer the clip lasts at ``project_tempo`` than as written."""
+        return self.tempo / project_tempo if project_tempo > 0 else 1.0
 
 
 Overview = AudioOverview | MidiOverview
@@ -66,27 +71,8 @@ def audio_overview(audio: np.ndarray, sample_rate: int) -> AudioOverview:
 
 
 def midi_overview(path: str) -> MidiOverview:
-    import mido
+    from engine.midi import read_midi_file
 
-    try:
-        mid = mido.MidiFile(path)
-        messages = list(mid)
-    except (OSError, ValueError, EOFError, KeyError, IndexError) as exc:
-        raise UserError(f"cannot read MIDI file {os.path.basename(path)}: {exc}") from exc
-    now = 0.0
-    sounding: dict[tuple[int, int], tuple[float, int]] = {}
-    rows: list[tuple[float, float, int, int]] = []
-    for msg in messages:
-        now += msg.time
-        if msg.type == "note_on" and msg.velocity > 0:
-            sounding[(msg.channel, msg.note)] = (now, msg.velocity)
-        elif msg.type in ("note_off", "note_on"):
-            start = sounding.pop((msg.channel, msg.note), None)
-            if start is not None:
-                rows.append((start[0], now, msg.note, start[1]))
-    for (_, note), (t0, vel) in sounding.items():
-        rows.append((t0, now, note, vel))
-    notes = np.asarray(rows, np.float64).reshape(-1, 4)
-    low = int(notes[:, 2].min()) if len(rows) else 60
-    high = int(notes[:, 2].max()) if len(rows) else 72
-    return MidiOverview(now, notes, low, high)
+    m = read_midi_file(path)
+    notes = np.asarray([(n.start, n.end, n.pitch, n.velocity) for n in m.notes], np.float64).reshape(-1, 4)
+    return MidiOverview(m.end, notes, int(notes[:, 2].min()), int(notes[:, 2].max()), m.tempo_bpm)

@@ -74,7 +74,7 @@ class Preferences:
         self.recent = [r for r in self.recent if isinstance(r, str)][:MAX_RECENT]
 
     def save(self) -> None:
-        from models.fileutil import atomic_path
+        from engine.files import atomic_path
 
         target = self.path()
         target.parent.mkdir(parents=True, exist_ok=True)

@@ -19,7 +19,7 @@ from collections.abc import Callable
 from multiprocessing.connection import Connection
 from typing import Any
 
-from models.errors import Cancelled, UserError
+from engine.errors import Cancelled, UserError
 
 PROGRESS_HZ = 20.0
 CANCEL_GRACE_S = 5.0  # a child that ignores a cancel this long is killed and replaced

@@ -36,6 +36,7 @@ from app.tasks import (
 )
 from app.workers import Job, JobRunner
 from engine import commands as c
+from engine.errors import UserError
 from engine.project import (
     Clip,
     PluginSpec,
@@ -47,7 +48,6 @@ from engine.project import (
     state_dir,
     write_autosave,
 )
-from models.errors import UserError
 from models.generator.piece import DEFAULT_TEMPERATURE, TEMPO_RANGE
 
 GENERATED_TRACK = "Generated"
@@ -622,7 +622,7 @@ class Session(QObject):
     # -- export ---------------------------------------------------------------------------------------------
     def export_midi(self, target: str | os.PathLike[str]) -> None:
         """Copy the generated piece's MIDI to ``target`` atomically."""
-        from models.fileutil import atomic_path
+        from engine.files import atomic_path
 
         t = self.generated_track()
         if t is None:

@@ -15,8 +15,6 @@ import numpy as np
 from app.media import Overview, overview
 from engine.project import Project
 
-_generators: dict[tuple[str, int], Any] = {}  # per process: loaded once, reused by every generation
-
 
 @dataclass
 class GenerationResult:
@@ -50,13 +48,10 @@ def analyse_piece(grid: Any, template: np.ndarray) -> tuple[np.ndarray, float]:
 
 
 def generator(model: str, threads: int) -> Any:
-    """The sampler for ``model``, loaded once per process."""
-    from models.generator.sampler import StructuredGenerator
+    """The sampler for ``model``, loaded once per process (by the model registry)."""
+    from models.platform.registry import load_model
 
-    key = (model, threads)
-    if key not in _generators:
-        _generators[key] = StructuredGenerator(model, threads=threads)
-    return _generators[key]
+    return load_model(model, "generator", threads)
 
 
 def stamp() -> str:
@@ -72,7 +67,7 @@ def generate_task(
     sample_rate: int,
 ) -> GenerationResult:
     """Generate a piece following ``template`` and write it as MIDI in ``out_dir`` (atomically)."""
-    from models.fileutil import atomic_path
+    from engine.files import atomic_path
     from models.generator.midi import read_midi, write_midi
     from models.generator.piece import GenerateRequest, generate_piece
 

@@ -16,7 +16,7 @@ from typing import Any
 from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
 
 from app.process_jobs import ProcessPool, TaskFn, warm_up
-from models.errors import Cancelled, UserError
+from engine.errors import Cancelled, UserError
 
 JobFn = Callable[["Job"], Any]
 

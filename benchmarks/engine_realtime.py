@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import json
 
+from app.cli_engine import bench_load
 from engine.bench import GOALS, run_engine_bench
 
 
@@ -21,7 +22,7 @@ def main() -> None:
     ap.add_argument("--block", type=int, default=256)
     ap.add_argument("--load", default="onnx", choices=["onnx", "numpy", "none"])
     a = ap.parse_args()
-    r = run_engine_bench(a.tracks, a.seconds, a.block, 44100, None, a.load)
+    r = run_engine_bench(a.tracks, a.seconds, a.block, 44100, None, bench_load(a.load))
     r["goals"] = {k: f"< {v}" if k != "xruns" else "0" for k, v in GOALS.items()}
     print(json.dumps(r))
 

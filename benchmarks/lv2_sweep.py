@@ -14,8 +14,8 @@ import time
 
 import numpy as np
 
+from engine.errors import UserError
 from engine.plugins.lv2 import Lv2Plugin, installed_plugins
-from models.errors import UserError
 
 
 def main() -> None:

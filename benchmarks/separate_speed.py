@@ -37,7 +37,8 @@ def make_track(path: Path, minutes: float) -> str:
     import soundfile as sf
 
     from models.separator.dataset import StemBank
-    from models.separator.render import SAMPLE_RATE, cache_dir
+    from models.data.synth import SAMPLE_RATE
+    from models.separator.render import cache_dir
 
     n = round(minutes * 60 * SAMPLE_RATE)
     try:

@@ -12,11 +12,11 @@ import numpy as np
 from engine import commands as c
 from engine import events as e
 from engine.build import empty_graph
+from engine.errors import UserError
 from engine.graph import CHANNELS, Graph
 from engine.render import Renderer, RenderThread
 from engine.ring import AudioRing, Capture
 from engine.stream import DeviceOutput, NullOutput, resolve_device
-from models.errors import UserError
 
 # The callback thread needs the GIL to copy the ring; a short switch interval bounds how long it waits
 # behind the render thread or a worker running Python code.

@@ -6,6 +6,7 @@ from __future__ import annotations
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -52,35 +53,31 @@ def bench_graph(n_tracks: int, seconds: float, sample_rate: int, block: int) -> 
 
 
 class BackgroundLoad(threading.Thread):
-    """Keeps a core busy the way the app's workers do: onnxruntime steps of the shipped generator, or
-    numpy matrix products."""
+    """Keeps a core busy the way the app's workers do, by calling ``work`` until told to stop. The engine
+    knows no models: the caller passes the work in (``refrain bench engine`` passes onnxruntime steps of
+    the shipped generator)."""
 
-    def __init__(self, kind: str) -> None:
+    def __init__(self, name: str, work: Callable[[], object]) -> None:
         super().__init__(name="refrain-bench-load", daemon=True)
-        self.kind = kind
+        self.kind = name
+        self.work = work
         self.iterations = 0
         self.quit = threading.Event()
 
     def run(self) -> None:
-        if self.kind == "onnx":
-            from models.runtime import OnnxModel, model_dir
+        while not self.quit.is_set():
+            self.work()
+            self.iterations += 1
 
-            model = OnnxModel(model_dir("sing") / "model.onnx", threads=1)
-            feeds = {
-                i.name: np.zeros(
-                    [d if isinstance(d, int) else 1 for d in i.shape],
-                    dtype=np.int64 if "int" in i.type else np.float32,
-                )
-                for i in model.session.get_inputs()
-            }
-            while not self.quit.is_set():
-                model.predict(feeds)
-                self.iterations += 1
-        elif self.kind == "numpy":
-            a = np.random.default_rng(0).standard_normal((512, 512)).astype(np.float32)
-            while not self.quit.is_set():
-                a = np.tanh(a @ a * 1e-3)
-                self.iterations += 1
+
+def numpy_load() -> BackgroundLoad:
+    """Matrix products on a 512 x 512 float32 matrix (numpy releases the GIL inside them, as onnxruntime does)."""
+    a = np.random.default_rng(0).standard_normal((512, 512)).astype(np.float32)
+
+    def work() -> None:
+        np.tanh(a @ a * 1e-3, out=a)
+
+    return BackgroundLoad("numpy", work)
 
 
 def run_engine_bench(
@@ -89,8 +86,10 @@ def run_engine_bench(
     block: int = 256,
     sample_rate: int = 44100,
     device: str | None = None,
-    load: str = "onnx",
+    load: BackgroundLoad | None = None,
 ) -> dict[str, Any]:
+    """Play ``tracks`` stereo tracks (EQ + compressor each) on a clocked device for ``seconds`` while
+    ``load`` runs beside it; returns xruns, callback and render load (fractions of the period), start-up."""
     from engine.api import Engine
     from engine.jack import JackDummy
     from engine.stream import output_devices
@@ -99,10 +98,10 @@ def run_engine_bench(
     if device is None and not output_devices():
         jack = JackDummy(sample_rate, block).start()
         device = "system"
-    bg = BackgroundLoad(load)
+    bg = load
     try:
         graph = bench_graph(tracks, seconds + 1.0, sample_rate, block)
-        if load != "none":
+        if bg is not None:
             bg.start()
             time.sleep(0.5)
         eng = Engine(sample_rate, block, device)
@@ -125,8 +124,8 @@ def run_engine_bench(
                 "sample_rate": sample_rate,
                 "seconds": seconds,
                 "device": device,
-                "background": load,
-                "background_iterations": bg.iterations,
+                "background": bg.kind if bg is not None else "none",
+                "background_iterations": bg.iterations if bg is not None else 0,
                 "xruns": eng.xruns,
                 "callbacks": int(durations.size),
                 "callback_load": round(float(np.percentile(durations, 99)) / period, 4) if durations.size else None,
@@ -138,9 +137,10 @@ def run_engine_bench(
         finally:
             eng.close()
     finally:
-        bg.quit.set()
-        if bg.is_alive():
-            bg.join()
+        if bg is not None:
+            bg.quit.set()
+            if bg.is_alive():
+                bg.join()
         if jack is not None:
             jack.stop()
     cb, start = result["callback_load"], result["start_ms"]

@@ -9,9 +9,9 @@ from collections.abc import Callable
 import numpy as np
 
 from engine import commands as c
+from engine.errors import Cancelled, UserError
 from engine.graph import CHANNELS, Graph
 from engine.render import Renderer
-from models.errors import Cancelled, UserError
 
 LUFS_CEILING_DB = -1.0  # peak ceiling after loudness normalisation
 
@@ -74,15 +74,9 @@ def bounce_to_file(
     cancel: threading.Event | None = None,
 ) -> np.ndarray:
     """Bounce and write WAV/FLAC atomically (nothing is left behind on error or cancel). Returns the audio."""
-    from engine.audio_io import SUBTYPES, write_audio
+    from engine.audio_io import check_output, write_audio
 
-    if bits not in SUBTYPES:
-        raise UserError(f"unknown sample format {bits!r} (choose {', '.join(SUBTYPES)})")
-    suffix = os.fspath(out_path).lower().rsplit(".", 1)[-1]
-    if suffix not in ("wav", "flac"):
-        raise UserError(f"output must be .wav or .flac, not .{suffix}")
-    if suffix == "flac" and bits == "float":
-        raise UserError("FLAC stores integers only: use --bits 16 or 24")
+    check_output(out_path, bits)  # a bad name or format fails before the work
     folder = os.path.dirname(os.path.abspath(os.fspath(out_path)))
     if not os.path.isdir(folder):
         raise UserError(f"output folder does not exist: {folder}")

@@ -1,4 +1,7 @@
-"""Build a prepared Graph from a Project (off the render thread: decoding and plugin set-up happen here)."""
+"""From a Project to the running graph: :func:`build_graph` builds and prepares a new graph (off the render
+thread: decoding and plugin set-up happen here), and :func:`live_commands` turns an edit into commands for
+the graph already running, when the edit needs no new graph. Both own the slot arithmetic: a MIDI track's
+instrument is slot 0 of its chain, so its effects start at slot 1."""
 
 from __future__ import annotations
 
@@ -8,13 +11,14 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from engine import commands as c
+from engine.errors import UserError
 from engine.graph import Chain, Graph, Slot, Strip, Track
 from engine.midi_render import TAIL_SECONDS
 from engine.plugin import Plugin
 from engine.plugins import create_plugin
 from engine.project import BusSpec, MasterSpec, PluginSpec, Project, TrackSpec
 from engine.sources import AudioClipData, ClipPlayer, MidiSequence, load_midi_clip
-from models.errors import UserError
 
 _CACHE_ITEMS = 64
 _decoded: OrderedDict[tuple[str, int, int, int], np.ndarray] = OrderedDict()
@@ -48,14 +52,16 @@ def _make(spec: PluginSpec) -> Plugin:
     return create_plugin(spec.plugin, spec.params, spec.options)
 
 
-def _track(spec: TrackSpec, sr: int, bus_index: dict[str, int], errors: deque[tuple[str, int, str]]) -> Track:
+def _track(
+    spec: TrackSpec, sr: int, tempo: float, bus_index: dict[str, int], errors: deque[tuple[str, int, str]]
+) -> Track:
     audio: list[AudioClipData] = []
     midi: list[MidiSequence] = []
     tail = round(TAIL_SECONDS * sr)
     for clip in spec.clips:
         start = round(clip.start * sr)
         if clip.is_midi:
-            midi.append(load_midi_clip(clip.path, sr, start=start, tail=tail))
+            midi.append(load_midi_clip(clip.path, sr, start=start, tail=tail, tempo=tempo))
             continue
         a = decode_cached(clip.path, sr)
         lo = round(clip.offset * sr)
@@ -110,7 +116,7 @@ def build_graph(project: Project, sample_rate: int | None = None, max_block: int
     made: list[Strip] = []
     try:
         for spec in project.tracks:
-            made.append(_track(spec, sr, bus_index, errors))
+            made.append(_track(spec, sr, project.tempo, bus_index, errors))
         buses = [_bus(b, errors) for b in project.buses]
         made.extend(buses)
         master = _master(project.master, errors)
@@ -125,3 +131,66 @@ def build_graph(project: Project, sample_rate: int | None = None, max_block: int
 
 def empty_graph(sample_rate: int, max_block: int) -> Graph:
     return build_graph(Project(sample_rate=sample_rate), sample_rate, max_block)
+
+
+# -- edits that need no new graph -------------------------------------------------------------------------
+def _plugin_key(p: PluginSpec) -> tuple[str, tuple[tuple[str, str], ...]]:
+    return p.plugin, tuple(sorted(p.options.items()))
+
+
+def has_midi(t: TrackSpec) -> bool:
+    return any(cl.is_midi for cl in t.clips)
+
+
+def skeleton(p: Project) -> tuple[object, ...]:
+    """Everything that needs a new graph when it changes: clips, instruments, plugin chains, routing, the
+    rate, and the tempo when MIDI clips follow it. Gains, pans, mute/solo, plugin parameters and bypass go to
+    the running graph as commands; names, ids and the template do not touch audio."""
+    tracks = tuple(
+        (
+            tuple((cl.path, cl.start, cl.offset, cl.length, cl.gain_db) for cl in t.clips),
+            None if t.instrument is None else (*_plugin_key(t.instrument), tuple(sorted(t.instrument.params.items()))),
+            tuple(_plugin_key(s) for s in t.chain),
+            t.output,
+        )
+        for t in p.tracks
+    )
+    buses = tuple((b.name, tuple(_plugin_key(s) for s in b.chain)) for b in p.buses)
+    tempo = p.tempo if any(has_midi(t) for t in p.tracks) else None
+    return p.sample_rate, tempo, tracks, buses, tuple(_plugin_key(s) for s in p.master.chain)
+
+
+def live_commands(old: Project, new: Project) -> list[c.Command] | None:
+    """The commands that take a graph built from ``old`` to ``new``; None when ``new`` needs a new graph.
+    Strips are tracks, then buses, then the master (-1); slot -1 is a strip's fader."""
+    if skeleton(old) != skeleton(new):
+        return None
+    out: list[c.Command] = []
+
+    def fader(strip: int, a: tuple[float, float], b: tuple[float, float]) -> None:
+        for name, va, vb in zip(("gain_db", "pan"), a, b, strict=True):
+            if va != vb:
+                out.append(c.SetParam(strip, -1, name, vb))
+
+    def chain(strip: int, a: list[PluginSpec], b: list[PluginSpec], first_slot: int) -> None:
+        for k, (pa, pb) in enumerate(zip(a, b, strict=True)):
+            for name, v in pb.params.items():
+                if pa.params.get(name) != v:
+                    out.append(c.SetParam(strip, k + first_slot, name, v))
+            if pa.bypass != pb.bypass:
+                out.append(c.SetBypass(strip, k + first_slot, pb.bypass))
+
+    for i, (a, b) in enumerate(zip(old.tracks, new.tracks, strict=True)):
+        fader(i, (a.gain_db, a.pan), (b.gain_db, b.pan))
+        if (a.mute, a.solo) != (b.mute, b.solo):
+            out.append(c.SetStrip(i, mute=b.mute, solo=b.solo))
+        chain(i, a.chain, b.chain, 1 if has_midi(b) else 0)
+    nt = len(new.tracks)
+    for j, (ba, bb) in enumerate(zip(old.buses, new.buses, strict=True)):
+        fader(nt + j, (ba.gain_db, ba.pan), (bb.gain_db, bb.pan))
+        if ba.mute != bb.mute:
+            out.append(c.SetStrip(nt + j, mute=bb.mute))
+        chain(nt + j, ba.chain, bb.chain, 0)
+    fader(-1, (old.master.gain_db, 0.0), (new.master.gain_db, 0.0))
+    chain(-1, old.master.chain, new.master.chain, 0)
+    return out

@@ -70,6 +70,7 @@ class Chain:
 
     def reset(self) -> None:
         for s in self.slots:
+            s.plugin.settle()
             s.plugin.reset()
             if s.bypass_delay is not None:
                 s.bypass_delay.reset()
@@ -192,10 +193,20 @@ class Graph:
         return max((t.end for t in self.tracks), default=0)
 
     def reset(self) -> None:
+        """Fresh state for a start (play or bounce): plugins and faders at their set values, mutes already in
+        force, so the first block carries no glide from defaults (a muted track is silent from sample 0)."""
+        any_solo = any(t.solo for t in self.tracks)
         for s in self.strips:
             s.chain.reset()
+            s.fader.set_mute(not self._audible(s, any_solo))
+            s.fader.settle()
             s.fader.reset()
             s.compensation.reset()
+
+    def _audible(self, strip: Strip, any_solo: bool) -> bool:
+        if isinstance(strip, Track):
+            return not strip.mute and (strip.solo or not any_solo)
+        return not strip.mute
 
     def locate(self, frame: int) -> None:
         for t in self.tracks:
@@ -211,7 +222,7 @@ class Graph:
         buf = self._track_buf[:, :n]
         for i, t in enumerate(self.tracks):
             t.render(position, buf)
-            self._fade(t, buf, audible=not t.mute and (t.solo or not any_solo))
+            self._fade(t, buf, audible=self._audible(t, any_solo))
             t.compensation.process(buf)
             self._meter(i, buf)
             if t.output < 0:
@@ -221,11 +232,11 @@ class Graph:
         for j, b in enumerate(self.buses):
             bb = buses[j]
             b.chain.process(bb)
-            self._fade(b, bb, audible=not b.mute)
+            self._fade(b, bb, audible=self._audible(b, any_solo))
             self._meter(len(self.tracks) + j, bb)
             out += bb
         self.master.chain.process(out)
-        self._fade(self.master, out, audible=not self.master.mute)
+        self._fade(self.master, out, audible=self._audible(self.master, any_solo))
         self._meter(len(self.strips) - 1, out)
         self.meter_frames += n
 

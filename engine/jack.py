@@ -10,7 +10,7 @@ import shutil
 import subprocess
 import time
 
-from models.errors import UserError
+from engine.errors import UserError
 
 
 class JackDummy:

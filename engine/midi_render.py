@@ -8,9 +8,9 @@ from typing import Any
 
 import numpy as np
 
+from engine.errors import UserError
 from engine.plugins.synth import select_gm_defaults, send_midi
 from engine.soundfont import find_soundfont
-from models.errors import UserError
 
 TAIL_SECONDS = 1.5  # let releases and reverb ring out after the last event
 
@@ -24,19 +24,13 @@ def render_midi(
 ) -> np.ndarray:
     """Render a MIDI file to a (2, samples) float32 array with a GM SoundFont."""
     import fluidsynth
-    import mido
+
+    from engine.midi import read_midi_file
 
     sf2 = find_soundfont(soundfont)
-    try:
-        mid = mido.MidiFile(os.fspath(midi_path))
-    except Exception as exc:
-        raise UserError(f"cannot read MIDI file {os.fspath(midi_path)}: {exc}") from exc
-    events: list[tuple[float, bytes]] = []
-    now = 0.0
-    for msg in mid:  # merged tracks, msg.time in seconds since the previous message
-        now += msg.time
-        if not msg.is_meta:
-            events.append((now, bytes(msg.bytes())))
+    m = read_midi_file(midi_path)
+    events = [(e.seconds, e.to_bytes()) for e in m.events]
+    now = m.end
     synth = fluidsynth.Synth(gain=gain, samplerate=float(sample_rate))
     try:
         sfid = synth.sfload(str(sf2))

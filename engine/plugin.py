@@ -16,7 +16,7 @@ from typing import Any, ClassVar, Literal, NamedTuple
 
 import numpy as np
 
-from models.errors import UserError
+from engine.errors import UserError
 
 ParamKind = Literal["float", "int", "bool", "choice"]
 SMOOTHING_SECONDS = 0.02  # time constant of the parameter glide: short enough to feel instant, long enough not to click
@@ -145,6 +145,17 @@ class Plugin(ABC):
                 s.current, s.moving = s.target, False
             moved = True
         if moved:
+            self._apply(self.values())
+
+    def settle(self) -> None:
+        """Jump every parameter to its target: playback and bounces start at the set values, never with a
+        glide from earlier ones."""
+        moved = False
+        for s in self._values.values():
+            if s.moving or s.current != s.target:
+                s.current, s.moving = s.target, False
+                moved = True
+        if moved and self.sample_rate:
             self._apply(self.values())
 
     def _apply(self, values: dict[str, float]) -> None:  # noqa: B027 - plugins that read values lazily

@@ -7,15 +7,23 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import secrets
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from models.errors import UserError
+from engine.errors import UserError
+from engine.files import atomic_path
+from engine.midi import MIDI_SUFFIXES
 
 FORMAT = "refrain-project"
-VERSION = 1
-MIDI_SUFFIXES = (".mid", ".midi")
+AUTOSAVE_KEY = "autosave_of"  # in an autosave: the absolute path of its project ("" for untitled)
+VERSION = 2  # 2: tracks have stable ids, and a stem's ``group`` is its source's id (1: the source's name)
+
+
+def new_track_id() -> str:
+    """A stable id for a track: kept through renames, undo and saves."""
+    return secrets.token_hex(6)
 
 
 @dataclass
@@ -50,7 +58,8 @@ class TrackSpec:
     mute: bool = False
     solo: bool = False
     output: str = "master"  # or a bus name
-    group: str = ""  # the track this one was separated from: its lane shows under that track's
+    group: str = ""  # the id of the track this one was separated from: its lane shows under that track's
+    id: str = field(default_factory=new_track_id)
 
 
 @dataclass
@@ -81,14 +90,20 @@ class Project:
 
     @staticmethod
     def from_files(paths: list[str | os.PathLike[str]], sample_rate: int = 44100) -> Project:
-        """One track per file at unity gain and centre pan, no master processing: a plain sum."""
+        """One track per file at unity gain and centre pan, no master processing: a plain sum. The tempo is
+        the first MIDI file's, so MIDI files play as written."""
         tracks = []
+        tempo = None
         for p in paths:
             ap = os.path.abspath(os.fspath(p))
             if not os.path.isfile(ap):
                 raise UserError(f"no such file: {os.fspath(p)}")
             tracks.append(TrackSpec(name=Path(ap).stem, clips=[Clip(ap)]))
-        return Project(sample_rate=sample_rate, tracks=tracks)
+            if tempo is None and tracks[-1].clips[0].is_midi:
+                from engine.midi import read_midi_file
+
+                tempo = read_midi_file(ap).tempo_bpm
+        return Project(sample_rate=sample_rate, tempo=min(400.0, max(20.0, tempo or 120.0)), tracks=tracks)
 
 
 # -- JSON ------------------------------------------------------------------------------------------
@@ -118,10 +133,18 @@ def from_json(data: Any, base_dir: Path) -> Project:
     if version > VERSION:
         raise UserError(f"project was saved by a newer Refrain (format {version}); this version reads up to {VERSION}")
     r = _Reader(data)
+    tracks = [_track(t, base_dir) for t in r.items("tracks")]
+    ids = [t.id for t in tracks]
+    if len(set(ids)) != len(ids):
+        raise UserError("broken project: two tracks have the same id")
+    if version == 1:  # groups named their source track; they hold its id since format 2
+        by_name = {t.name: t.id for t in tracks}
+        for t in tracks:
+            t.group = by_name.get(t.group, "")
     return Project(
         sample_rate=r.integer("sample_rate", 44100, 8000, 384000),
         tempo=r.num("tempo", 120.0, 20.0, 400.0),
-        tracks=[_track(t, base_dir) for t in r.items("tracks")],
+        tracks=tracks,
         buses=[_bus(b) for b in r.items("buses")],
         master=_master(r.sub("master")),
         template=_template(data.get("template")),
@@ -212,6 +235,7 @@ def _track(r: _Reader, base_dir: Path) -> TrackSpec:
         solo=r.flag("solo"),
         output=r.text("output", "master"),
         group=r.text("group", ""),
+        id=r.text("id", "") or new_track_id(),
     )
 
 
@@ -261,12 +285,15 @@ def _labels(v: Any, template: Any) -> list[str] | None:
 # -- files -----------------------------------------------------------------------------------------
 
 
-def save_project(project: Project, path: str | os.PathLike[str], base_dir: Path | None = None) -> None:
-    """Write atomically; clip paths are stored relative to the project's folder (or ``base_dir``)."""
-    from models.fileutil import atomic_path
-
+def save_project(
+    project: Project, path: str | os.PathLike[str], base_dir: Path | None = None, autosave_of: str | None = None
+) -> None:
+    """Write atomically; clip paths are stored relative to the project's folder (or ``base_dir``). An
+    autosave records the project it belongs to (``autosave_of``), so a plain start can offer it."""
     target = Path(path)
     data = to_json(project, (base_dir or target.parent).resolve())
+    if autosave_of is not None:
+        data[AUTOSAVE_KEY] = autosave_of
     with atomic_path(target) as tmp:
         tmp.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
 
@@ -321,8 +348,27 @@ def write_autosave(project: Project, project_path: str | os.PathLike[str] | None
     target = autosave_path(project_path)
     target.parent.mkdir(parents=True, exist_ok=True)
     base = Path(os.fspath(project_path)).resolve().parent if project_path is not None else Path.cwd()
-    save_project(project, target, base_dir=base)
+    owner = os.path.abspath(os.fspath(project_path)) if project_path is not None else ""
+    save_project(project, target, base_dir=base, autosave_of=owner)
     return target
+
+
+def latest_recovery() -> tuple[str | None] | None:
+    """What a crash left behind, for a plain start: ``(project path,)`` of the newest autosave that is
+    newer than its project (``(None,)`` for the untitled project), or None when there is nothing."""
+    folder = autosave_dir()
+    found: list[tuple[float, str | None]] = []
+    for a in folder.glob("*.autosave.json") if folder.is_dir() else []:
+        try:
+            owner = json.loads(a.read_text(encoding="utf-8")).get(AUTOSAVE_KEY, "")
+        except (OSError, ValueError, AttributeError):
+            continue
+        project_path = owner if isinstance(owner, str) and owner else None
+        if find_recovery(project_path) == a:
+            found.append((a.stat().st_mtime, project_path))
+    if not found:
+        return None
+    return (max(found, key=lambda f: f[0])[1],)
 
 
 def find_recovery(project_path: str | os.PathLike[str] | None) -> Path | None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from models.errors import UserError
+from engine.errors import UserError
 
 # Debian's fluid-soundfont-gm first (the best of the free GM sets), then other common places.
 CANDIDATES = (

@@ -9,7 +9,6 @@ from dataclasses import dataclass
 import numpy as np
 
 from engine.plugin import MidiEvent, Param, Plugin
-from models.errors import UserError
 
 
 @dataclass(frozen=True)
@@ -105,38 +104,24 @@ class MidiSequence:
         )
 
 
-def load_midi_clip(path: str | os.PathLike[str], sample_rate: int, start: int = 0, tail: int = 0) -> MidiSequence:
-    """Read a MIDI file into frame-stamped events (tempo map applied), placed at ``start``."""
-    import mido
+def load_midi_clip(
+    path: str | os.PathLike[str], sample_rate: int, start: int = 0, tail: int = 0, tempo: float | None = None
+) -> MidiSequence:
+    """Read a MIDI file (:mod:`engine.midi`) into frame-stamped events placed at ``start``.
 
-    try:
-        mid = mido.MidiFile(os.fspath(path))
-        messages = list(mid)
-    except (OSError, ValueError, EOFError, KeyError, IndexError) as exc:
-        raise UserError(f"cannot read MIDI file {os.fspath(path)}: {exc}") from exc
-    frames: list[int] = []
-    status: list[int] = []
-    d1: list[int] = []
-    d2: list[int] = []
-    now = 0.0
-    for msg in messages:
-        now += msg.time
-        if msg.is_meta or msg.type == "sysex":
-            continue
-        raw = msg.bytes()
-        if len(raw) < 2 or raw[0] >= 0xF0:
-            continue
-        frames.append(start + round(now * sample_rate))
-        status.append(raw[0])
-        d1.append(raw[1])
-        d2.append(raw[2] if len(raw) > 2 else 0)
-    f = np.asarray(frames, dtype=np.int64)
-    order = np.argsort(f, kind="stable")
-    end = start + round(now * sample_rate) + tail
+    MIDI clips follow the project's ``tempo`` (BPM): the file's own tempo map is scaled so its first tempo
+    becomes ``tempo`` (tempo changes inside the file keep their proportions). ``None`` plays the file as
+    written. The clip ends at the file's last sounding event, plus ``tail`` frames for releases."""
+    from engine.midi import read_midi_file
+
+    m = read_midi_file(path)
+    scale = m.tempo_bpm / tempo if tempo else 1.0
+    frames = np.asarray([start + round(e.seconds * scale * sample_rate) for e in m.events], dtype=np.int64)
+    order = np.argsort(frames, kind="stable")
     return MidiSequence(
-        f[order],
-        np.asarray(status, np.uint8)[order],
-        np.asarray(d1, np.uint8)[order],
-        np.asarray(d2, np.uint8)[order],
-        end,
+        frames[order],
+        np.asarray([e.status for e in m.events], np.uint8)[order],
+        np.asarray([e.data1 for e in m.events], np.uint8)[order],
+        np.asarray([e.data2 for e in m.events], np.uint8)[order],
+        start + round(m.end * scale * sample_rate) + tail,
     )

@@ -10,8 +10,8 @@ from typing import Any
 
 import numpy as np
 
+from engine.errors import UserError
 from engine.ring import AudioRing
-from models.errors import UserError
 
 NULL_DEVICE = "null"
 TIMING_SLOTS = 1 << 16
@@ -116,13 +116,18 @@ class _Output:
     def _fill(self, outdata: np.ndarray, frames: int, underflow: bool) -> None:
         t0 = time.perf_counter()
         st = self.stats
+        was_playing = self.ring.heard >= 0
         got = self.ring.read_into(outdata)
+        # A dropout is a gap in the music: late or missing blocks while the transport is stopped are silence
+        # either way, and counting them made "audio dropouts" climb on an idle null device.
+        playing = was_playing or self.ring.heard >= 0
         if got < frames:
             outdata[got:] = 0.0
-            st.underruns += 1
+            if playing:
+                st.underruns += 1
         elif st.first_audio is None and self.ring.heard >= 0:
             st.first_audio = t0
-        if underflow:
+        if underflow and playing:
             st.device_xruns += 1
         st.durations[st.callbacks % TIMING_SLOTS] = time.perf_counter() - t0
         st.callbacks += 1

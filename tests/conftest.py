@@ -53,7 +53,7 @@ def tiny_separator(tmp_path_factory: pytest.TempPathFactory) -> object:
     onnxruntime against torch): the runtime, CLI and app tests run on it without trained weights."""
     import torch
 
-    from models.checkpoint import save_checkpoint
+    from models.platform.checkpoint import save_checkpoint
     from models.separator.export import export
     from models.separator.model import SeparatorConfig, build
 

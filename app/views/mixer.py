@@ -36,9 +36,9 @@ from PySide6.QtWidgets import (
 from app.itemmodels.tracks import ChainModel
 from app.session import Session, plugin_label
 from app.workers import Job
+from engine.errors import UserError
 from engine.plugin import Param
 from engine.project import PluginSpec
-from models.errors import UserError
 
 METER_FLOOR_DB = -60.0
 METER_TOP_DB = 6.0

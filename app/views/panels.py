@@ -27,7 +27,7 @@ from PySide6.QtWidgets import (
 
 from app.session import Session, has_midi
 from app.workers import Job
-from models.errors import UserError
+from engine.errors import UserError
 
 
 def clock(seconds: float, tempo: float) -> str:

@@ -28,7 +28,7 @@ from PySide6.QtWidgets import (
 from app import form
 from app.session import Session
 from app.tasks import GenerationResult
-from models.errors import UserError
+from engine.errors import UserError
 
 BAND = 16  # the letter band above the matrix
 _strokes = itertools.count(1)

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 
+from engine.errors import UserError
 from engine.plugin import Param, Plugin
 from engine.plugins.builtin import Compressor, Delay, GainPan, Limiter, ParametricEQ, Reverb
 from engine.plugins.synth import FluidSynthGM
-from models.errors import UserError
 
 BUILTINS: dict[str, Callable[[], Plugin]] = {
     "gain": GainPan,

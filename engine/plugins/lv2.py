@@ -19,8 +19,8 @@ from typing import Any
 
 import numpy as np
 
+from engine.errors import UserError
 from engine.plugin import MidiEvent, Param, ParamKind, Plugin
-from models.errors import UserError
 
 LV2 = "http://lv2plug.in/ns/lv2core#"
 ATOM = "http://lv2plug.in/ns/ext/atom#"

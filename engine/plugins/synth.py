@@ -9,9 +9,9 @@ from typing import Any
 
 import numpy as np
 
+from engine.errors import UserError
 from engine.plugin import MidiEvent, Param, Plugin
 from engine.soundfont import find_soundfont
-from models.errors import UserError
 
 _FUNCS: dict[str, Any] = {}
 _VP, _INT = ctypes.c_void_p, ctypes.c_int

@@ -13,8 +13,8 @@ from typing import Any
 
 import numpy as np
 
+from engine.errors import UserError
 from engine.plugin import MidiEvent, Param, ParamKind, Plugin
-from models.errors import UserError
 
 
 class Vst3Plugin(Plugin):

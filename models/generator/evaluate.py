@@ -8,15 +8,15 @@ reported beside those of the real songs.
 
 from __future__ import annotations
 
-import os
+import argparse
+import sys
 import time
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from models.errors import UserError
+from engine.errors import UserError
 from models.generator.codec import STEPS_PER_BAR, Grid, grid_from_notes
 from models.generator.features import template_features
 from models.generator.metrics import adherence_auc, mean_stats
@@ -24,19 +24,11 @@ from models.generator.piece import DEFAULT_TEMPERATURE
 from models.generator.sampler import Plan, StructuredGenerator
 from models.structure import parse_structure, similar_pairs, ssm_from_features, template_from_structure
 
-DEFAULT_DATA = Path(__file__).resolve().parents[3] / "shared" / "data"
-
-
-def data_root() -> Path:
-    root = Path(os.environ.get("REFRAIN_DATA", DEFAULT_DATA))
-    if not (root / "pop909").is_dir() or not (root / "pop909_structure").is_dir():
-        raise UserError(f"POP909 data not found under {root}: set REFRAIN_DATA to the folder holding pop909/")
-    return root
-
 
 def load_eval_songs(split: str, limit: int = 0) -> list[tuple[str, Grid, str]]:
     """(song id, grid, first labelling) for the aligned songs of a split."""
-    from models.generator.pop909 import Song, load_song, load_split
+    from models.data.pop909 import data_root, load_split
+    from models.generator.pop909 import Song, load_song
 
     ids = load_split().get(split)
     if ids is None:
@@ -104,3 +96,10 @@ def evaluate(
         res[name] = entry
     res["seconds"] = round(time.monotonic() - t0, 1)
     return res
+
+
+def run(a: argparse.Namespace) -> dict[str, Any]:
+    """``refrain eval generator``: the options of the eval command -> the figures."""
+    temp = DEFAULT_TEMPERATURE if a.temperature is None else a.temperature
+    log = None if a.json else (lambda m: print(m, file=sys.stderr))
+    return evaluate(a.split, a.limit, a.seed, temp, log=log)

@@ -8,14 +8,12 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import warnings
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 
-from models.checkpoint import load_checkpoint
+from models.generator import DESCRIPTIONS, FORMAT
 from models.generator.codec import (
     ACC_LO,
     ACC_N,
@@ -27,7 +25,8 @@ from models.generator.codec import (
 )
 from models.generator.model import Generator, StepWrapper
 from models.generator.train import config_from_args
-from models.runtime import sha256_of
+from models.platform.checkpoint import load_checkpoint
+from models.platform.export import export_onnx
 
 INPUTS = ["prev", "ctx", "conf", "pos", "h", "c"]
 OUTPUTS = ["mel_logits", "acc_logits", "vel_m_logits", "vel_a_logits", "h_out", "c_out"]
@@ -46,38 +45,21 @@ def dummy_inputs(net: Generator, batch: int, seed: int = 0) -> tuple[torch.Tenso
 
 
 def export(ckpt_path: Path, out_dir: Path, name: str | None = None) -> dict[str, Any]:
-    """Write ``out_dir/model.onnx`` and ``out_dir/model.json``; returns the sidecar."""
+    """Write ``out_dir/model.onnx`` and ``out_dir/model.json`` through the platform's export (checked
+    against torch); returns the sidecar."""
     ck = load_checkpoint(ckpt_path)
     cfg = config_from_args(ck["args"])
     net = Generator(cfg)
     net.load_state_dict(ck["state_dict"])
-    net.eval()
-    step = StepWrapper(net).eval()
-    out_dir.mkdir(parents=True, exist_ok=True)
-    onnx_path = out_dir / "model.onnx"
-    tmp = out_dir / "model.part.onnx"
+    step = StepWrapper(net.eval()).eval()
     axes = {n: {0: "batch"} for n in ["prev", "ctx", "conf", "pos"]}
     axes.update({n: {1: "batch"} for n in ["h", "c", "h_out", "c_out"]})
     axes.update({n: {0: "batch"} for n in ["mel_logits", "acc_logits", "vel_m_logits", "vel_a_logits"]})
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        torch.onnx.export(
-            step,
-            dummy_inputs(net, 2),
-            str(tmp),
-            input_names=INPUTS,
-            output_names=OUTPUTS,
-            dynamic_axes=axes,
-            opset_version=17,
-            dynamo=False,
-        )
-    tmp.replace(onnx_path)
     model_name = name or str(ck["args"]["model"])
-    side: dict[str, Any] = {
+    sidecar: dict[str, Any] = {
         "name": model_name,
-        "format": "refrain-generator-step",
-        "inputs": INPUTS,
-        "outputs": OUTPUTS,
+        "format": FORMAT,
+        "description": DESCRIPTIONS.get(model_name, "a structured generator"),
         "config": cfg.to_dict(),
         "codec": {
             "steps_per_bar": STEPS_PER_BAR,
@@ -94,22 +76,10 @@ def export(ckpt_path: Path, out_dir: Path, name: str | None = None) -> dict[str,
             "versions": ck["versions"],
             "updates": int(ck.get("train_state", {}).get("step", 0)),
         },
-        "sha256": sha256_of(onnx_path),
-        "bytes": onnx_path.stat().st_size,
     }
-    (out_dir / "model.json").write_text(json.dumps(side, indent=2) + "\n")
-    # Agreement check, so a broken export never ships.
-    import onnxruntime as ort
-
-    sess = ort.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])
-    feeds = dummy_inputs(net, 3, seed=1)
-    with torch.no_grad():
-        ref = step(*feeds)
-    got = sess.run(OUTPUTS, {k: v.numpy() for k, v in zip(INPUTS, feeds, strict=True)})
-    err = max(float(np.abs(r.numpy() - g).max()) for r, g in zip(ref, got, strict=True))
-    if err > 1e-3:
-        raise RuntimeError(f"ONNX export disagrees with torch (max abs error {err:.2e})")
-    return side
+    return export_onnx(
+        step, dummy_inputs(net, 2), dummy_inputs(net, 3, seed=1), INPUTS, OUTPUTS, axes, out_dir, sidecar, 1e-3
+    )
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,4 +1,4 @@
-"""MIDI files <-> grids, through mido.
+"""MIDI files <-> grids: written with mido, read with the one MIDI reader (:mod:`engine.midi`).
 
 Written files: type 1, 480 ticks per beat, a conductor track (name, tempo, 4/4) and one named track
 per part with its GM program; every track ends exactly at the last bar line, so the file is exactly
@@ -11,7 +11,7 @@ import math
 import os
 from dataclasses import dataclass
 
-from models.errors import UserError
+from engine.errors import UserError
 from models.generator.codec import STEPS_PER_BAR, Grid, Notes, grid_from_notes, notes_from_grid
 
 TPB = 480
@@ -39,7 +39,7 @@ def write_midi(
     """Write a grid as a two-part MIDI file, atomically."""
     import mido
 
-    from models.fileutil import atomic_path
+    from engine.files import atomic_path
 
     mel, acc = notes_from_grid(g)
     parts = [Part("Melody", programs[0], 0, mel), Part("Accompaniment", programs[1], 1, acc)]
@@ -81,66 +81,32 @@ def read_midi(path: str | os.PathLike[str]) -> tuple[Grid, float]:
     """Read any MIDI file onto the grid (4/4 assumed); returns the grid and the first tempo in BPM.
 
     The melody is the track named like a melody (melody, lead, vocal, ...); failing that, the highest
-    note of each onset. Everything else except drums (channel 10) is accompaniment.
-    """
-    import mido
+    note of each onset. Everything else except drums (channel 10) is accompaniment. Raises UserError
+    (one line) for a file that cannot be read or has no pitched notes."""
+    from engine.midi import read_midi_file
 
-    p = os.fspath(path)
-    if not os.path.isfile(p):
-        raise UserError(f"MIDI file not found: {p}")
-    try:
-        mid = mido.MidiFile(p)
-    except Exception as exc:
-        raise UserError(f"cannot read MIDI file {os.path.basename(p)}: {exc}") from exc
-    tempo = 120.0
-    tpb = mid.ticks_per_beat
+    m = read_midi_file(path)
     mel_rows: list[tuple[int, int, int, int]] = []
     acc_rows: list[tuple[int, int, int, int]] = []
     found_melody = False
-    for tr in mid.tracks:
-        is_mel = any(k in tr.name.lower() for k in MELODY_NAMES)
-        rows = _track_notes(tr, tpb)
-        for msg in tr:
-            if msg.type == "set_tempo":
-                tempo = mido.tempo2bpm(msg.tempo)
-                break
-        if is_mel and rows:
+    for n in m.notes:
+        if n.is_drum:
+            continue
+        s = round(n.start_beat * 4)
+        row = (s, max(1, round(n.end_beat * 4) - s), n.pitch, n.velocity)
+        if any(k in m.track_name(n.track).lower() for k in MELODY_NAMES):
             found_melody = True
-            mel_rows += rows
+            mel_rows.append(row)
         else:
-            acc_rows += rows
+            acc_rows.append(row)
     if not mel_rows and not acc_rows:
-        raise UserError(f"MIDI file {os.path.basename(p)} has no notes")
+        raise UserError(f"MIDI file {os.path.basename(m.path)} has only drum notes: the generator reads pitched parts")
     if not found_melody:
         mel_rows, acc_rows = _skyline(acc_rows)
     end = max(s + d for s, d, _, _ in mel_rows + acc_rows)
     bars = max(1, math.ceil(end / STEPS_PER_BAR))
-    return grid_from_notes(Notes.from_rows(mel_rows), Notes.from_rows(acc_rows), bars * STEPS_PER_BAR), tempo
-
-
-def _track_notes(track: object, tpb: int) -> list[tuple[int, int, int, int]]:
-    """(start step, duration steps, pitch, velocity) of a track's notes, drums excluded."""
-    now = 0
-    active: dict[tuple[int, int], tuple[int, int]] = {}
-    rows: list[tuple[int, int, int, int]] = []
-    for msg in track:  # type: ignore[attr-defined]
-        now += msg.time
-        if msg.type not in ("note_on", "note_off") or msg.channel == 9:
-            continue
-        key = (msg.channel, msg.note)
-        if key in active:
-            t0, v = active.pop(key)
-            rows.append((t0, now - t0, msg.note, v))
-        if msg.type == "note_on" and msg.velocity > 0:
-            active[key] = (now, msg.velocity)
-    rows += [(t0, tpb, n, v) for (_, n), (t0, v) in active.items()]
-    scale = 4.0 / tpb
-    out = []
-    for t0, d, n, v in rows:
-        s = round(t0 * scale)
-        e = round((t0 + d) * scale)
-        out.append((s, max(1, e - s), n, v))
-    return out
+    grid = grid_from_notes(Notes.from_rows(mel_rows), Notes.from_rows(acc_rows), bars * STEPS_PER_BAR)
+    return grid, m.tempo_bpm
 
 
 def _skyline(

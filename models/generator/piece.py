@@ -9,9 +9,10 @@ from pathlib import Path
 
 import numpy as np
 
-from models.errors import UserError
+from engine.errors import UserError
 from models.generator.codec import STEPS_PER_BAR, Grid
 from models.generator.sampler import Plan, StructuredGenerator
+from models.platform.registry import load_model
 from models.structure import check_bar_count
 
 DEFAULT_TEMPERATURE = 0.9  # calibrated on the validation split (see CARD.md)
@@ -80,7 +81,7 @@ def generate_piece(
     """Generate one piece following ``req.template``."""
     if not TEMPO_RANGE[0] <= req.tempo <= TEMPO_RANGE[1]:
         raise UserError(f"tempo must be between {TEMPO_RANGE[0]:g} and {TEMPO_RANGE[1]:g} BPM, got {req.tempo:g}")
-    gen = generator or StructuredGenerator(req.model)
+    gen = generator or load_model(req.model, "generator", 1)
     plan = build_plan(req)
     return gen.generate([plan], seed=req.seed, temperature=req.temperature, progress=progress, cancel=cancel)[0]
 
@@ -92,25 +93,38 @@ def write_outputs(
     tempo: float,
     soundfont: str | None = None,
     progress: Callable[[float], None] | None = None,
+    template: np.ndarray | None = None,
+    template_path: str | os.PathLike[str] | None = None,
 ) -> None:
-    """Write the MIDI file and, optionally, its fluidsynth render; both or neither appear."""
-    from models.fileutil import atomic_path
+    """Write the MIDI file and, optionally, its fluidsynth render and the template used: all of them or
+    none (one failing write leaves no file behind)."""
+    from engine.files import atomic_files
     from models.generator.midi import write_midi
 
     _check_suffix(midi_path, (".mid", ".midi"), "MIDI output")
-    if wav_path is None:
-        write_midi(g, midi_path, tempo)
-        return
-    _check_suffix(wav_path, (".wav", ".flac"), "audio output")
-    from engine.audio_io import write_audio
-    from engine.midi_render import render_midi
-    from engine.soundfont import find_soundfont
+    targets = [midi_path]
+    if wav_path is not None:
+        _check_suffix(wav_path, (".wav", ".flac"), "audio output")
+        from engine.soundfont import find_soundfont
 
-    sf2 = find_soundfont(soundfont)  # fail before writing anything
-    with atomic_path(midi_path) as tmp_mid:
-        write_midi(g, tmp_mid, tempo)
-        audio = render_midi(tmp_mid, 44100, sf2, progress=progress)
-        write_audio(wav_path, audio, 44100)
+        sf2 = find_soundfont(soundfont)  # fail before writing anything
+        targets.append(wav_path)
+    if template_path is not None:
+        if template is None:
+            raise ValueError("template_path needs the template")
+        _check_suffix(template_path, (".npy", ".csv", ".png"), "template output")
+        targets.append(template_path)
+    with atomic_files(targets) as temps:
+        write_midi(g, temps[0], tempo)
+        if wav_path is not None:
+            from engine.audio_io import write_audio
+            from engine.midi_render import render_midi
+
+            write_audio(temps[1], render_midi(temps[0], 44100, sf2, progress=progress), 44100)
+        if template_path is not None and template is not None:
+            from models.structure import save_template_file
+
+            save_template_file(template, temps[-1])
 
 
 def _check_suffix(path: str | os.PathLike[str], allowed: tuple[str, ...], what: str) -> None:

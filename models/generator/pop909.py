@@ -21,11 +21,10 @@ from pathlib import Path
 
 import numpy as np
 
+from models.data.pop909 import DEFAULT_ROOT, SPLIT_FILE, make_split, read_beats, song_ids, track_notes
 from models.generator.codec import STEPS_PER_BAR, Notes
 from models.structure.strings import parse_structure
 
-DEFAULT_ROOT = Path(__file__).resolve().parents[3] / "shared" / "data"
-SPLIT_FILE = Path(__file__).with_name("split.json")
 MIN_MATCH = 0.6
 
 
@@ -54,11 +53,6 @@ def _melody_txt_onsets(path: Path) -> list[tuple[int, int]]:
     return out
 
 
-def _beats(path: Path) -> tuple[np.ndarray, np.ndarray]:
-    rows = np.loadtxt(path, ndmin=2)
-    return rows[:, 0], rows[:, 2]
-
-
 def _sec_to_step(sec: np.ndarray, beat_times: np.ndarray) -> np.ndarray:
     """Seconds to 16th steps on the beat grid, extrapolating past both ends."""
     idx = np.arange(beat_times.shape[0], dtype=np.float64)
@@ -72,26 +66,20 @@ def _sec_to_step(sec: np.ndarray, beat_times: np.ndarray) -> np.ndarray:
 
 def load_song(sid: str, root: Path) -> Song | str:
     """Align one song; returns a Song or the reason it was dropped."""
-    import pretty_midi
-
     sdir = root / "pop909_structure" / "POP909" / sid
     mdir = root / "pop909" / "POP909" / sid
     try:
         labels = [(sdir / f"human_label{k}.txt").read_text().strip() for k in (1, 2)]
         bars = sum(s.bars for s in parse_structure(labels[0]))
         labels = [lab for lab in labels if sum(s.bars for s in parse_structure(lab)) == bars]
-        beat_t, down = _beats(mdir / "beat_midi.txt")
-        pm = pretty_midi.PrettyMIDI(str(mdir / f"{sid}.mid"))
+        beat_t, down = read_beats(mdir)
+        notes = track_notes(mdir / f"{sid}.mid")
     except Exception as exc:
         return f"unreadable: {type(exc).__name__}"
     downs = np.nonzero(down > 0.5)[0]
     if downs.size < 4 or Counter(np.diff(downs).tolist()).most_common(1)[0][0] != 4:
         return "not 4/4"
-    tracks: dict[str, list[tuple[float, float, int, int]]] = {}
-    for inst in pm.instruments:
-        tracks.setdefault(inst.name.strip().upper(), []).extend(
-            (n.start, n.end, n.pitch, n.velocity) for n in inst.notes
-        )
+    tracks = {k: [(n.start, n.end, n.pitch, n.velocity) for n in v] for k, v in notes.items()}
     if "MELODY" not in tracks:
         return "no MELODY track"
 
@@ -140,31 +128,6 @@ def load_song(sid: str, root: Path) -> Song | str:
         return "melody does not align"
     acc_rows = tracks.get("PIANO", []) + tracks.get("BRIDGE", [])
     return Song(sid, bars, to_notes(tracks["MELODY"], best_shift), to_notes(acc_rows, best_shift), labels)
-
-
-def song_ids(root: Path) -> list[str]:
-    a = {p.name for p in (root / "pop909_structure" / "POP909").iterdir() if p.is_dir()}
-    b = {p.name for p in (root / "pop909" / "POP909").iterdir() if p.is_dir()}
-    return sorted(a & b)
-
-
-def load_split(path: Path = SPLIT_FILE) -> dict[str, list[str]]:
-    """The committed train/valid/test split by song id."""
-    data: dict[str, list[str]] = json.loads(path.read_text())
-    return data
-
-
-def make_split(ids: list[str]) -> dict[str, list[str]]:
-    """Deterministic 80/10/10 split by song id (a seeded permutation of the sorted ids)."""
-    rng = np.random.default_rng(909)
-    perm = [ids[i] for i in rng.permutation(len(ids))]
-    n = len(ids)
-    n_test = n // 10
-    return {
-        "test": sorted(perm[:n_test]),
-        "valid": sorted(perm[n_test : 2 * n_test]),
-        "train": sorted(perm[2 * n_test :]),
-    }
 
 
 def _notes_arrays(n: Notes) -> np.ndarray:

@@ -7,13 +7,16 @@ generated in batches (the evaluation generates a whole test set at once).
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
-from models.errors import Cancelled, UserError
+from engine.errors import Cancelled, UserError
+from models.generator import FORMAT
 from models.generator.attention import bar_attention
 from models.generator.codec import (
     ACC_N,
@@ -31,7 +34,8 @@ from models.generator.codec import (
     Grid,
     encode,
 )
-from models.runtime import OnnxModel, model_dir
+from models.platform.onnx import OnnxModel
+from models.platform.registry import resolve_model
 
 
 @dataclass
@@ -62,9 +66,9 @@ def _sample(logits: np.ndarray, rng: np.random.Generator) -> np.ndarray:
 class StructuredGenerator:
     """A shipped generator model ('sing', 'lstm' or a model folder) ready to generate and score."""
 
-    def __init__(self, model: str = "sing", threads: int = 1) -> None:
-        self.dir = model_dir(model)
-        self.model = OnnxModel(self.dir / "model.onnx", threads=threads)
+    def __init__(self, model: str | os.PathLike[str] = "sing", threads: int = 1) -> None:
+        self.dir = resolve_model(model, "generator")
+        self.model = OnnxModel(self.dir / "model.onnx", threads=threads, formats=(FORMAT,))
         cfg = self.model.meta["config"]
         self.beta = float(cfg["beta"])
         self.null_score = float(cfg["null_score"])
@@ -202,6 +206,11 @@ class StructuredGenerator:
             prev = enc[:, t]
         frames = float(mask.sum())
         return (nll_m + nll_a) / frames, nll_m / frames, nll_a / frames
+
+
+def load(folder: Path, threads: int) -> StructuredGenerator:
+    """The family's loader (see :mod:`models.platform.registry`)."""
+    return StructuredGenerator(folder, threads)
 
 
 class _Stepper:

@@ -1,7 +1,8 @@
 """Train SING or the no-attention LSTM baseline on aligned POP909 grids.
 
-Resumable (``--resume``), with a progress bar, a wall-clock budget (``--minutes``) and validation
-NLL; runs under ``torchrun --nproc_per_node N`` (DDP: each rank draws its own batches).
+Runs on the platform's training loop (:mod:`models.platform.training`): resumable (``--resume``), with a
+progress bar, a wall-clock budget (``--minutes``), validation NLL and last/best checkpoints; runs under
+``torchrun --nproc_per_node N`` (DDP: each rank draws its own batches).
 
     python -m models.generator.train --model sing --out runs/sing
 """
@@ -10,8 +11,6 @@ from __future__ import annotations
 
 import argparse
 import math
-import sys
-import time
 from dataclasses import fields
 from pathlib import Path
 from typing import Any
@@ -20,11 +19,12 @@ import numpy as np
 import torch
 from torch import nn
 
-from models.checkpoint import resume_training, save_checkpoint
-from models.distributed import finish_run, setup_run
+from models.data.pop909 import SPLIT_FILE, load_split
 from models.generator.dataset import TemplateCache, collate, make_example, sample_batch
 from models.generator.model import Generator, GeneratorConfig, frame_nll, velocity_nll
-from models.generator.pop909 import SPLIT_FILE, load_cache, load_split
+from models.generator.pop909 import load_cache
+from models.platform.distributed import finish_run, setup_run
+from models.platform.training import LoopSettings, TrainLoop
 
 
 def to_tensors(batch: dict[str, np.ndarray], device: torch.device) -> dict[str, torch.Tensor]:
@@ -95,7 +95,6 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
 
     run = setup_run(args.threads, args.seed)
-    device, rank, ddp = run.device, run.rank, run.ddp
 
     cfg = GeneratorConfig(attention=args.model == "sing", hidden=args.hidden, layers=args.layers)
     split = load_split(args.split)
@@ -109,65 +108,37 @@ def main(argv: list[str] | None = None) -> int:
     valid_cache = TemplateCache(valid_songs, cfg.beta, cfg.null_score)
     vbatches = valid_batches(valid_cache, args.window_bars, "label0", 48 if not args.max_songs else 4)
 
-    net = Generator(cfg).to(device)
+    net = Generator(cfg).to(run.device)
     opt = torch.optim.AdamW(net.parameters(), lr=args.lr, weight_decay=1e-4)
-    step, best = 0, math.inf
-    last = args.out / "last.pt"
-    ts = resume_training(last, net, opt) if args.resume else None
-    if ts is not None:
-        step, best = int(ts["step"]), float(ts["best"])
-        if rank == 0:
-            print(f"resumed {last} at update {step} (best valid {best:.3f})", file=sys.stderr)
-    model: nn.Module = nn.parallel.DistributedDataParallel(net) if ddp else net
-    rng = np.random.default_rng([args.seed, rank, step])
+    settings = LoopSettings(
+        out=args.out,
+        name=f"generator-{args.model}",
+        updates=args.updates,
+        minutes=args.minutes,
+        valid_every=args.valid_every,
+        higher_is_better=False,
+        grad_clip=1.0,
+        resume=args.resume,
+    )
+    meta = {"model": args.model, "config": cfg.to_dict(), "train_args": {k: str(v) for k, v in vars(args).items()}}
+    loop = TrainLoop(run, net, opt, settings, meta)
+    rng = np.random.default_rng([args.seed, run.rank, loop.step])
 
-    def lr_at(s: int) -> float:
+    def lr_at(s: int, _frac: float) -> float:
         warm = 200
         if s < warm:
             return float(args.lr) * (s + 1) / warm
         return float(args.lr) * 0.5 * (1 + math.cos(math.pi * min(1.0, (s - warm) / max(1, args.updates - warm))))
 
-    def save(path: Path) -> None:
-        meta = {"model": args.model, "config": cfg.to_dict(), "train_args": {k: str(v) for k, v in vars(args).items()}}
-        save_checkpoint(
-            path,
-            f"generator-{args.model}",
-            meta,
-            net.state_dict(),
-            {"step": step, "optimizer": opt.state_dict(), "best": best},
-        )
+    def loss(model: nn.Module, _step: int) -> torch.Tensor:
+        batch = sample_batch(train_cache, rng, args.batch, args.window_bars)
+        return batch_loss(model, to_tensors(batch, run.device))[0]
 
-    from tqdm import tqdm
+    def validate(model: nn.Module) -> tuple[float, dict[str, Any]]:
+        v = evaluate(model, vbatches, run.device)
+        return v, {"nll_per_frame": v}
 
-    t0 = time.monotonic()
-    bar = tqdm(total=args.updates, initial=step, disable=rank != 0, file=sys.stderr, dynamic_ncols=True)
-    ema = None
-    while step < args.updates:
-        for group in opt.param_groups:
-            group["lr"] = lr_at(step)
-        b = to_tensors(sample_batch(train_cache, rng, args.batch, args.window_bars), device)
-        loss, _ = batch_loss(model, b)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()  # type: ignore[no-untyped-call]
-        nn.utils.clip_grad_norm_(net.parameters(), 1.0)
-        opt.step()
-        step += 1
-        lv = float(loss.detach())
-        ema = lv if ema is None else 0.98 * ema + 0.02 * lv
-        bar.update(1)
-        bar.set_postfix(loss=f"{ema:.3f}", lr=f"{lr_at(step):.1e}")
-        out_of_time = args.minutes > 0 and time.monotonic() - t0 > args.minutes * 60
-        if rank == 0 and (step % args.valid_every == 0 or step == args.updates or out_of_time):
-            v = evaluate(net, vbatches, device)
-            improved = v < best
-            best = min(best, v)
-            save(last)
-            if improved:
-                save(args.out / "best.pt")
-            bar.write(f"update {step}: train {ema:.3f} valid NLL/frame {v:.3f}{' *' if improved else ''}")
-        if out_of_time:
-            break
-    bar.close()
+    loop.fit(loss, validate, lr_at, lambda v, _d: f"valid NLL/frame {v:.3f}")
     finish_run(run)
     return 0
 

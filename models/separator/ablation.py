@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from models.separator.render import STEMS
+from models.data.recipe import STEMS
 
 
 def run_name(songs: int, p: float) -> str:

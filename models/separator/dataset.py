@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from models.separator.render import STEMS
+from models.data.recipe import STEMS
 
 
 class StemBank:

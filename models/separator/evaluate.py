@@ -6,7 +6,9 @@ kept out of training)."""
 
 from __future__ import annotations
 
+import argparse
 import os
+import sys
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
@@ -14,10 +16,12 @@ from typing import Any
 
 import numpy as np
 
-from models.errors import UserError
+from engine.errors import UserError
+from models.data.recipe import STEMS
+from models.data.synth import SAMPLE_RATE
 from models.separator.dataset import StemBank
 from models.separator.metrics import sdr_per_stem
-from models.separator.render import SAMPLE_RATE, STEMS, cache_dir
+from models.separator.render import cache_dir
 
 SETS = ("test", "heldout")
 
@@ -40,8 +44,7 @@ def evaluate(
     log: Callable[[str], None] | None = None,
 ) -> dict[str, Any]:
     """Mean SDR (dB) per stem and overall, per set, for each model and for the mixture baseline."""
-    import soundfile as sf
-
+    from engine.audio_io import read_audio, write_audio
     from models.separator.runtime import Separator, separate_file
 
     root = cache_dir(cache)
@@ -56,11 +59,11 @@ def evaluate(
                 mix = song.sum(0)
                 scores["mixture"].append(sdr_per_stem(song, np.broadcast_to(mix, song.shape)))
                 wav = Path(tmp) / "mix.wav"
-                sf.write(wav, mix.T, SAMPLE_RATE, subtype="FLOAT")
+                write_audio(wav, mix, SAMPLE_RATE, "float")
                 for m, sep in seps.items():
                     out = Path(tmp) / "out"
                     paths = separate_file(wav, out, model=sep, bits="float")
-                    est = np.stack([sf.read(paths[s], dtype="float32", always_2d=True)[0].T for s in sep.stems])
+                    est = np.stack([read_audio(paths[s], max_channels=None)[0] for s in sep.stems])
                     order = [sep.stems.index(s) for s in STEMS]
                     scores[m].append(sdr_per_stem(song, est[order]))
                 if log is not None:
@@ -76,3 +79,10 @@ def evaluate(
             }
         result["sets"][name] = entry
     return result
+
+
+def run(a: argparse.Namespace) -> dict[str, Any]:
+    """``refrain eval separator``: the options of the eval command -> the figures."""
+    models = [m.strip() for m in (a.model or "separator").split(",") if m.strip()]
+    log = None if a.json else (lambda m: print(m, file=sys.stderr))
+    return evaluate(models, SETS, a.limit, log=log)

@@ -8,15 +8,14 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import warnings
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 
-from models.checkpoint import load_checkpoint
-from models.runtime import sha256_of
+from models.platform.checkpoint import load_checkpoint
+from models.platform.export import export_onnx
+from models.separator import FORMAT
 from models.separator.model import SeparatorConfig, build
 
 INPUTS = ["mag"]
@@ -32,31 +31,14 @@ def load_net(ckpt_path: Path) -> tuple[torch.nn.Module, SeparatorConfig, dict[st
 
 
 def export(ckpt_path: Path, out_dir: Path, name: str | None = None) -> dict[str, Any]:
-    """Write ``out_dir/model.onnx`` and ``out_dir/model.json``; returns the sidecar."""
+    """Write ``out_dir/model.onnx`` and ``out_dir/model.json`` through the platform's export (checked
+    against torch); returns the sidecar."""
     net, cfg, ck = load_net(ckpt_path)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    onnx_path = out_dir / "model.onnx"
-    tmp = out_dir / "model.part.onnx"
-    dummy = torch.rand(1, cfg.channels, cfg.bins, 64)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        torch.onnx.export(
-            net,
-            (dummy,),
-            str(tmp),
-            input_names=INPUTS,
-            output_names=OUTPUTS,
-            dynamic_axes={"mag": {0: "batch", 3: "frames"}, "masks": {0: "batch", 4: "frames"}},
-            opset_version=17,
-            dynamo=False,
-        )
-    tmp.replace(onnx_path)
     ts = ck.get("train_state", {})
-    side: dict[str, Any] = {
+    sidecar: dict[str, Any] = {
         "name": name or out_dir.name,
-        "format": "refrain-separator-masks",
-        "inputs": INPUTS,
-        "outputs": OUTPUTS,
+        "format": FORMAT,
+        "description": f"{len(cfg.stems)} stems ({', '.join(cfg.stems)}), {cfg.arch}",
         "sample_rate": cfg.sample_rate,
         "n_fft": cfg.n_fft,
         "hop": cfg.hop,
@@ -71,21 +53,11 @@ def export(ckpt_path: Path, out_dir: Path, name: str | None = None) -> dict[str,
             "updates": int(ts.get("step", 0)),
             "valid_sdr": float(ts.get("best", float("nan"))),
         },
-        "sha256": sha256_of(onnx_path),
-        "bytes": onnx_path.stat().st_size,
     }
-    (out_dir / "model.json").write_text(json.dumps(side, indent=2) + "\n")
-    import onnxruntime as ort
-
-    sess = ort.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])
-    x = torch.rand(1, cfg.channels, cfg.bins, 150, generator=torch.Generator().manual_seed(1)) * 3
-    with torch.no_grad():
-        ref = net(x).numpy()
-    got = sess.run(OUTPUTS, {"mag": x.numpy()})[0]
-    err = float(np.abs(ref - got).max())
-    if err > 1e-4:
-        raise RuntimeError(f"ONNX export disagrees with torch (max abs error {err:.2e})")
-    return side
+    example = (torch.rand(1, cfg.channels, cfg.bins, 64),)
+    check = (torch.rand(1, cfg.channels, cfg.bins, 150, generator=torch.Generator().manual_seed(1)) * 3,)
+    axes = {"mag": {0: "batch", 3: "frames"}, "masks": {0: "batch", 4: "frames"}}
+    return export_onnx(net, example, check, INPUTS, OUTPUTS, axes, out_dir, sidecar, 1e-4)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -16,7 +16,8 @@ from typing import Any
 import torch
 from torch import nn
 
-from models.separator.render import SAMPLE_RATE, STEMS
+from models.data.recipe import STEMS
+from models.data.synth import SAMPLE_RATE
 
 N_FFT = 2048
 HOP = 512
@@ -100,18 +101,3 @@ def build(cfg: SeparatorConfig) -> nn.Module:
     if cfg.arch == "umx":
         return UmxBaseline(cfg)
     raise ValueError(f"unknown separator architecture {cfg.arch!r}")
-
-
-def stft(audio: torch.Tensor, cfg: SeparatorConfig) -> torch.Tensor:
-    """(..., samples) -> complex (..., bins, frames), centred frames, Hann window."""
-    shape = audio.shape
-    win = torch.hann_window(cfg.n_fft, device=audio.device)
-    spec = torch.stft(audio.reshape(-1, shape[-1]), cfg.n_fft, cfg.hop, window=win, center=True, return_complex=True)
-    return spec.reshape(*shape[:-1], *spec.shape[-2:])
-
-
-def istft(spec: torch.Tensor, cfg: SeparatorConfig, length: int) -> torch.Tensor:
-    shape = spec.shape
-    win = torch.hann_window(cfg.n_fft, device=spec.device)
-    out = torch.istft(spec.reshape(-1, *shape[-2:]), cfg.n_fft, cfg.hop, window=win, center=True, length=length)
-    return out.reshape(*shape[:-2], length)

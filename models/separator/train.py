@@ -3,28 +3,30 @@
     python -m models.separator.train --out runs/sep-masknet --minutes 30 --p 0.5
     torchrun --nproc_per_node 4 -m models.separator.train --out runs/sep ...   (DDP: one sampler per rank)
 
-Resumable (``--resume`` continues OUT/last.pt), with a progress bar, a wall-clock budget and validation
-SDR on the rendered validation songs; OUT/best.pt keeps the best validation SDR."""
+Runs on the platform's training loop (:mod:`models.platform.training`): resumable (``--resume`` continues
+OUT/last.pt), with a progress bar, a compute budget and validation SDR on the rendered validation songs;
+OUT/best.pt keeps the best validation SDR."""
 
 from __future__ import annotations
 
 import argparse
-import json
 import math
-import sys
-import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
 from torch import nn
 
-from models.checkpoint import resume_training, save_checkpoint
-from models.distributed import finish_run, setup_run
+from models.data.recipe import STEMS
+from models.data.synth import SAMPLE_RATE
+from models.platform.distributed import finish_run, setup_run
+from models.platform.stft import istft_torch, stft_torch
+from models.platform.training import LoopSettings, TrainLoop
 from models.separator.dataset import RandomMixSampler, StemBank
 from models.separator.metrics import sdr_per_stem
-from models.separator.model import SeparatorConfig, build, istft, stft
-from models.separator.render import SAMPLE_RATE, STEMS, cache_dir
+from models.separator.model import SeparatorConfig, build
+from models.separator.render import cache_dir
 
 
 def spec_loss(
@@ -37,8 +39,8 @@ def spec_loss(
     to the window's constant), so every stem counts the same whatever its level, as in the eval metric.
     The floor, 1e-3 of the mixture's energy, keeps a silent stem's term finite: it then asks only for an
     estimate well below the mixture."""
-    x = stft(mix, cfg)  # (b, 2, f, t)
-    y = stft(stems, cfg)  # (b, s, 2, f, t)
+    x = stft_torch(mix, cfg.n_fft, cfg.hop)  # (b, 2, f, t)
+    y = stft_torch(stems, cfg.n_fft, cfg.hop)  # (b, s, 2, f, t)
     masks = net(x.abs())
     est = masks * x.unsqueeze(1)
     if kind == "l1":
@@ -56,9 +58,9 @@ def spec_loss(
 @torch.no_grad()
 def separate_clip(net: nn.Module, mix: np.ndarray, cfg: SeparatorConfig) -> np.ndarray:
     """(2, n) -> (stems, 2, n) in one pass (validation clips are short)."""
-    x = stft(torch.from_numpy(mix).unsqueeze(0), cfg)
+    x = stft_torch(torch.from_numpy(mix).unsqueeze(0), cfg.n_fft, cfg.hop)
     est = net(x.abs()) * x.unsqueeze(1)
-    return istft(est, cfg, mix.shape[-1])[0].numpy()
+    return istft_torch(est, cfg.n_fft, cfg.hop, mix.shape[-1])[0].numpy()
 
 
 def validate(net: nn.Module, bank: StemBank, cfg: SeparatorConfig) -> dict[str, float]:
@@ -102,88 +104,55 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
 
     run = setup_run(args.threads, args.seed)
-    device, rank, ddp = run.device, run.rank, run.ddp
 
     root = cache_dir(args.data)
     hidden = args.hidden or (512 if args.arch == "umx" else 192)
     cfg = SeparatorConfig(arch=args.arch, hidden=hidden, layers=args.layers, max_bin=743 if args.arch == "umx" else 0)
     train_bank = StemBank(root / "train", limit=args.songs)
     valid_bank = StemBank(root / "valid", limit=args.valid_songs)
-    net = build(cfg).to(device)
+    net = build(cfg).to(run.device)
     opt = torch.optim.AdamW(net.parameters(), lr=args.lr, weight_decay=1e-5)
-    step, best, spent = 0, -math.inf, 0.0
-    last = args.out / "last.pt"
-    ts = resume_training(last, net, opt) if args.resume else None
-    if ts is not None:
-        step, best, spent = int(ts["step"]), float(ts["best"]), float(ts.get("seconds", 0.0))
-        if rank == 0:
-            print(f"resumed {last} at update {step} (best valid SDR {best:.2f} dB)", file=sys.stderr)
-    model: nn.Module = nn.parallel.DistributedDataParallel(net) if ddp else net
+    settings = LoopSettings(
+        out=args.out,
+        name=f"separator-{args.arch}",
+        updates=args.updates,
+        minutes=args.minutes,
+        valid_every=args.valid_every,
+        higher_is_better=True,
+        cpu_clock=True,
+        grad_clip=5.0,
+        resume=args.resume,
+    )
+    meta = {
+        "config": cfg.to_dict(),
+        "train_args": {k: str(v) for k, v in vars(args).items()},
+        "train_songs": len(train_bank),
+    }
+    loop = TrainLoop(run, net, opt, settings, meta)
     sampler = RandomMixSampler(
-        train_bank, round(args.segment * SAMPLE_RATE), args.p, seed=args.seed * 1000 + rank + step
+        train_bank, round(args.segment * SAMPLE_RATE), args.p, seed=args.seed * 1000 + run.rank + loop.step
     )
 
-    def save(path: Path) -> None:
-        meta = {
-            "config": cfg.to_dict(),
-            "train_args": {k: str(v) for k, v in vars(args).items()},
-            "train_songs": len(train_bank),
-        }
-        save_checkpoint(
-            path,
-            f"separator-{args.arch}",
-            meta,
-            net.state_dict(),
-            {"step": step, "optimizer": opt.state_dict(), "best": best, "seconds": spent},
-        )
+    def lr_at(_step: int, frac: float) -> float:
+        if args.minutes <= 0:
+            return float(args.lr)
+        return float(args.lr) * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * frac)))  # cosine to 5% over the budget
 
-    from tqdm import tqdm
-
-    def clock() -> float:
-        return time.monotonic() if device.type == "cuda" else time.process_time()
-
-    t0 = clock() - spent
-    budget = args.minutes * 60
-    bar = tqdm(total=args.updates, initial=step, disable=rank != 0, file=sys.stderr, dynamic_ncols=True)
-    ema = None
-    args.out.mkdir(parents=True, exist_ok=True)
-    while step < args.updates:
-        if budget > 0:  # cosine decay over the budget, to 5% of the peak rate
-            frac = min(1.0, spent / budget)
-            for group in opt.param_groups:
-                group["lr"] = args.lr * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * frac)))
+    def loss(model: nn.Module, _step: int) -> torch.Tensor:
         mix, stems = sampler.batch(args.batch)
-        loss = spec_loss(model, torch.from_numpy(mix).to(device), torch.from_numpy(stems).to(device), cfg, args.loss)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()  # type: ignore[no-untyped-call]
-        nn.utils.clip_grad_norm_(net.parameters(), 5.0)
-        opt.step()
-        step += 1
-        spent = clock() - t0
-        lv = float(loss.detach())
-        ema = lv if ema is None else 0.98 * ema + 0.02 * lv
-        bar.update(1)
-        bar.set_postfix(loss=f"{ema:.4f}")
-        out_of_time = budget > 0 and spent > budget
-        if rank == 0 and (step % args.valid_every == 0 or step == args.updates or out_of_time):
-            v = validate(net, valid_bank, cfg)
-            improved = v["mean"] > best
-            best = max(best, v["mean"])
-            save(last)
-            if improved:
-                save(args.out / "best.pt")
-            with open(args.out / "log.jsonl", "a") as f:
-                f.write(json.dumps({"step": step, "seconds": round(spent), "loss": ema, "valid_sdr": v}) + "\n")
-            bar.write(
-                f"update {step} ({spent / 60:.1f} min): loss {ema:.4f} valid SDR "
-                + " ".join(f"{s} {v[s]:.2f}" for s in STEMS)
-                + f" mean {v['mean']:.2f}{' *' if improved else ''}"
-            )
-        if out_of_time:
-            break
-    bar.close()
+        x, y = torch.from_numpy(mix).to(run.device), torch.from_numpy(stems).to(run.device)
+        return spec_loss(model, x, y, cfg, args.loss)
+
+    def describe(score: float, v: dict[str, Any]) -> str:
+        return "valid SDR " + " ".join(f"{s} {v[s]:.2f}" for s in STEMS) + f" mean {score:.2f}"
+
+    loop.fit(loss, lambda model: _score(validate(model, valid_bank, cfg)), lr_at, describe)
     finish_run(run)
     return 0
+
+
+def _score(v: dict[str, float]) -> tuple[float, dict[str, Any]]:
+    return v["mean"], dict(v)
 
 
 if __name__ == "__main__":

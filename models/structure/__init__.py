@@ -6,7 +6,7 @@ import os
 
 import numpy as np
 
-from models.errors import UserError
+from engine.errors import UserError
 from models.structure.matrix import (
     load_template_file,
     resample_template,

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from models.errors import UserError
+from engine.errors import UserError
 from models.structure.strings import check_bar_count
 
 
@@ -97,7 +97,7 @@ def load_template_file(path: str | os.PathLike[str]) -> np.ndarray:
 
 def save_template_file(m: np.ndarray, path: str | os.PathLike[str]) -> None:
     """Write a template as ``.npy``, ``.csv`` or ``.png`` (atomically)."""
-    from models.fileutil import atomic_path
+    from engine.files import atomic_path
 
     p = Path(path)
     suffix = p.suffix.lower()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from models.errors import UserError
+from engine.errors import UserError
 from models.structure.strings import parse_structure, similar_pairs, template_from_structure
 
 PRESET_STRINGS: dict[str, str] = {

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from models.errors import UserError
+from engine.errors import UserError
 
 MAX_BARS = 512
 UNIQUE_LETTERS = frozenset("ioxX")

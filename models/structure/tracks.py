@@ -8,11 +8,11 @@ from pathlib import Path
 
 import numpy as np
 
-from models.errors import UserError
+from engine.audio_io import AUDIO_SUFFIXES
+from engine.errors import UserError
+from engine.midi import MIDI_SUFFIXES
 from models.structure.matrix import resample_template, ssm_from_features
 
-MIDI_SUFFIXES = (".mid", ".midi", ".kar")
-AUDIO_SUFFIXES = (".wav", ".flac", ".ogg", ".mp3", ".aif", ".aiff")
 ANALYSIS_SR = 22050
 HOP = 512
 N_FFT = 4096
@@ -20,22 +20,44 @@ N_FFT = 4096
 
 def template_from_track(path: str | os.PathLike[str], bars: int | None = None) -> np.ndarray:
     """The SSM of a MIDI or audio file, resampled to ``bars`` bars when given."""
+    return track_form(path, bars)[0]
+
+
+def track_form(path: str | os.PathLike[str], bars: int | None = None) -> tuple[np.ndarray, float]:
+    """(the track's bar SSM, resampled to ``bars`` when given; its tempo in BPM): the file's first tempo for
+    MIDI, the tracked beat for audio. A MIDI file with drums only is compared by its drum pattern."""
     p = Path(path)
     if not p.is_file():
         raise UserError(f"track not found: {p}")
     suffix = p.suffix.lower()
     if suffix in MIDI_SUFFIXES:
-        from models.generator.features import template_features
-        from models.generator.midi import read_midi
-
-        g, _ = read_midi(p)
-        feats = template_features(g)
+        feats, tempo = midi_bar_features(p)
     elif suffix in AUDIO_SUFFIXES:
-        feats = audio_bar_features(p)
+        feats, tempo = audio_bar_features(p)
     else:
         raise UserError(f"unsupported track type {suffix!r}: use MIDI or WAV/FLAC/OGG/MP3")
     t = ssm_from_features(feats)
-    return resample_template(t, bars) if bars is not None else t
+    return (resample_template(t, bars) if bars is not None else t), tempo
+
+
+def midi_bar_features(path: Path) -> tuple[np.ndarray, float]:
+    """(bars, dims) features and the tempo of a MIDI file: sounding pitch classes at each 8th note (what
+    the generator's grid holds), or, for a drums-only file, which drum sounds at each 16th."""
+    from engine.midi import read_midi_file
+    from models.generator.features import template_features
+    from models.generator.midi import read_midi
+
+    m = read_midi_file(path)
+    if any(not n.is_drum for n in m.notes):
+        g, tempo = read_midi(path)
+        return template_features(g), tempo
+    bars = max(1, int(np.ceil(m.end_beats / 4 - 1e-9)))
+    feats = np.zeros((bars, 16, 128), np.float32)
+    for n in m.notes:
+        step = round(n.start_beat * 4)
+        if 0 <= step < bars * 16:
+            feats[step // 16, step % 16, n.pitch] = 1.0
+    return feats.reshape(bars, -1), m.tempo_bpm
 
 
 def load_mono(path: Path, sr: int = ANALYSIS_SR) -> np.ndarray:
@@ -152,15 +174,16 @@ def _downbeat_phase(env: np.ndarray, chroma: np.ndarray, beats: np.ndarray) -> i
     return first + (best if score[best] > 1.25 * score[0] else 0)
 
 
-def audio_bar_features(path: Path) -> np.ndarray:
-    """(bars, 96) chroma at each 8th note on a tracked beat grid, 4 beats to the bar."""
+def audio_bar_features(path: Path) -> tuple[np.ndarray, float]:
+    """(bars, 96) chroma at each 8th note on a tracked beat grid, 4 beats to the bar, and the tempo (BPM)."""
     x = load_mono(path)
     if x.shape[0] < ANALYSIS_SR * 2 or float(np.abs(x).max()) < 1e-4:
         raise UserError(f"{path.name}: too short or silent to find bars (need a few seconds of music)")
     mag = _stft_mag(x)
     env = _onset_envelope(mag)
     fps = ANALYSIS_SR / HOP
-    beats = _track_beats(env, _tempo_period(env, fps))
+    period = _tempo_period(env, fps)
+    beats = _track_beats(env, period)
     if beats.shape[0] < 8:
         raise UserError(f"{path.name}: could not find a steady beat")
     chroma = _chroma(mag, ANALYSIS_SR)
@@ -176,4 +199,4 @@ def audio_bar_features(path: Path) -> np.ndarray:
         feats[k] = chroma[a:b].mean(axis=0)
     # Centre each dimension over the song: what all bars share (key, timbre) says nothing of form.
     f = feats.reshape(bars, 96)
-    return np.asarray(f - f.mean(axis=0, keepdims=True))
+    return np.asarray(f - f.mean(axis=0, keepdims=True)), float(60.0 * fps / period)

@@ -146,7 +146,7 @@ def test_preferences_round_trip_and_broken_files_give_defaults(tmp_path: Path) -
 
 
 def test_jobs_report_progress_cancel_and_errors_on_the_gui_thread(qtbot, session: Session) -> None:
-    from models.errors import UserError
+    from engine.errors import UserError
 
     gui = threading.get_ident()
     seen: dict[str, object] = {}

@@ -16,7 +16,7 @@ from PySide6.QtWidgets import QMessageBox
 
 from app.main_window import MainWindow
 from app.session import GENERATED_TRACK, Session
-from models.errors import UserError
+from engine.errors import UserError
 from tests.app.conftest import wait_jobs
 from tests.engine.conftest import tone, write_midi, write_wav
 

@@ -149,7 +149,7 @@ def _bad_template(tmp_path: Path, kind: str) -> str:
         (["--from-track", "/nonexistent/x.mid", "--bars", "8"], "not found"),
         (["--structure", "A4", "--temperature", "0"], "temperature"),
         (["--structure", "A4", "--tempo", "1000"], "tempo"),
-        (["--structure", "A4", "--model", "nosuchmodel"], "unknown model"),
+        (["--structure", "A4", "--model", "nosuchmodel"], "unknown generator model"),
         (["--structure", "A4", "--regenerate", "1-2"], "needs --primer"),
     ],
 )

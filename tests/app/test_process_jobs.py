@@ -10,7 +10,7 @@ import pytest
 
 from app.process_jobs import ProcessPool
 from app.workers import JobRunner
-from models.errors import Cancelled, UserError
+from engine.errors import Cancelled, UserError
 
 
 def square_steps(task: Any, n: int) -> list[int]:

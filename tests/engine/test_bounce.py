@@ -14,11 +14,11 @@ from engine import commands as c
 from engine.audio_io import read_audio
 from engine.bounce import Cancelled, bounce_graph, bounce_to_file
 from engine.build import build_graph
+from engine.errors import UserError
 from engine.graph import Chain, Graph, Strip, Track
 from engine.project import Clip, PluginSpec, Project, TrackSpec
 from engine.render import Renderer
 from engine.sources import AudioClipData, ClipPlayer
-from models.errors import UserError
 from tests.engine.conftest import RATE, tone, write_wav
 
 DPL = "http://gareus.org/oss/lv2/dpl#stereo"

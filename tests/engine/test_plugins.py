@@ -9,12 +9,12 @@ from collections.abc import Callable, Sequence
 import numpy as np
 import pytest
 
+from engine.errors import UserError
 from engine.graph import Chain, Slot
 from engine.plugin import MidiEvent, Param, Plugin
 from engine.plugins import BUILTINS, create_plugin
 from engine.plugins.builtin import GainPan
 from engine.sources import AudioClipData, ClipPlayer
-from models.errors import UserError
 from tests.engine.conftest import tone
 
 RATES = (44100, 48000, 96000)

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from engine.build import build_graph
+from engine.errors import UserError
 from engine.project import (
     VERSION,
     BusSpec,
@@ -24,7 +25,6 @@ from engine.project import (
     save_project,
     write_autosave,
 )
-from models.errors import UserError
 
 
 def _project(media: dict[str, Path]) -> Project:

@@ -15,10 +15,10 @@ from engine import events as ev
 from engine.api import Engine
 from engine.bounce import bounce_graph
 from engine.build import build_graph
+from engine.errors import UserError
 from engine.jack import JackDummy
 from engine.project import BusSpec, Clip, PluginSpec, Project, TrackSpec
 from engine.stream import NULL_DEVICE
-from models.errors import UserError
 from tests.engine.conftest import RATE
 
 FIL4 = "http://gareus.org/oss/lv2/fil4#stereo"

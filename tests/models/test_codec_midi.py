@@ -4,7 +4,7 @@ import mido
 import numpy as np
 import pytest
 
-from models.errors import UserError
+from engine.errors import UserError
 from models.generator.codec import (
     HELD,
     HOLD,
@@ -106,7 +106,7 @@ def test_read_midi_skyline_without_melody_track(tmp_path) -> None:
 
 
 def test_read_midi_errors(tmp_path) -> None:
-    with pytest.raises(UserError, match="not found"):
+    with pytest.raises(UserError, match="no such MIDI file"):
         read_midi(tmp_path / "nope.mid")
     bad = tmp_path / "bad.mid"
     bad.write_bytes(b"MThd garbage")

@@ -10,7 +10,6 @@ import numpy as np
 import pytest
 import torch
 
-from models.checkpoint import load_checkpoint
 from models.generator.codec import STEPS_PER_BAR
 from models.generator.dataset import TemplateCache, collate, make_example, song_grid
 from models.generator.export import export
@@ -19,7 +18,8 @@ from models.generator.pop909 import Song, save_cache
 from models.generator.sampler import Cancelled, Plan, StructuredGenerator
 from models.generator.train import batch_loss, config_from_args, to_tensors
 from models.generator.train import main as train_main
-from models.runtime import sha256_of
+from models.platform.checkpoint import load_checkpoint
+from models.platform.onnx import sha256_of
 from models.structure import template_from_structure
 
 TINY = ["--hidden", "24", "--layers", "2", "--batch", "4", "--window-bars", "8", "--threads", "1"]
@@ -121,10 +121,10 @@ def test_tiny_model_overfits_a_batch(synthetic_songs: list[Song]) -> None:
     cache = TemplateCache(synthetic_songs, 4.0, 0.5)
     b = to_tensors(sample_batch(cache, np.random.default_rng(0), 4, 8), torch.device("cpu"))
     opt = torch.optim.Adam(net.parameters(), 3e-3)
-    first = float(batch_loss(net, b)[0])
+    first = float(batch_loss(net, b)[0].detach())
     for _ in range(40):
         loss, _ = batch_loss(net, b)
         opt.zero_grad()
         loss.backward()
         opt.step()
-    assert float(loss) < 0.6 * first
+    assert float(loss.detach()) < 0.6 * first

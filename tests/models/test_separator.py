@@ -10,24 +10,14 @@ import pytest
 import soundfile as sf
 import torch
 
-from models.errors import Cancelled, UserError
+from engine.errors import Cancelled, UserError
 from models.separator.dataset import RandomMixSampler, StemBank
 from models.separator.metrics import sdr
+from models.data.parts import bass_notes, drum_notes
+from models.data.pop909 import Note, SongParts, chord_root
+from models.data.recipe import STEMS
 from models.separator.model import SeparatorConfig, build
-from models.separator.model import istft as torch_istft
-from models.separator.model import stft as torch_stft
-from models.separator.render import STEMS, Note, SongParts, bass_notes, chord_root, drum_notes
-from models.separator.runtime import Separator, istft, separate_file, stft
-
-
-def test_numpy_stft_matches_torch_and_inverts() -> None:
-    cfg = SeparatorConfig()
-    x = np.random.default_rng(0).standard_normal((2, 20000)).astype(np.float32)
-    ours = stft(x, cfg.n_fft, cfg.hop)
-    ref = torch_stft(torch.from_numpy(x), cfg).numpy()
-    assert np.abs(ours - ref).max() < 1e-3 * np.abs(ref).max()
-    assert np.abs(istft(ours, cfg.n_fft, cfg.hop, x.shape[1]) - x).max() < 1e-4
-    assert np.abs(torch_istft(torch.from_numpy(ref), cfg, x.shape[1]).numpy() - x).max() < 1e-4
+from models.separator.runtime import Separator, separate_file
 
 
 def test_masks_sum_to_one() -> None:
@@ -46,7 +36,7 @@ def _song(path: Path, seconds: float, rate: int, channels: int) -> np.ndarray:
     return x
 
 
-@pytest.mark.parametrize(("rate", "channels"), [(44100, 2), (8000, 1), (48000, 5)])
+@pytest.mark.parametrize(("rate", "channels"), [(44100, 2), (8000, 1), (48000, 5), (11025, 2), (192000, 1)])
 def test_separate_file_keeps_rate_channels_and_adds_up(
     tiny_separator: Path, tmp_path: Path, rate: int, channels: int
 ) -> None:
@@ -62,8 +52,8 @@ def test_separate_file_keeps_rate_channels_and_adds_up(
         y, r = sf.read(paths[s], dtype="float32", always_2d=True)
         assert r == rate and y.shape == x.shape
         total += y
-    # masks sum to one: the stems add back up to the input (resampling costs a little at other rates)
-    assert sdr(x, total) > (40 if rate == 44100 else 20)
+    # the last stem is the input minus the others at the input's rate: the stems add up at every rate
+    assert np.abs(total - x).max() < 1e-5
     assert not list((tmp_path / "out").glob(".*part*"))
 
 
@@ -93,9 +83,9 @@ def test_bad_input_gives_one_line_and_no_files(tiny_separator: Path, tmp_path: P
     out = tmp_path / "out"
     bad = tmp_path / "bad.wav"
     bad.write_bytes(b"RIFF\x00\x00\x00\x00WAVEjunk")
-    with pytest.raises(UserError, match="cannot read"):
+    with pytest.raises(UserError, match="cannot decode"):
         separate_file(bad, out, model=tiny_separator)
-    with pytest.raises(UserError, match="no such file"):
+    with pytest.raises(UserError, match="no such audio file"):
         separate_file(tmp_path / "missing.wav", out, model=tiny_separator)
     with pytest.raises(UserError, match="unknown stem"):
         separate_file(bad, out, stems=["guitar"], model=tiny_separator)
@@ -127,7 +117,7 @@ def test_cancel_leaves_nothing(tiny_separator: Path, tmp_path: Path) -> None:
 
     with pytest.raises(Cancelled):
         separate_file(src, out, model=tiny_separator, cancel=cancel, chunk_seconds=1.0)
-    assert list(out.iterdir()) == []
+    assert not out.exists()  # nothing written, and the folder it created is gone too
 
 
 def test_random_mixing_draws_stems_across_songs(tmp_path: Path) -> None:
@@ -186,7 +176,7 @@ def test_cli_separate(tiny_separator: Path, tmp_path: Path) -> None:
 
 def test_shipped_separator_matches_its_checkpoint() -> None:
     """The shipped ONNX model loads (checksum, sidecar) and agrees with the committed checkpoint."""
-    from models.runtime import ASSETS
+    from models.platform.onnx import ASSETS
     from models.separator.export import load_net
 
     sep = Separator("separator")
@@ -203,7 +193,7 @@ def test_shipped_separator_matches_its_checkpoint() -> None:
 def test_bring_your_own_model_with_other_rate_stft_and_stems(tmp_path: Path) -> None:
     """A model with its own rate, STFT and stem names (here 2 stems at 22.05 kHz, n_fft 1024) loads from
     its folder through the same runtime and CLI path; the output keeps the input's rate and channels."""
-    from models.checkpoint import save_checkpoint
+    from models.platform.checkpoint import save_checkpoint
     from models.separator.export import export
 
     torch.manual_seed(1)

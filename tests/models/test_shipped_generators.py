@@ -16,7 +16,7 @@ import pytest
 from models.generator.codec import STEPS_PER_BAR, grid_from_notes
 from models.generator.metrics import adherence_auc
 from models.generator.sampler import Plan, StructuredGenerator
-from models.runtime import ASSETS, sha256_of
+from models.platform.onnx import ASSETS, sha256_of
 from models.structure import parse_structure, similar_pairs, template_from_structure
 from tests.conftest import synthetic_song
 
@@ -68,7 +68,7 @@ def test_sing_follows_the_template_and_the_baseline_does_not() -> None:
 def test_tampered_model_is_refused(tmp_path: Path) -> None:
     import shutil
 
-    from models.errors import UserError
+    from engine.errors import UserError
 
     d = tmp_path / "m"
     shutil.copytree(ASSETS / "sing", d)

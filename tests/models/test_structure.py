@@ -3,7 +3,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from models.errors import UserError
+from engine.errors import UserError
 from models.structure import (
     MAX_BARS,
     load_template_file,

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from models.errors import UserError
+from engine.errors import UserError
 from models.generator.codec import STEPS_PER_BAR, grid_from_notes
 from models.generator.midi import write_midi
 from models.structure import template_from_track

@@ -28,7 +28,7 @@ def save_checkpoint(
     train_state: dict[str, Any] | None = None,
 ) -> None:
     """Write a checkpoint atomically."""
-    from models.fileutil import atomic_path
+    from engine.files import atomic_path
 
     ckpt: dict[str, Any] = {"name": name, "args": args, "state_dict": state_dict, "versions": versions()}
     if train_state is not None:

@@ -1,0 +1,134 @@
+"""The one training loop every family runs: resume, a progress bar, a compute budget whose stop every DDP
+rank agrees on, validation, and last/best checkpoints with a JSON-lines log.
+
+A family supplies its network, optimiser, a ``loss(model, step)`` function, a ``validate(net)`` function
+and a learning-rate schedule; everything else is here. Under ``torchrun`` each rank runs the same loop; the
+budget check is all-reduced each update, so no rank stops alone and leaves the others waiting forever.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from models.platform.checkpoint import resume_training, save_checkpoint
+from models.platform.distributed import RunContext
+
+LossFn = Callable[[nn.Module, int], torch.Tensor]
+ValidateFn = Callable[[nn.Module], tuple[float, dict[str, Any]]]  # (score, details) on rank 0
+LrFn = Callable[[int, float], float]  # (update, fraction of the budget spent) -> learning rate
+
+
+@dataclass
+class LoopSettings:
+    """``minutes``: the budget (0: none), counted in process CPU time on a CPU when ``cpu_clock`` (fair when
+    other work shares the machine) and in wall time otherwise and on a GPU."""
+
+    out: Path
+    name: str  # the checkpoint's name, e.g. "generator-sing"
+    updates: int
+    minutes: float = 0.0
+    valid_every: int = 250
+    higher_is_better: bool = False
+    cpu_clock: bool = False
+    grad_clip: float = 1.0
+    resume: bool = False
+
+
+class TrainLoop:
+    def __init__(
+        self, run: RunContext, net: nn.Module, opt: torch.optim.Optimizer, settings: LoopSettings, meta: dict[str, Any]
+    ) -> None:
+        self.run, self.net, self.opt, self.s, self.meta = run, net, opt, settings, meta
+        self.step = 0
+        self.best = -math.inf if settings.higher_is_better else math.inf
+        self.spent = 0.0
+        self.last = settings.out / "last.pt"
+        ts = resume_training(self.last, net, opt) if settings.resume else None
+        if ts is not None:
+            self.step, self.best, self.spent = int(ts["step"]), float(ts["best"]), float(ts.get("seconds", 0.0))
+            if run.rank == 0:
+                print(f"resumed {self.last} at update {self.step} (best {self.best:.4g})", file=sys.stderr)
+        self.model: nn.Module = nn.parallel.DistributedDataParallel(net) if run.ddp else net
+
+    def _clock(self) -> float:
+        cpu = self.s.cpu_clock and self.run.device.type != "cuda"
+        return time.process_time() if cpu else time.monotonic()
+
+    def _agreed(self, stop: bool) -> bool:
+        """Whether any rank wants to stop (every rank gets the same answer)."""
+        if not self.run.ddp:
+            return stop
+        flag = torch.tensor([1.0 if stop else 0.0], device=self.run.device)
+        torch.distributed.all_reduce(flag, op=torch.distributed.ReduceOp.MAX)
+        return bool(flag.item() > 0)
+
+    def save(self, path: Path) -> None:
+        state = {"step": self.step, "optimizer": self.opt.state_dict(), "best": self.best, "seconds": self.spent}
+        save_checkpoint(path, self.s.name, self.meta, self.net.state_dict(), state)
+
+    def fit(
+        self, loss_fn: LossFn, validate: ValidateFn, lr_at: LrFn, describe: Callable[[float, dict[str, Any]], str]
+    ) -> None:
+        """Train until ``updates`` or the budget; validate every ``valid_every`` updates and at the end.
+        ``describe(score, details)`` is the validation part of the progress line."""
+        from tqdm import tqdm
+
+        s, rank = self.s, self.run.rank
+        s.out.mkdir(parents=True, exist_ok=True)
+        budget = s.minutes * 60
+        t0 = self._clock() - self.spent
+        bar = tqdm(total=s.updates, initial=self.step, disable=rank != 0, file=sys.stderr, dynamic_ncols=True)
+        ema: float | None = None
+        while self.step < s.updates:
+            frac = min(1.0, self.spent / budget) if budget > 0 else self.step / max(1, s.updates)
+            lr = lr_at(self.step, frac)
+            for group in self.opt.param_groups:
+                group["lr"] = lr
+            loss = loss_fn(self.model, self.step)
+            self.opt.zero_grad(set_to_none=True)
+            loss.backward()  # type: ignore[no-untyped-call]
+            nn.utils.clip_grad_norm_(self.net.parameters(), s.grad_clip)
+            self.opt.step()
+            self.step += 1
+            self.spent = self._clock() - t0
+            lv = float(loss.detach())
+            ema = lv if ema is None else 0.98 * ema + 0.02 * lv
+            bar.update(1)
+            bar.set_postfix(loss=f"{ema:.4f}", lr=f"{lr:.1e}")
+            stop = self._agreed(budget > 0 and self.spent > budget)
+            if rank == 0 and (self.step % s.valid_every == 0 or self.step == s.updates or stop):
+                self._validate(validate, ema, bar, describe)
+            if stop:
+                break
+        bar.close()
+
+    def _validate(
+        self, validate: ValidateFn, ema: float, bar: Any, describe: Callable[[float, dict[str, Any]], str]
+    ) -> None:
+        self.net.eval()
+        with torch.no_grad():
+            score, details = validate(self.net)
+        self.net.train()
+        better = score > self.best if self.s.higher_is_better else score < self.best
+        if better:
+            self.best = score
+        self.save(self.last)
+        if better:
+            self.save(self.s.out / "best.pt")
+        line = {"step": self.step, "seconds": round(self.spent), "loss": ema, "valid": details}
+        with open(self.s.out / "log.jsonl", "a") as f:
+            f.write(json.dumps(line) + "\n")
+        bar.write(
+            f"update {self.step} ({self.spent / 60:.1f} min): loss {ema:.4f} {describe(score, details)}"
+            f"{' *' if better else ''}"
+        )
