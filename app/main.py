@@ -63,19 +63,28 @@ def run_app(file: str | None, screenshot: str | None, quit_after: float | None, 
     win.show()
     status = {"code": 0}
 
+    def fail(message: str) -> None:
+        """A smoke run (--screenshot) whose file cannot be used ends with one line and status 2."""
+        print(f"refrain: error: {message}", file=sys.stderr)
+        status["code"] = 2
+        session.undo.setClean()
+        win.close()
+        qapp.quit()
+
     def start() -> None:
         try:
             if file is not None:
-                win.open_file(file, prompt=False)
+                job = win.open_file(file, prompt=False)
+                if job is not None and screenshot is not None:
+                    name = Path(file).name
+                    job.failed.connect(lambda msg: fail(f"cannot load {name}: {msg}"))
             elif screenshot is None:
-                win.offer_recovery()
+                win.offer_recovery(startup=True)
             if generate:
                 win.generate(False)
         except UserError as exc:
             if screenshot is not None:
-                print(f"refrain: error: {exc}", file=sys.stderr)
-                status["code"] = 2
-                qapp.quit()
+                fail(str(exc))
                 return
             win.statusBar().showMessage(str(exc), 15000)
 
@@ -88,7 +97,7 @@ def run_app(file: str | None, screenshot: str | None, quit_after: float | None, 
             busy = bool(session.jobs.active()) or not session.graph_current
             loaded = file is None or session.path is not None or bool(session.project.tracks)
             if generate:
-                loaded = loaded and session.last_generation is not None
+                loaded = loaded and session.generation.last is not None
             late = limit is not None and time.monotonic() - t0 >= limit - 0.5
             if (busy or not loaded) and not late:
                 return

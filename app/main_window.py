@@ -28,16 +28,18 @@ from PySide6.QtWidgets import (
 
 from app.itemmodels.tracks import TrackListModel
 from app.prefs import Preferences
-from app.session import Session, has_midi, stem_label
+from app.session import Session
 from app.views.arrangement import ArrangementView
 from app.views.mixer import MixerView
 from app.views.panels import GeneratePanel, JobPanel, TransportBar
 from app.views.preferences import PreferencesDialog
 from app.views.ssm_editor import FormEditor
+from app.workers import Job
 from engine.audio_io import AUDIO_SUFFIXES
+from engine.build import has_midi
 from engine.errors import UserError
 from engine.midi import MIDI_SUFFIXES
-from engine.project import discard_autosave, find_recovery, is_project_file, load_recovery
+from engine.project import discard_autosave, find_recovery, is_project_file
 
 ICON = Path(__file__).resolve().parents[1] / "packaging" / "refrain.svg"
 TRACK_FILTER = "Tracks (" + " ".join(f"*{s}" for s in AUDIO_SUFFIXES + MIDI_SUFFIXES) + ")"
@@ -109,6 +111,7 @@ class MainWindow(QMainWindow):
         session.message.connect(lambda m: self.statusBar().showMessage(m, 10000))
         session.path_changed.connect(lambda: self.setWindowTitle(session.title))
         session.generated.connect(self._after_generation)
+        session.document_reset.connect(self._document_reset)
         session.graph_ready.connect(self._graph_ready)
         self.arrangement.track_selected.connect(lambda i: self.mixer.chain.set_strip("track", i))
         self.arrangement.seek_requested.connect(self.seek_seconds)
@@ -164,6 +167,7 @@ class MainWindow(QMainWindow):
         self._act(f, "Export &Mix…", lambda: self.export_audio(False), "Ctrl+E", "Render the whole project to WAV/FLAC")
         self._act(f, "Export Piece MIDI…", self.export_midi, "Ctrl+Shift+E")
         self._act(f, "Export Piece WAV…", lambda: self.export_audio(True))
+        self._act(f, "Export S&tems…", self.export_stems, "Ctrl+Alt+E", "Each stem of a separation to its own file")
         self.lufs_action = self._act(f, "Loudness-Normalise Exports (−14 LUFS)", self._toggle_lufs)
         self.lufs_action.setCheckable(True)
         self.lufs_action.setChecked(self.session.prefs.export_lufs is not None)
@@ -184,18 +188,17 @@ class MainWindow(QMainWindow):
         self._act(
             e,
             "&Separate Selected Track into Stems",
-            lambda: self.session.separate_track(self.arrangement.selected),
+            lambda: self.session.stems.separate(self.arrangement.selected),
             "Ctrl+Shift+D",
             "Drums, bass, vocals and other as new tracks under the source (the source is muted)",
         )
         self._act(
             e,
             "Play Everything but Selected Stem",
-            lambda: self.session.audition_without(self.arrangement.selected),
+            lambda: self.session.stems.audition_without(self.arrangement.selected),
             "Ctrl+Shift+B",
             "Mute the selected stem and play its siblings (again: all stems)",
         )
-        self._act(f, "Export S&tems…", self.export_stems, "Ctrl+Alt+E", "Each stem of a separation to its own file")
         t = mb.addMenu("&Transport")
         self.play_action = self._act(t, "Play / Pause", self.toggle_play, "Space")
         self._act(t, "Stop", self.stop, "Ctrl+Space")
@@ -261,7 +264,7 @@ class MainWindow(QMainWindow):
 
     def new_project(self) -> None:
         if self.maybe_save():
-            self.session.new()
+            self.session.documents.new()
 
     def open_dialog(self) -> None:
         if not self.maybe_save():
@@ -270,15 +273,15 @@ class MainWindow(QMainWindow):
         if path:
             self.open_file(path, prompt=False)
 
-    def open_file(self, path: str, prompt: bool = True) -> None:
-        """A project opens (after the unsaved prompt); any other file is loaded as a track."""
+    def open_file(self, path: str, prompt: bool = True) -> Job | None:
+        """A project opens (after the unsaved prompt); any other file is loaded as a track (the loading job)."""
         if is_project_file(path):
             if prompt and not self.maybe_save():
-                return
-            self.session.open(path)
+                return None
+            self.session.documents.open(path)
             self.offer_recovery()
-        else:
-            self.session.load_track(path)
+            return None
+        return self.session.mixer.load_track(path)
 
     def _fill_recent(self) -> None:
         self.recent_menu.clear()
@@ -292,27 +295,27 @@ class MainWindow(QMainWindow):
     def save(self) -> bool:
         if self.session.path is None:
             return self.save_as()
-        self.session.save()
+        self.session.documents.save()
         return True
 
     def save_as(self) -> bool:
         path = self.save_path("Save project as", PROJECT_FILTER, "untitled.refrain")
         if not path:
             return False
-        self.session.save(path)
+        self.session.documents.save(path)
         return True
 
     def load_track_dialog(self) -> None:
         path = self.open_path("Load a track", TRACK_FILTER)
         if path:
-            self.session.load_track(path)
+            self.session.mixer.load_track(path)
 
     def export_midi(self, path: str | None = None) -> None:
-        if self.session.generated_track() is None:
+        if self.session.generation.generated_track() is None:
             raise UserError("nothing to export yet: generate a piece first (Ctrl+G)")
         path = path or self.save_path("Export piece as MIDI", "MIDI (*.mid)", "piece.mid")
         if path:
-            self.session.export_midi(path if path.lower().endswith((".mid", ".midi")) else path + ".mid")
+            self.session.generation.export_midi(path if path.lower().endswith((".mid", ".midi")) else path + ".mid")
 
     def export_audio(self, only_generated: bool = False, path: str | None = None, bits: str = "24") -> None:
         if path is None:
@@ -325,25 +328,25 @@ class MainWindow(QMainWindow):
             bits, suffix = EXPORT_FORMATS.get(chosen, ("24", ".wav"))
             if not path.lower().endswith((".wav", ".flac")):
                 path += suffix
-        self.session.export_audio(path, bits, only_generated, self.session.prefs.export_lufs)
+        self.session.documents.export_audio(path, bits, only_generated, self.session.prefs.export_lufs)
 
     def _toggle_lufs(self) -> None:
         self.session.prefs.export_lufs = -14.0 if self.lufs_action.isChecked() else None
-        self.session._save_prefs()
+        self.session.documents.save_prefs()
 
     def load_form(self) -> None:
         from models.structure import load_template_file
 
         path = self.open_path("Load a form", "Form templates (*.npy *.csv *.png)")
         if path:
-            self.session.set_template(load_template_file(path), None, f"Form from {Path(path).name}")
+            self.session.generation.set_template(load_template_file(path), None, f"Form from {Path(path).name}")
 
     def save_form(self) -> None:
         from models.structure import save_template_file
 
         path = self.save_path("Save the form", "NumPy (*.npy);;CSV (*.csv);;Greyscale PNG (*.png)", "form.npy")
         if path:
-            save_template_file(self.session.template(), path)
+            save_template_file(self.session.generation.template(), path)
             self.statusBar().showMessage(f"saved {Path(path).name}", 6000)
 
     def preferences(self) -> None:
@@ -362,7 +365,7 @@ class MainWindow(QMainWindow):
         sf_changed = new.soundfont != old.soundfont
         for f in fields(Preferences):
             setattr(old, f.name, getattr(new, f.name))
-        self.session._save_prefs()
+        self.session.documents.save_prefs()
         self.session.autosave_timer.setInterval(new.autosave_seconds * 1000)
         if audio_changed:
             self.session.restart_engine()
@@ -370,14 +373,21 @@ class MainWindow(QMainWindow):
             self.session.rebuild()
         self.transport.refresh()
 
-    def offer_recovery(self) -> bool:
-        """At start (and on open): offer an autosave newer than the saved project."""
-        path = self.session.path
+    def offer_recovery(self, path: str | None = None, startup: bool = False) -> bool:
+        """Offer an autosave newer than its saved project: for the open project, or (``startup``) the newest
+        one any project left behind, so a plain start after a crash finds the work again."""
+        if startup:
+            pending = self.session.documents.pending_recovery()
+            if pending is None:
+                return False
+            path = pending[0]
+        elif self.session.path is not None:
+            path = str(self.session.path)
         found = find_recovery(path)
         if found is None:
             return False
         when = time.strftime("%Y-%m-%d %H:%M", time.localtime(found.stat().st_mtime))
-        name = path.name if path is not None else "an untitled project"
+        name = Path(path).name if path is not None else "an untitled project"
         r = self.ask(
             "Recover unsaved work",
             f"Refrain found unsaved changes to {name} from {when} (it did not close cleanly). Recover them?",
@@ -385,11 +395,7 @@ class MainWindow(QMainWindow):
             Btn.Yes,
         )
         if r == Btn.Yes:
-            project = load_recovery(path)
-            if path is None:
-                self.session.adopt(project)
-            else:
-                self.session.open(path, project)
+            self.session.documents.recover(path)
             self.statusBar().showMessage("recovered unsaved changes; save to keep them", 10000)
             return True
         discard_autosave(path)
@@ -448,6 +454,12 @@ class MainWindow(QMainWindow):
         if self.generate_panel.play_after.isChecked():
             self._play_when_ready = True
 
+    def _document_reset(self) -> None:
+        """Another document: nothing of the old one's transport or view state carries over."""
+        self._play_when_ready = False
+        self.stop()
+        self.transport.loop.setChecked(False)
+
     def _graph_ready(self) -> None:
         if self._play_when_ready and self.session.bridge is not None:
             self._play_when_ready = False
@@ -464,7 +476,7 @@ class MainWindow(QMainWindow):
 
     def export_stems(self, index: int | None = None) -> None:
         i = self.arrangement.selected if index is None else index
-        _, stems = self.session.stem_group(i)  # a one-line error before any dialog when there is nothing to export
+        _, stems = self.session.stems.group(i)  # a one-line error before any dialog when there is nothing to export
         choice = self.stem_format()
         if not choice:
             return
@@ -472,7 +484,7 @@ class MainWindow(QMainWindow):
         if not folder:
             return
         fmt, bits = STEM_FORMATS[choice]
-        labels = [stem_label(self.session.project.tracks[k]) for k in stems]
+        labels = [self.session.stems.label(k) for k in stems]
         clash = [n for n in labels if os.path.exists(os.path.join(folder, f"{n}.{fmt}"))]
         if (
             clash
@@ -485,7 +497,7 @@ class MainWindow(QMainWindow):
             != Btn.Yes
         ):
             return
-        self.session.export_stems(i, folder, fmt, bits)
+        self.session.stems.export(i, folder, fmt, bits)
 
     def lane_menu(self, lane: int, at: Any) -> None:
         """Right-click on a lane: the commands that act on that track."""
@@ -495,26 +507,29 @@ class MainWindow(QMainWindow):
         s = self.session
         t = s.project.tracks[lane]
         m = QMenu(self)
-        m.addAction("Solo" if not t.solo else "Unsolo", lambda: self._guard(lambda: s.set_track(lane, solo=not t.solo)))
-        m.addAction("Mute" if not t.mute else "Unmute", lambda: self._guard(lambda: s.set_track(lane, mute=not t.mute)))
+        flip = s.mixer.set_track
+        m.addAction("Solo" if not t.solo else "Unsolo", lambda: self._guard(lambda: flip(lane, solo=not t.solo)))
+        m.addAction("Mute" if not t.mute else "Unmute", lambda: self._guard(lambda: flip(lane, mute=not t.mute)))
         if not has_midi(t):
-            m.addAction("Separate into Stems", lambda: self._guard(lambda: s.separate_track(lane)))
+            again = any(x.group == t.id for x in s.project.tracks)
+            label = "Separate Again (Replaces Its Stems)" if again else "Separate into Stems"
+            m.addAction(label, lambda: self._guard(lambda: s.stems.separate(lane)))
         try:
-            stems = s.stem_group(lane)[1]
+            stems = s.stems.group(lane)[1]
         except UserError:
             stems = []  # neither a separated source nor a stem
-        if lane in stems:
-            m.addAction("Play Everything but This Stem", lambda: self._guard(lambda: s.audition_without(lane)))
+        if t.group:
+            m.addAction("Play Everything but This Stem", lambda: self._guard(lambda: s.stems.audition_without(lane)))
         if stems:
             m.addAction("Export Stems…", lambda: self._guard(lambda: self.export_stems(lane)))
         m.addSeparator()
-        m.addAction("Remove Track", lambda: self._guard(lambda: s.remove_track(lane)))
+        m.addAction("Remove Track", lambda: self._guard(lambda: s.mixer.remove_track(lane)))
         return m
 
     def remove_selected_track(self) -> None:
         i = self.arrangement.selected
         if 0 <= i < len(self.session.project.tracks):
-            self.session.remove_track(i)
+            self.session.mixer.remove_track(i)
 
     # -- help ----------------------------------------------------------------------------------------------------
     def show_shortcuts(self) -> None:

@@ -11,6 +11,7 @@ import numpy as np
 from engine.audio_io import AUDIO_SUFFIXES
 from engine.errors import UserError
 from engine.midi import MIDI_SUFFIXES
+from engine.project import Clip
 
 OVERVIEW_HZ = 200  # columns per second of audio; enough for ~5 ms detail at full zoom
 
@@ -76,3 +77,14 @@ def midi_overview(path: str) -> MidiOverview:
     m = read_midi_file(path)
     notes = np.asarray([(n.start, n.end, n.pitch, n.velocity) for n in m.notes], np.float64).reshape(-1, 4)
     return MidiOverview(m.end, notes, int(notes[:, 2].min()), int(notes[:, 2].max()), m.tempo_bpm)
+
+
+def clip_seconds(clip: Clip, ov: Overview | None, tempo: float) -> float:
+    """How long ``clip`` lasts on the timeline: its set length, else what is left of its file after the
+    offset (a MIDI clip at the project's ``tempo``; 0 before its drawing is known)."""
+    if clip.length is not None:
+        return clip.length
+    if ov is None:
+        return 0.0
+    seconds = ov.seconds * ov.scale(tempo) if isinstance(ov, MidiOverview) else ov.seconds
+    return max(0.0, seconds - clip.offset)

@@ -10,6 +10,7 @@ function body serves both."""
 from __future__ import annotations
 
 import contextlib
+import functools
 import multiprocessing as mp
 import os
 import threading
@@ -19,7 +20,7 @@ from collections.abc import Callable
 from multiprocessing.connection import Connection
 from typing import Any
 
-from engine.errors import Cancelled, UserError
+from engine.errors import Cancelled, UserError, warnings_to
 
 PROGRESS_HZ = 20.0
 CANCEL_GRACE_S = 5.0  # a child that ignores a cancel this long is killed and replaced
@@ -66,7 +67,8 @@ def _serve(conn: Connection, cancel_event: Any) -> None:
         fn, args = msg
         task = _ChildTask(conn, cancel_event)
         try:
-            result = fn(task, *args)
+            with warnings_to(functools.partial(_send_warning, conn)):
+                result = fn(task, *args)
         except BaseException as exc:  # reported to the parent; the child lives on for the next task
             if isinstance(exc, Cancelled):
                 reply: tuple[Any, ...] = ("cancelled", None)
@@ -81,6 +83,10 @@ def _serve(conn: Connection, cancel_event: Any) -> None:
             conn.send(reply)
         except Exception as exc:  # an unpicklable result must not kill the worker
             conn.send(("failed", f"cannot return the result: {exc}"))
+
+
+def _send_warning(conn: Connection, message: str) -> None:
+    conn.send(("warning", message))
 
 
 def warm_up(task: Any) -> None:
@@ -106,8 +112,15 @@ class ProcessWorker:
     def alive(self) -> bool:
         return self.proc.is_alive()
 
-    def run(self, fn: TaskFn, args: tuple[Any, ...], on_progress: Callable[[float], None], cancelled: Any) -> Any:
-        """Run ``fn(task, *args)`` in the child and wait, relaying progress; raises ``Cancelled`` or
+    def run(
+        self,
+        fn: TaskFn,
+        args: tuple[Any, ...],
+        on_progress: Callable[[float], None],
+        cancelled: Any,
+        on_warning: Callable[[str], None] | None = None,
+    ) -> Any:
+        """Run ``fn(task, *args)`` in the child and wait, relaying progress and warnings; raises ``Cancelled`` or
         ``UserError`` (the child's one-line message) or ``RuntimeError`` if the child died."""
         self.cancel_event.clear()
         self.conn.send((fn, args))
@@ -134,6 +147,10 @@ class ProcessWorker:
             payload: Any = msg[1]
             if kind == "progress":
                 on_progress(float(payload))
+                continue
+            if kind == "warning":
+                if on_warning is not None:
+                    on_warning(str(payload))
                 continue
             self.cancel_event.clear()
             if kind == "done":
@@ -185,10 +202,17 @@ class ProcessPool:
                 return
         w.close()
 
-    def run(self, fn: TaskFn, args: tuple[Any, ...], on_progress: Callable[[float], None], cancelled: Any) -> Any:
+    def run(
+        self,
+        fn: TaskFn,
+        args: tuple[Any, ...],
+        on_progress: Callable[[float], None],
+        cancelled: Any,
+        on_warning: Callable[[str], None] | None = None,
+    ) -> Any:
         w = self.acquire()
         try:
-            result = w.run(fn, args, on_progress, cancelled)
+            result = w.run(fn, args, on_progress, cancelled, on_warning)
         except (Cancelled, UserError):  # the task ended cleanly: the child serves the next one
             self.release(w)
             raise

@@ -117,34 +117,25 @@ def export_stems_task(task: Any, jobs: list[tuple[str, Project]], bits: str) -> 
     """Bounce one project per stem to its target; every file appears at the end or none does."""
     from engine.bounce import bounce_to_file
     from engine.build import build_graph
+    from engine.files import atomic_files
 
-    parts: list[tuple[str, str]] = []
-    try:
-        for k, (target, project) in enumerate(jobs):
-            folder, name = os.path.split(target)
-            part = os.path.join(folder, f".{name}.part.{name.rsplit('.', 1)[-1]}")
-            parts.append((part, target))
+    with atomic_files([target for target, _ in jobs]) as temps:
+        for k, ((_, project), tmp) in enumerate(zip(jobs, temps, strict=True)):
             graph = build_graph(project, project.sample_rate, 1024)
             try:
-                bounce_to_file(
-                    graph, part, bits, progress=functools.partial(_share, task, k, len(jobs)), cancel=task.cancel_event
-                )
+                share = functools.partial(_share, task, k, len(jobs))
+                bounce_to_file(graph, tmp, bits, progress=share, cancel=task.cancel_event)
             finally:
                 graph.close()
-        for part, target in parts:
-            os.replace(part, target)
-    finally:
-        for part, _ in parts:
-            if os.path.exists(part):
-                os.remove(part)
-    return [t for _, t in parts]
+    return [target for target, _ in jobs]
 
 
-def form_task(task: Any, path: str, bars: int) -> np.ndarray:
-    """Derive a form template from an audio or MIDI file."""
-    from models.structure import template_from_track
+def form_task(task: Any, path: str, bars: int) -> tuple[np.ndarray, float]:
+    """Derive a form template and the tempo (BPM) from an audio or MIDI file."""
+    from models.structure.tracks import track_form
 
-    return np.asarray(template_from_track(path, bars))
+    template, tempo = track_form(path, bars)
+    return np.asarray(template), tempo
 
 
 def separate_task(task: Any, path: str, out_dir: str, model: str) -> dict[str, str]:

@@ -16,7 +16,7 @@ from typing import Any
 from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
 
 from app.process_jobs import ProcessPool, TaskFn, warm_up
-from engine.errors import Cancelled, UserError
+from engine.errors import Cancelled, UserError, warnings_to
 
 JobFn = Callable[["Job"], Any]
 
@@ -26,6 +26,7 @@ class Job(QObject):
     checks ``job.cancelled`` (or calls ``job.check()``) between steps."""
 
     progressed = Signal(float)
+    warned = Signal(str)  # a one-line warning from the work (a truncated file, clipped samples)
     succeeded = Signal(object)
     failed = Signal(str)
     cancelled_signal = Signal()
@@ -59,6 +60,10 @@ class Job(QObject):
         if now - self._last_emit >= 0.05 or self.fraction >= 1.0:
             self._last_emit = now
             self.progressed.emit(self.fraction)
+
+    def warn(self, message: str) -> None:
+        """Pass a warning to the GUI thread (the session shows it in the status bar)."""
+        self.warned.emit(message)
 
     @property
     def cancelled(self) -> bool:
@@ -116,7 +121,8 @@ class _Runnable(QRunnable):
         try:
             if job.cancel_event.is_set():
                 raise Cancelled()
-            job.result = job.fn(job)
+            with warnings_to(job.warn):
+                job.result = job.fn(job)
         except Cancelled:
             job.state = "cancelled"
         except Exception as exc:  # anything else is reported in the job panel, never fatal to the app
@@ -135,6 +141,7 @@ class JobRunner(QObject):
 
     added = Signal(object)
     ended = Signal(object)
+    warned = Signal(str)  # any job's warning
 
     def __init__(self, threads: int = 2, processes: int = 1) -> None:
         super().__init__()
@@ -162,6 +169,7 @@ class JobRunner(QObject):
         if on_error is not None:
             job.failed.connect(on_error)
         job.finished.connect(functools.partial(setattr, job, "settled", True))
+        job.warned.connect(self.warned)
         self.jobs.append(job)
         self.added.emit(job)
         (pool or self.pool).start(_Runnable(job, self._end))
@@ -179,7 +187,7 @@ class JobRunner(QObject):
         only waits on it, relaying progress and cancel. ``fn`` and ``args`` must pickle."""
 
         def relay(job: Job) -> Any:
-            return self.processes.run(fn, args, job.report, job.cancel_event)
+            return self.processes.run(fn, args, job.report, job.cancel_event, job.warn)
 
         return self.submit(title, relay, on_done, on_error, self.relay_pool)
 

@@ -128,18 +128,20 @@ def main() -> int:
 
     def busy() -> None:
         phase["name"] = "busy"
-        jobs.append(session.load_track(wav))
-        jobs.append(session.load_track(mid))
+        jobs.append(session.mixer.load_track(wav))
+        jobs.append(session.mixer.load_track(mid))
 
     def more_work() -> None:
         """What a busy user does, one action every 150 ms: play, reshape the form, generate, export, analyse."""
         phase["stage"] = "jobs"
         actions = [
             win.toggle_play,
-            lambda: session.set_template(resample_template(session.template(), a.bars), None, "bench"),
+            lambda: session.generation.set_template(
+                resample_template(session.generation.template(), a.bars), None, "bench"
+            ),
             lambda: jobs.append(win.generate_panel.request(False)),
-            lambda: jobs.append(session.export_audio(str(tmp / "mix.wav"))),
-            lambda: jobs.append(session.template_from_track(str(wav), 32)),
+            lambda: jobs.append(session.documents.export_audio(str(tmp / "mix.wav"))),
+            lambda: jobs.append(session.generation.template_from_track(str(wav), 32)),
             lambda: jobs.append(session.jobs.submit("Decoding at 48 kHz", lambda job: overview(str(wav), 48000))),
         ]
         for k, act in enumerate(actions):

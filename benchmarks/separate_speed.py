@@ -36,8 +36,8 @@ sys.path.insert(0, str(ROOT))
 def make_track(path: Path, minutes: float) -> str:
     import soundfile as sf
 
-    from models.separator.dataset import StemBank
     from models.data.synth import SAMPLE_RATE
+    from models.separator.dataset import StemBank
     from models.separator.render import cache_dir
 
     n = round(minutes * 60 * SAMPLE_RATE)

@@ -3,7 +3,10 @@ warnings. They live at the bottom layer so the engine, the models and the app al
 
 from __future__ import annotations
 
+import contextlib
+import threading
 import warnings
+from collections.abc import Callable, Iterator
 
 
 class UserError(Exception):
@@ -25,6 +28,28 @@ class RefrainWarning(UserWarning):
     The CLI prints it as ``refrain: warning: ...``; the app shows it in the status bar."""
 
 
+_local = threading.local()
+
+
 def warn(message: str) -> None:
-    """Issue a one-line :class:`RefrainWarning` (whitespace collapsed, as for :class:`UserError`)."""
-    warnings.warn(RefrainWarning(" ".join(message.split())), stacklevel=2)
+    """Issue a one-line :class:`RefrainWarning` (whitespace collapsed, as for :class:`UserError`): to the
+    handler this thread installed with :func:`warnings_to` (the app's jobs), else through :mod:`warnings`
+    (the CLI prints those as ``refrain: warning: ...``)."""
+    text = " ".join(message.split())
+    handler: Callable[[str], None] | None = getattr(_local, "handler", None)
+    if handler is not None:
+        handler(text)
+    else:
+        warnings.warn(RefrainWarning(text), stacklevel=2)
+
+
+@contextlib.contextmanager
+def warnings_to(handler: Callable[[str], None]) -> Iterator[None]:
+    """Send this thread's :func:`warn` messages to ``handler`` inside the block (thread-safe, unlike
+    ``warnings.catch_warnings``)."""
+    previous = getattr(_local, "handler", None)
+    _local.handler = handler
+    try:
+        yield
+    finally:
+        _local.handler = previous

@@ -7,7 +7,8 @@ from typing import Any
 
 from PySide6.QtCore import QAbstractListModel, QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt
 
-from app.session import Session, has_midi, plugin_label
+from app.session import Session, plugin_label
+from engine.build import has_midi
 from engine.project import PluginSpec
 
 Index = QModelIndex | QPersistentModelIndex
@@ -74,14 +75,14 @@ class TrackListModel(QAbstractTableModel):
                 name = str(value).strip()
                 if not name:
                     return False
-                self.session.set_track(row, name=name)
+                self.session.mixer.set_track(row, name=name)
             elif col == self.GAIN and role == Qt.ItemDataRole.EditRole:
-                self.session.set_track(row, gain_db=min(24.0, max(-60.0, float(value))))
+                self.session.mixer.set_track(row, gain_db=min(24.0, max(-60.0, float(value))))
             elif col == self.PAN and role == Qt.ItemDataRole.EditRole:
-                self.session.set_track(row, pan=min(1.0, max(-1.0, float(value))))
+                self.session.mixer.set_track(row, pan=min(1.0, max(-1.0, float(value))))
             elif col in (self.MUTE, self.SOLO) and role == Qt.ItemDataRole.CheckStateRole:
                 on = Qt.CheckState(value) == Qt.CheckState.Checked
-                self.session.set_track(row, **{"mute" if col == self.MUTE else "solo": on})
+                self.session.mixer.set_track(row, **{"mute" if col == self.MUTE else "solo": on})
             else:
                 return False
         except (TypeError, ValueError):
@@ -111,7 +112,7 @@ class ChainModel(QAbstractListModel):
         p = self.session.project
         if self.kind == "track" and not 0 <= self.strip_index < len(p.tracks):
             return []
-        return self.session.chain_of(p, self.kind, self.strip_index)
+        return self.session.mixer.chain_of(p, self.kind, self.strip_index)
 
     def rowCount(self, parent: Index = _ROOT) -> int:
         return 0 if parent.isValid() else len(self.specs())
@@ -135,5 +136,5 @@ class ChainModel(QAbstractListModel):
         if role != Qt.ItemDataRole.CheckStateRole or not index.isValid():
             return False
         bypass = Qt.CheckState(value) != Qt.CheckState.Checked
-        self.session.set_bypass(self.kind, self.strip_index, index.row(), bypass)
+        self.session.mixer.set_bypass(self.kind, self.strip_index, index.row(), bypass)
         return True

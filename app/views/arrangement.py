@@ -10,8 +10,10 @@ from PySide6.QtCore import QLineF, QMimeData, QPointF, QRectF, Qt, QUrl, Signal
 from PySide6.QtGui import QColor, QDrag, QFont, QImage, QKeySequence, QPainter, QPen
 from PySide6.QtWidgets import QAbstractScrollArea, QApplication, QWidget
 
-from app.media import AudioOverview, MidiOverview
-from app.session import Session, has_midi, project_seconds, stem_label
+from app.media import AudioOverview, MidiOverview, clip_seconds
+from app.session import Session
+from app.stems import depth
+from engine.build import has_midi
 
 HEADER = 150
 RULER = 26
@@ -23,12 +25,12 @@ INDENT = 14  # a stem's header sits this far right of its source's, under a brac
 
 def lane_colours(tracks: list[Any]) -> list[QColor]:
     """One colour per lane; stems take their source's colour so a separation reads as one group."""
-    by_name: dict[str, QColor] = {}
+    by_id: dict[str, QColor] = {}
     out = []
     for i, t in enumerate(tracks):
-        colour = by_name.get(t.group) if t.group else None
+        colour = by_id.get(t.group) if t.group else None
         colour = colour if colour is not None else LANE_COLOURS[i % len(LANE_COLOURS)]
-        by_name.setdefault(t.name, colour)
+        by_id.setdefault(t.id, colour)
         out.append(colour)
     return out
 
@@ -61,14 +63,26 @@ class ArrangementView(QAbstractScrollArea):
         self.setMouseTracking(False)
         self.viewport().setAutoFillBackground(False)
         session.changed.connect(self._content_changed)
+        session.document_reset.connect(self.reset)
         session.media_changed.connect(self._content_changed)
         self.horizontalScrollBar().valueChanged.connect(self.viewport().update)
         self.verticalScrollBar().valueChanged.connect(self.viewport().update)
         self._content_changed()
 
+    def reset(self) -> None:
+        """A new document: no selection, loop or playhead from the old one; default zoom, scrolled home."""
+        self.selected = -1
+        self.loop = None
+        self.playhead, self.playing = 0.0, False
+        self.pps = 40.0
+        self._update_scrollbars()
+        self.horizontalScrollBar().setValue(0)
+        self.verticalScrollBar().setValue(0)
+        self.viewport().update()
+
     # -- geometry --------------------------------------------------------------------------------------
     def seconds(self) -> float:
-        return max(30.0, project_seconds(self.session.project, self.session.media) + 8.0)
+        return max(30.0, self.session.seconds() + 8.0)
 
     def _content_changed(self) -> None:
         if self.selected >= len(self.session.project.tracks):
@@ -162,7 +176,7 @@ class ArrangementView(QAbstractScrollArea):
                 ov = self.session.media.get(cl.path)
                 if ov is None:
                     continue
-                length = cl.length if cl.length is not None else max(0.0, ov.seconds - cl.offset)
+                length = clip_seconds(cl, ov, self.session.project.tempo)
                 x0, x1 = self.x_of(cl.start), self.x_of(cl.start + length)
                 if x1 < self._x_lo or x0 > self._x_hi:
                     continue
@@ -215,13 +229,14 @@ class ArrangementView(QAbstractScrollArea):
             return
         lo, hi = ov.low - 1, ov.high + 1
         step = (box.height() - 4) / max(1, hi - lo + 1)
-        t0, t1 = self.t_of(self._x_lo) - start, self.t_of(self._x_hi) - start
+        k = ov.scale(self.session.project.tempo)  # the clip plays at the project's tempo
+        t0, t1 = (self.t_of(self._x_lo) - start) / k, (self.t_of(self._x_hi) - start) / k
         notes = ov.notes[(ov.notes[:, 1] >= t0) & (ov.notes[:, 0] <= t1)]
         if notes.shape[0] == 0:
             return
-        xs = HEADER - self.horizontalScrollBar().value() + (start + notes[:, 0]) * self.pps
+        xs = HEADER - self.horizontalScrollBar().value() + (start + notes[:, 0] * k) * self.pps
         ys = box.bottom() - 2 - (notes[:, 2] - lo + 1) * step
-        ws = np.maximum(1.5, (notes[:, 1] - notes[:, 0]) * self.pps)
+        ws = np.maximum(1.5, (notes[:, 1] - notes[:, 0]) * k * self.pps)
         hh = max(1.5, step)
         loud = notes[:, 3] >= 80
         p.setPen(Qt.PenStyle.NoPen)
@@ -265,19 +280,19 @@ class ArrangementView(QAbstractScrollArea):
         p.fillRect(0, RULER, HEADER, h, QColor(36, 38, 44))
         p.setClipRect(0, RULER, HEADER, h - RULER)
         tracks = self.session.project.tracks
-        names = {t.name for t in tracks}
         for i, t in enumerate(tracks):
             y = top + i * LANE
             if y + LANE < RULER or y > h:
                 continue
-            stem = bool(t.group) and t.group in names
-            x = INDENT if stem else 0
+            level = depth(tracks, i)
+            stem = level > 0
+            x = INDENT * level
             p.fillRect(x, y, HEADER - 1 - x, LANE - 1, QColor(50, 54, 62) if i == self.selected else QColor(42, 45, 52))
             p.fillRect(x, y, 4, LANE - 1, colours[i])
             if stem:  # the bracket that ties a stem to the source above it
-                p.fillRect(INDENT // 2 - 1, y - 1, 2, LANE, colours[i].darker(140))
+                p.fillRect(x - INDENT // 2 - 1, y - 1, 2, LANE, colours[i].darker(140))
             p.setPen(QColor(225, 225, 230))
-            label = stem_label(t) if stem else t.name
+            label = self.session.stems.label(i)
             p.drawText(QRectF(x + 10, y + 6, HEADER - 14 - x, 18), Qt.AlignmentFlag.AlignLeft, label)
             p.setPen(QColor(150, 150, 160))
             kind = "Stem" if stem else "MIDI" if has_midi(t) else "Audio"
@@ -369,7 +384,7 @@ class ArrangementView(QAbstractScrollArea):
         elif ev.matches(QKeySequence.StandardKey.ZoomOut) or ev.key() == Qt.Key.Key_Minus:
             self.zoom_out()
         elif ev.key() in (Qt.Key.Key_Delete, Qt.Key.Key_Backspace) and self.selected >= 0:
-            self.session.remove_track(self.selected)
+            self.session.mixer.remove_track(self.selected)
         elif ev.key() == Qt.Key.Key_Up and self.selected > 0:
             self.selected -= 1
             self.track_selected.emit(self.selected)

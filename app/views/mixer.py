@@ -28,13 +28,13 @@ from PySide6.QtWidgets import (
     QSlider,
     QSpinBox,
     QSplitter,
-    QToolButton,
     QVBoxLayout,
     QWidget,
 )
 
 from app.itemmodels.tracks import ChainModel
 from app.session import Session, plugin_label
+from app.views.toggles import MUTE, SOLO, toggle
 from app.workers import Job
 from engine.errors import UserError
 from engine.plugin import Param
@@ -98,13 +98,6 @@ class MeterWidget(QWidget):
         p.end()
 
 
-def _toggle(text: str) -> QToolButton:
-    b = QToolButton()
-    b.setText(text)
-    b.setCheckable(True)
-    return b
-
-
 class StripWidget(QFrame):
     """One channel strip. ``kind`` is "track" or "master"."""
 
@@ -119,7 +112,7 @@ class StripWidget(QFrame):
         lay.setContentsMargins(4, 4, 4, 4)
         self.name = QPushButton()
         self.name.setFlat(True)
-        self.name.setToolTip("Show this strip's plugin chain")
+        self.full_name = ""
         self.name.clicked.connect(lambda: self.selected.emit(self.kind, self.index))
         lay.addWidget(self.name)
         row = QHBoxLayout()
@@ -139,10 +132,8 @@ class StripWidget(QFrame):
         self.pan = QSlider(Qt.Orientation.Horizontal)
         self.pan.setRange(-100, 100)
         self.pan.setToolTip("Pan (double-click to centre)")
-        self.mute = _toggle("M")
-        self.solo = _toggle("S")
-        self.mute.setToolTip("Mute")
-        self.solo.setToolTip("Solo")
+        self.mute = toggle("M", MUTE, "Mute")
+        self.solo = toggle("S", SOLO, "Solo")
         if kind == "track":
             lay.addWidget(self.pan)
             ms = QHBoxLayout()
@@ -155,8 +146,8 @@ class StripWidget(QFrame):
         self.fader.valueChanged.connect(lambda v: self._set_gain(v / 10.0, self._gesture))
         self.gain.valueChanged.connect(lambda v: self._set_gain(float(v), ("gain-spin", self.kind, self.index)))
         self.pan.valueChanged.connect(lambda v: self._set_pan(v / 100.0))
-        self.mute.toggled.connect(lambda on: self.session.set_track(self.index, mute=on))
-        self.solo.toggled.connect(lambda on: self.session.set_track(self.index, solo=on))
+        self.mute.toggled.connect(lambda on: self.session.mixer.set_track(self.index, mute=on))
+        self.solo.toggled.connect(lambda on: self.session.mixer.set_track(self.index, solo=on))
         self.refresh()
 
     def _new_gesture(self) -> None:
@@ -164,12 +155,12 @@ class StripWidget(QFrame):
 
     def _set_gain(self, db: float, merge: object) -> None:
         if self.kind == "track":
-            self.session.set_track(self.index, merge, gain_db=db)
+            self.session.mixer.set_track(self.index, merge, gain_db=db)
         else:
-            self.session.set_master_gain(db, merge)
+            self.session.mixer.set_master_gain(db, merge)
 
     def _set_pan(self, pan: float) -> None:
-        self.session.set_track(self.index, self._gesture, pan=pan)
+        self.session.mixer.set_track(self.index, self._gesture, pan=pan)
 
     def refresh(self) -> None:
         p = self.session.project
@@ -183,7 +174,8 @@ class StripWidget(QFrame):
         widgets = (self.fader, self.gain, self.pan, self.mute, self.solo)
         for w in widgets:
             w.blockSignals(True)
-        self.name.setText(name)
+        self.full_name = name
+        self._show_name()
         self.fader.setValue(round(gain * 10))
         self.gain.setValue(gain)
         self.pan.setValue(round(pan * 100))
@@ -193,9 +185,20 @@ class StripWidget(QFrame):
         for w in widgets:
             w.blockSignals(False)
 
+    def _show_name(self) -> None:
+        """The name elided in the middle, so stems of one source ("song · drums", "song · bass") stay
+        distinguishable; the whole name is the tooltip."""
+        room = max(20, self.name.width() - 10)
+        self.name.setText(self.name.fontMetrics().elidedText(self.full_name, Qt.TextElideMode.ElideMiddle, room))
+        self.name.setToolTip(f"{self.full_name}: show this strip's plugin chain")
+
+    def resizeEvent(self, ev: Any) -> None:
+        super().resizeEvent(ev)
+        self._show_name()
+
     def mouseDoubleClickEvent(self, ev: Any) -> None:
         if self.kind == "track" and self.pan.geometry().contains(ev.position().toPoint()):
-            self.session.set_track(self.index, pan=0.0)
+            self.session.mixer.set_track(self.index, pan=0.0)
 
 
 class ParamEditor(QWidget):
@@ -216,7 +219,7 @@ class ParamEditor(QWidget):
         self.target = None
         if slot is None:
             return
-        specs = self.session.chain_of(self.session.project, kind, index)
+        specs = self.session.mixer.chain_of(self.session.project, kind, index)
         if not 0 <= slot < len(specs):
             return
         spec = specs[slot]
@@ -238,7 +241,7 @@ class ParamEditor(QWidget):
             return
         kind, index, slot = self.target
         specs = (
-            self.session.chain_of(self.session.project, kind, index)
+            self.session.mixer.chain_of(self.session.project, kind, index)
             if kind != "track" or index < len(self.session.project.tracks)
             else []
         )
@@ -256,7 +259,7 @@ class ParamEditor(QWidget):
         if self.target is None:
             return
         kind, index, slot = self.target
-        self.session.set_plugin_param(kind, index, slot, name, value, merge)
+        self.session.mixer.set_plugin_param(kind, index, slot, name, value, merge)
 
     def _editor(self, prm: Param, value: float) -> QWidget:
         ed = _ParamWidget(prm, value, self._set)
@@ -459,7 +462,7 @@ class ChainEditor(QWidget):
 
     def add(self, spec: PluginSpec) -> None:
         try:
-            self.session.add_plugin(self.model.kind, self.model.strip_index, spec)
+            self.session.mixer.add_plugin(self.model.kind, self.model.strip_index, spec)
         except UserError as exc:
             self.session.message.emit(str(exc))
             return
@@ -472,13 +475,13 @@ class ChainEditor(QWidget):
     def remove_selected(self) -> None:
         row = self.selected_row()
         if row >= 0:
-            self.session.remove_plugin(self.model.kind, self.model.strip_index, row)
+            self.session.mixer.remove_plugin(self.model.kind, self.model.strip_index, row)
 
     def move_selected(self, delta: int) -> None:
         row = self.selected_row()
         to = row + delta
         if row >= 0 and 0 <= to < self.model.rowCount():
-            self.session.move_plugin(self.model.kind, self.model.strip_index, row, to)
+            self.session.mixer.move_plugin(self.model.kind, self.model.strip_index, row, to)
             self.view.setCurrentIndex(self.model.index(to))
 
 
@@ -514,6 +517,8 @@ class MixerView(QWidget):
     def rebuild(self) -> None:
         for s in [*self.strips, *([self.master] if self.master else [])]:
             self.strip_layout.removeWidget(s)
+            s.hide()  # deleteLater waits for the event loop: until then it would still be drawn, over new strips
+            s.setParent(None)
             s.deleteLater()
         while self.strip_layout.count():
             self.strip_layout.takeAt(0)

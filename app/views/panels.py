@@ -25,8 +25,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.session import Session, has_midi
+from app.session import Session
+from app.views.toggles import LOOP, toggle
 from app.workers import Job
+from engine.build import has_midi
 from engine.errors import UserError
 
 
@@ -62,9 +64,8 @@ class TransportBar(QWidget):
         self.play.setToolTip("Play / pause (Space)")
         self.stop = _button(style.standardIcon(SP.SP_MediaStop))
         self.stop.setToolTip("Stop and return to start (Ctrl+Space)")
-        self.loop = _button(style.standardIcon(SP.SP_BrowserReload))
-        self.loop.setCheckable(True)
-        self.loop.setToolTip("Loop the region dragged on the ruler (L)")
+        loop_icon = style.standardIcon(SP.SP_BrowserReload)
+        self.loop = toggle("", LOOP, "Loop the region dragged on the ruler (L)", loop_icon)
         for b in (self.to_start, self.play, self.stop, self.loop):
             b.setMinimumWidth(34)
             lay.addWidget(b)
@@ -130,9 +131,12 @@ class GeneratePanel(QWidget):
         seed_row.addWidget(self.seed, 1)
         seed_row.addWidget(self.dice)
         self.model = QComboBox()
-        self.model.addItem("SING (form-aware)", "sing")
-        self.model.addItem("LSTM baseline", "lstm")
-        self.model.setToolTip("SING attends to earlier bars through the form; the baseline ignores the form")
+        from models.platform.registry import shipped_models
+
+        for m in shipped_models("generator"):  # the registry's models, the family's default first
+            self.model.addItem(m.name, m.name)
+            self.model.setItemData(self.model.count() - 1, m.description, Qt.ItemDataRole.ToolTipRole)
+        self.model.setToolTip("Which generator writes the piece (hover an entry for what it does)")
         self.primer = QComboBox()
         self.primer.setToolTip("Continue a MIDI track: its bars are kept, the rest is generated")
         self.regen = QLineEdit()
@@ -174,7 +178,7 @@ class GeneratePanel(QWidget):
 
     def refresh(self) -> None:
         if not self.bars.hasFocus():
-            self.bars.setValue(self.session.template().shape[0])
+            self.bars.setValue(self.session.generation.template().shape[0])
         current = self.primer.currentData()
         self.primer.blockSignals(True)
         self.primer.clear()
@@ -185,7 +189,7 @@ class GeneratePanel(QWidget):
         k = self.primer.findData(current)
         self.primer.setCurrentIndex(max(0, k))
         self.primer.blockSignals(False)
-        has_piece = self.session.generated_track() is not None
+        has_piece = self.session.generation.generated_track() is not None
         for b in (self.regen_button, self.export_midi, self.export_wav):
             b.setEnabled(has_piece)
 
@@ -193,23 +197,23 @@ class GeneratePanel(QWidget):
         from app import form
 
         n = self.bars.value()
-        if n != self.session.template().shape[0]:
-            m, labels = form.resize(self.session.template(), self.session.labels(), n)
-            self.session.set_template(m, labels, f"Resize form to {n} bars")
+        if n != self.session.generation.template().shape[0]:
+            m, labels = form.resize(self.session.generation.template(), self.session.generation.labels(), n)
+            self.session.generation.set_template(m, labels, f"Resize form to {n} bars")
 
     def regenerate_bars(self) -> list[int]:
         from models.generator.piece import parse_bar_ranges
 
         text = self.regen.text().strip()
         if text:
-            return parse_bar_ranges(text, self.session.template().shape[0])
+            return parse_bar_ranges(text, self.session.generation.template().shape[0])
         bars = self.selected_bars()
         if not bars:
             raise UserError("choose bars to regenerate: type them, or drag over the form's letter band")
         return bars
 
     def request(self, regenerate: bool) -> Job:
-        return self.session.generate(
+        return self.session.generation.generate(
             model=str(self.model.currentData()),
             seed=self.seed.value(),
             temperature=self.temperature.value(),

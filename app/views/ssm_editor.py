@@ -31,6 +31,8 @@ from app.tasks import GenerationResult
 from engine.errors import UserError
 
 BAND = 16  # the letter band above the matrix
+NO_PIECE = "no piece yet"
+ADHERENCE_HINT = "Generate to see how the piece follows the form."
 _strokes = itertools.count(1)
 LETTER_COLOURS = {
     "A": QColor(86, 156, 214),
@@ -232,8 +234,8 @@ class FormEditor(QWidget):
         right = QGroupBox("Generated")
         rl = QVBoxLayout(right)
         self.generated = SsmCanvas(editable=False)
-        self.generated.placeholder = "no piece yet"
-        self.adherence = QLabel("Generate to see how the piece follows the form.")
+        self.generated.placeholder = NO_PIECE
+        self.adherence = QLabel(ADHERENCE_HINT)
         self.adherence.setWordWrap(True)
         rl.addWidget(self.generated, 1)
         canvases.addWidget(left, 1)
@@ -282,12 +284,23 @@ class FormEditor(QWidget):
         self.canvas.selection_changed.connect(self._selected)
         session.changed.connect(self.refresh)
         session.generated.connect(self.show_generated)
+        session.piece_restored.connect(self.show_generated)
+        session.document_reset.connect(self.reset)
         self.refresh()
+
+    def reset(self) -> None:
+        """Another document: no generated piece, adherence, bar selection or section letter carries over."""
+        self.generated.placeholder = NO_PIECE
+        self.generated.set_matrix(np.eye(8, dtype=np.float32))
+        self.adherence.setText(ADHERENCE_HINT)
+        self.canvas.clear_selection()
+        self.letter.setCurrentIndex(0)
+        self.structure.clear()
 
     # -- session -> view -------------------------------------------------------------------------------
     def refresh(self) -> None:
-        m = self.session.template()
-        labels = self.session.labels()
+        m = self.session.generation.template()
+        labels = self.session.generation.labels()
         same = m.shape == self.canvas.matrix.shape and np.array_equal(m, self.canvas.matrix)
         if not same or labels != self.canvas.labels:
             self.canvas.set_matrix(m, labels)
@@ -297,7 +310,7 @@ class FormEditor(QWidget):
 
     def show_generated(self, res: GenerationResult) -> None:
         self.generated.placeholder = ""
-        labels = self.session.labels()
+        labels = self.session.generation.labels()
         self.generated.set_matrix(res.ssm, labels if res.ssm.shape[0] == len(labels) else None)
         a = res.adherence
         verdict = "n/a (the template has no repeats)" if not np.isfinite(a) else f"{a:.3f}"
@@ -309,7 +322,7 @@ class FormEditor(QWidget):
 
     # -- edits ------------------------------------------------------------------------------------------------
     def _stroke(self, m: np.ndarray, stroke_id: object) -> None:
-        self.session.set_template(m, self.canvas.labels, "Paint form", merge=stroke_id)
+        self.session.generation.set_template(m, self.canvas.labels, "Paint form", merge=stroke_id)
 
     def _selected(self, a: int, b: int) -> None:
         self.assign.setEnabled(a >= 0)
@@ -329,7 +342,7 @@ class FormEditor(QWidget):
         except UserError as exc:
             self.session.message.emit(str(exc))
             return
-        self.session.set_template(m, form.labels_for(list(sections), m.shape[0]), f"Form {text}")
+        self.session.generation.set_template(m, form.labels_for(list(sections), m.shape[0]), f"Form {text}")
 
     def _preset_chosen(self, index: int) -> None:
         if index <= 0:
@@ -342,7 +355,7 @@ class FormEditor(QWidget):
         from models.structure import resolve_template
 
         m, sections = resolve_template(preset=name)
-        self.session.set_template(m, form.labels_for(list(sections or []), m.shape[0]), f"Preset {name}")
+        self.session.generation.set_template(m, form.labels_for(list(sections or []), m.shape[0]), f"Preset {name}")
 
     def assign_letter(self) -> None:
         s = self.canvas.selection
@@ -354,16 +367,16 @@ class FormEditor(QWidget):
             self.session.message.emit("a section letter must be a letter")
             return
         m, labels = form.assign_section(self.canvas.matrix, self.canvas.labels, s[0], s[1], letter)
-        self.session.set_template(m, labels, f"Section {letter or 'none'} on bars {s[0] + 1}-{s[1] + 1}")
+        self.session.generation.set_template(m, labels, f"Section {letter or 'none'} on bars {s[0] + 1}-{s[1] + 1}")
 
     def resize_to(self, bars: int) -> None:
         m, labels = form.resize(self.canvas.matrix, self.canvas.labels, bars)
         self.canvas.clear_selection()
-        self.session.set_template(m, labels, f"Resize form to {bars} bars")
+        self.session.generation.set_template(m, labels, f"Resize form to {bars} bars")
 
     def clear(self) -> None:
         n = self.canvas.bars
-        self.session.set_template(np.eye(n, dtype=np.float32), [""] * n, "Clear form")
+        self.session.generation.set_template(np.eye(n, dtype=np.float32), [""] * n, "Clear form")
 
     def derive_from_track(self) -> None:
         idx = self.selected_track()
@@ -375,6 +388,6 @@ class FormEditor(QWidget):
             )
         if path:
             try:
-                self.session.template_from_track(path, self.bars.value())
+                self.session.generation.template_from_track(path, self.bars.value())
             except UserError as exc:
                 self.session.message.emit(str(exc))

@@ -13,7 +13,8 @@ from PySide6.QtCore import Qt
 from app import form
 from app.itemmodels.tracks import ChainModel, TrackListModel
 from app.prefs import Preferences
-from app.session import Session, live_commands, skeleton
+from app.session import Session
+from engine.build import live_commands, skeleton
 from engine import commands as c
 from engine.project import Clip, PluginSpec, Project, TrackSpec
 from tests.app.conftest import wait_jobs

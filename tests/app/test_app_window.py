@@ -15,7 +15,8 @@ from PySide6.QtGui import QDropEvent
 from PySide6.QtWidgets import QMessageBox
 
 from app.main_window import MainWindow
-from app.session import GENERATED_TRACK, Session
+from app.generation import GENERATED_TRACK
+from app.session import Session
 from engine.errors import UserError
 from tests.app.conftest import wait_jobs
 from tests.engine.conftest import tone, write_midi, write_wav
@@ -24,7 +25,7 @@ Btn = QMessageBox.StandardButton
 
 
 def load(qtbot, w: MainWindow, path: Path) -> None:  # type: ignore[no-untyped-def]
-    w.session.load_track(path)
+    w.session.mixer.load_track(path)
     wait_jobs(qtbot, w.session)
 
 
@@ -32,7 +33,7 @@ def short_form(w: MainWindow) -> None:
     """An 8-bar A4A4 form keeps generation fast in tests."""
     w.form.structure.setText("A4A4")
     w.form.apply_structure()
-    assert w.session.template().shape == (8, 8)
+    assert w.session.generation.template().shape == (8, 8)
 
 
 def test_load_play_meters_and_stop(qtbot, window: MainWindow, tmp_path: Path) -> None:
@@ -73,22 +74,22 @@ def test_paint_the_template_with_the_mouse_and_undo_the_stroke(qtbot, window: Ma
     def at(i: int, j: int) -> QPoint:
         return QPoint(int(x0 + (j + 0.5) * cell), int(y0 + (i + 0.5) * cell))
 
-    before = window.session.template().copy()
+    before = window.session.generation.template().copy()
     assert before[0, 2] == 0.0 and before[0, 3] == 0.0
     qtbot.mousePress(canvas, Qt.MouseButton.LeftButton, pos=at(0, 2))
     qtbot.mouseMove(canvas, at(0, 3))
     qtbot.mouseRelease(canvas, Qt.MouseButton.LeftButton, pos=at(0, 3))
-    m = window.session.template()
+    m = window.session.generation.template()
     assert m[0, 2] == m[2, 0] == 1.0 and m[0, 3] == m[3, 0] == 1.0
     assert np.array_equal(m, m.T)
     # erase with the right button; the diagonal cannot be erased
     qtbot.mousePress(canvas, Qt.MouseButton.RightButton, pos=at(5, 5))
     qtbot.mouseRelease(canvas, Qt.MouseButton.RightButton, pos=at(5, 5))
-    assert window.session.template()[5, 5] == 1.0
+    assert window.session.generation.template()[5, 5] == 1.0
     window.session.undo.undo()  # the whole stroke is one step
-    np.testing.assert_array_equal(window.session.template(), before)
+    np.testing.assert_array_equal(window.session.generation.template(), before)
     window.session.undo.redo()
-    assert window.session.template()[0, 3] == 1.0
+    assert window.session.generation.template()[0, 3] == 1.0
 
 
 def test_select_bars_on_the_letter_band_and_name_a_section(qtbot, window: MainWindow) -> None:
@@ -105,8 +106,8 @@ def test_select_bars_on_the_letter_band_and_name_a_section(qtbot, window: MainWi
     window.form.assign.click()
     canvas.selection = (4, 7)
     window.form.assign.click()
-    assert window.session.labels() == list("AAAAAAAA")
-    m = window.session.template()
+    assert window.session.generation.labels() == list("AAAAAAAA")
+    m = window.session.generation.template()
     assert all(m[k, 4 + k] == 1.0 for k in range(4))
     assert window.form.structure.text() == "A8"
 
@@ -118,7 +119,7 @@ def test_generate_regenerate_bars_and_show_adherence(qtbot, window: MainWindow) 
     window.generate(False)
     wait_jobs(qtbot, window.session)
     s = window.session
-    res = s.last_generation
+    res = s.generation.last
     assert res is not None and res.grid.bars == 8
     assert [t.name for t in s.project.tracks] == [GENERATED_TRACK]
     assert Path(s.project.tracks[0].clips[0].path).is_file()
@@ -131,7 +132,7 @@ def test_generate_regenerate_bars_and_show_adherence(qtbot, window: MainWindow) 
     window.generate_panel.seed.setValue(4)
     window.generate(True)
     wait_jobs(qtbot, window.session)
-    new = s.last_generation
+    new = s.generation.last
     assert new is not None and new is not res
     steps = 4 * 16
     np.testing.assert_array_equal(new.grid.mel[:steps], res.grid.mel[:steps])
@@ -194,22 +195,22 @@ def test_save_reopen_and_export(qtbot, window: MainWindow, tmp_path: Path) -> No
     window.generate(False)
     wait_jobs(qtbot, window.session)
     s = window.session
-    s.set_track(0, gain_db=-3.0)
+    s.mixer.set_track(0, gain_db=-3.0)
     folder = tmp_path / "song"
     folder.mkdir()
     window.save_path = lambda *a: str(folder / "song.refrain")  # type: ignore[method-assign]
     assert window.save_as()
     assert not s.dirty and s.path == folder / "song.refrain"
-    gen_path = Path(s.generated_track().clips[0].path)  # type: ignore[union-attr]
+    gen_path = Path(s.generation.generated_track().clips[0].path)  # type: ignore[union-attr]
     assert gen_path.parent == folder / "song-media"  # media generated before the first save moved in
     saved = s.project
     # reopen in a fresh session
     s2 = Session(s.prefs)
     try:
-        s2.open(folder / "song.refrain")
+        s2.documents.open(folder / "song.refrain")
         wait_jobs(qtbot, s2)
         assert s2.project == saved
-        assert s2.last_generation is not None and s2.last_generation.grid.bars == 8
+        assert s2.generation.last is not None and s2.generation.last.grid.bars == 8
     finally:
         s2.close()
     # export the piece as MIDI and WAV, and the mix; then overwrite an existing file atomically
@@ -247,11 +248,11 @@ def test_loudness_normalised_flac_export_and_form_files(qtbot, window: MainWindo
     window.save_path = lambda *a: str(tmp_path / "form.npy")  # type: ignore[method-assign]
     window.open_path = lambda *a: str(tmp_path / "form.npy")  # type: ignore[method-assign]
     window.save_form()
-    saved = window.session.template().copy()
+    saved = window.session.generation.template().copy()
     window.form.apply_preset("aaba")
-    assert window.session.template().shape == (32, 32)
+    assert window.session.generation.template().shape == (32, 32)
     window.load_form()
-    np.testing.assert_array_equal(window.session.template(), saved)
+    np.testing.assert_array_equal(window.session.generation.template(), saved)
 
 
 def test_cancelled_export_leaves_nothing(qtbot, window: MainWindow, tmp_path: Path) -> None:
@@ -262,7 +263,7 @@ def test_cancelled_export_leaves_nothing(qtbot, window: MainWindow, tmp_path: Pa
     gate = threading.Event()
     blockers = [s.jobs.submit("busy", lambda job: gate.wait(10)) for _ in range(2)]
     out = tmp_path / "mix.wav"
-    job = s.export_audio(str(out))
+    job = s.documents.export_audio(str(out))
     job.cancel()
     gate.set()
     wait_jobs(qtbot, s)
@@ -275,13 +276,13 @@ def test_bad_tracks_give_one_line_errors_and_change_nothing(qtbot, window: MainW
     s = window.session
     (tmp_path / "notes.txt").write_text("x")
     with pytest.raises(UserError, match="not a track"):
-        s.load_track(tmp_path / "notes.txt")
+        s.mixer.load_track(tmp_path / "notes.txt")
     with pytest.raises(UserError, match="no such file"):
-        s.load_track(tmp_path / "missing.wav")
+        s.mixer.load_track(tmp_path / "missing.wav")
     broken = tmp_path / "broken.wav"
     broken.write_bytes(b"RIFF" + bytes(200))
     with qtbot.waitSignal(s.message, timeout=10000) as sig:
-        s.load_track(broken)
+        s.mixer.load_track(broken)
     wait_jobs(qtbot, s)
     assert "cannot load broken.wav" in sig.args[0] and "\n" not in sig.args[0]
     assert s.project.tracks == [] and not s.dirty
@@ -304,8 +305,8 @@ def test_drop_files_loads_tracks(qtbot, window: MainWindow, tmp_path: Path) -> N
 def test_autosave_is_offered_at_the_next_start(qtbot, window: MainWindow, prefs, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     s = window.session
     load(qtbot, window, write_wav(tmp_path / "t.wav", tone(1.0)))
-    s.set_track(0, gain_db=-9.0)
-    assert s.autosave() is not None
+    s.mixer.set_track(0, gain_db=-9.0)
+    assert s.documents.autosave() is not None
     # "crash": a new window at the next start finds the autosave
     s2 = Session(prefs)
     w2 = MainWindow(s2)
@@ -359,8 +360,8 @@ def test_bars_in_the_generate_panel_resize_the_form(qtbot, window: MainWindow) -
     short_form(window)
     window.generate_panel.bars.setValue(16)
     window.generate_panel.bars.editingFinished.emit()
-    assert window.session.template().shape == (16, 16)
-    assert window.session.labels() == list("A" * 16)
+    assert window.session.generation.template().shape == (16, 16)
+    assert window.session.generation.labels() == list("A" * 16)
 
 
 def test_refrain_app_screenshot(tmp_path: Path) -> None:
@@ -398,7 +399,7 @@ def test_separate_track_adds_stem_lanes_and_undoes(qtbot, window: MainWindow, tm
     wav = write_wav(tmp_path / "song.wav", tone(2.0))
     load(qtbot, window, wav)
     s = window.session
-    s.separate_track(0, model=str(tiny_separator))
+    s.stems.separate(0, model=str(tiny_separator))
     wait_jobs(qtbot, s)
     names = [t.name for t in s.project.tracks]
     assert names == ["song", "song · drums", "song · bass", "song · vocals", "song · other"]
@@ -411,7 +412,7 @@ def test_separate_track_adds_stem_lanes_and_undoes(qtbot, window: MainWindow, tm
     s.undo.undo()
     assert [t.name for t in s.project.tracks] == ["song"] and not s.project.tracks[0].mute
     with pytest.raises(UserError):
-        s.separate_track(7)
+        s.stems.separate(7)
 
 
 def test_stems_group_audition_export_and_drag_out(qtbot, window: MainWindow, tmp_path: Path, tiny_separator) -> None:  # type: ignore[no-untyped-def]
@@ -424,25 +425,27 @@ def test_stems_group_audition_export_and_drag_out(qtbot, window: MainWindow, tmp
     s = window.session
     with pytest.raises(UserError, match="no stems"):
         window.export_stems(0)
-    s.separate_track(0, model=str(tiny_separator))
+    s.stems.separate(0, model=str(tiny_separator))
     wait_jobs(qtbot, s)
     tracks = s.project.tracks
-    assert [t.group for t in tracks] == ["", "song", "song", "song", "song"]
+    source_id = tracks[0].id
+    assert [t.group for t in tracks] == ["", *[source_id] * 4]  # grouped by the source's id, not its name
+    assert [window.session.stems.label(i) for i in range(1, 5)] == ["drums", "bass", "vocals", "other"]
     colours = lane_colours(tracks)
     assert all(c == colours[0] for c in colours[1:])  # the stems wear their source's colour
-    assert s.stem_group(0) == (0, [1, 2, 3, 4]) == s.stem_group(3)
+    assert s.stems.group(0) == (0, [1, 2, 3, 4]) == s.stems.group(3)
 
     # Everything but the vocals: one undoable step; the same command again brings every stem back.
-    s.set_track(4, solo=True)
-    s.audition_without(3)
+    s.mixer.set_track(4, solo=True)
+    s.stems.audition_without(3)
     assert [t.mute for t in s.project.tracks] == [True, False, False, True, False]
     assert not any(t.solo for t in s.project.tracks)
-    s.audition_without(3)
+    s.stems.audition_without(3)
     assert [t.mute for t in s.project.tracks] == [True, False, False, False, False]
     s.undo.undo()
     assert [t.mute for t in s.project.tracks] == [True, False, False, True, False]
     with pytest.raises(UserError, match="select a stem"):
-        s.audition_without(0)
+        s.stems.audition_without(0)
 
     # The same commands from a right-click on the lane.
     from app.views.arrangement import LANE, RULER
@@ -466,10 +469,11 @@ def test_stems_group_audition_export_and_drag_out(qtbot, window: MainWindow, tmp
     assert [t.mute for t in s.project.tracks] == [True, False, False, False, True]
     s.undo.undo()
 
-    # Renaming the source keeps the group; removing it leaves the stems as ordinary tracks.
-    s.set_track(0, name="take")
-    assert [t.group for t in s.project.tracks[1:]] == ["take"] * 4
-    s.set_track(2, gain_db=-6.0)
+    # Renaming the source keeps the group (by id) and renames the stems; removing it leaves ordinary tracks.
+    s.mixer.set_track(0, name="take")
+    assert [t.group for t in s.project.tracks[1:]] == [source_id] * 4
+    assert [t.name for t in s.project.tracks[1:]] == [f"take · {n}" for n in ("drums", "bass", "vocals", "other")]
+    s.mixer.set_track(2, gain_db=-6.0)
 
     # Export all stems through their strips (gain applies, mute does not), in every format the menu offers.
     out = tmp_path / "stems"
@@ -499,25 +503,25 @@ def test_stems_group_audition_export_and_drag_out(qtbot, window: MainWindow, tmp
     assert file_mime(stem_files["drums"]).urls()[0].toLocalFile() == stem_files["drums"]
     assert window.arrangement.drag_path(9) is None
 
-    s.remove_track(0)
+    s.mixer.remove_track(0)
     assert [t.group for t in s.project.tracks] == [""] * 4
-    with pytest.raises(UserError, match="no stems"):
-        s.audition_without(0)
+    with pytest.raises(UserError, match="select a stem"):
+        s.stems.audition_without(0)
 
 
 def test_cancelled_stem_export_leaves_no_file(qtbot, window: MainWindow, tmp_path: Path, tiny_separator) -> None:  # type: ignore[no-untyped-def]
     load(qtbot, window, write_wav(tmp_path / "song.wav", tone(60.0)))
     s = window.session
-    s.separate_track(0, model=str(tiny_separator))
+    s.stems.separate(0, model=str(tiny_separator))
     wait_jobs(qtbot, s)
     out = tmp_path / "stems"
     out.mkdir()
-    job = s.export_stems(1, out, "wav", "24")
+    job = s.stems.export(1, out, "wav", "24")
     qtbot.waitUntil(lambda: job.fraction > 0.05, timeout=20000)
     job.cancel()
     wait_jobs(qtbot, s)
     assert list(out.iterdir()) == []
     with pytest.raises(UserError):
-        s.export_stems(1, out, "flac", "float")
+        s.stems.export(1, out, "flac", "float")
     with pytest.raises(UserError):
-        s.export_stems(1, tmp_path / "missing", "wav", "24")
+        s.stems.export(1, tmp_path / "missing", "wav", "24")

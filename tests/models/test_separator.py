@@ -11,11 +11,11 @@ import soundfile as sf
 import torch
 
 from engine.errors import Cancelled, UserError
-from models.separator.dataset import RandomMixSampler, StemBank
-from models.separator.metrics import sdr
 from models.data.parts import bass_notes, drum_notes
 from models.data.pop909 import Note, SongParts, chord_root
 from models.data.recipe import STEMS
+from models.separator.dataset import RandomMixSampler, StemBank
+from models.separator.metrics import sdr
 from models.separator.model import SeparatorConfig, build
 from models.separator.runtime import Separator, separate_file
 
