@@ -48,6 +48,7 @@ def run_app(file: str | None, screenshot: str | None, quit_after: float | None, 
     from app.main_window import ICON, MainWindow
     from app.session import Session
 
+    _quiet_offscreen_notes()
     qapp = QApplication.instance() or QApplication(sys.argv[:1])
     assert isinstance(qapp, QApplication)
     qapp.setApplicationName("Refrain")
@@ -123,6 +124,19 @@ def run_app(file: str | None, screenshot: str | None, quit_after: float | None, 
     if session.bridge is not None:
         session.close()
     return status["code"]
+
+
+def _quiet_offscreen_notes() -> None:
+    """The offscreen platform (smoke runs, screenshots) reports every window feature it lacks on stderr;
+    those notes say nothing to the user, so drop them and pass every other Qt message on."""
+    from PySide6.QtCore import qInstallMessageHandler
+
+    def handler(_kind: object, _context: object, message: str) -> None:
+        if "This plugin does not support" not in message:
+            print(message, file=sys.stderr)
+
+    if os.environ.get("QT_QPA_PLATFORM") == "offscreen":
+        qInstallMessageHandler(handler)
 
 
 def _save_png(pixmap: object, path: str) -> None:

@@ -13,6 +13,7 @@ full scale (never wrap) and say how many samples were clipped.
 from __future__ import annotations
 
 import os
+import re
 import struct
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -131,7 +132,9 @@ class AudioReader:
 
 
 def _one_line(exc: BaseException) -> str:
-    return " ".join(str(exc).split()) or type(exc).__name__
+    """libsndfile's message without its "Error opening '<path>': " prefix (the caller names the file)."""
+    text = re.sub(r"^Error opening '.*?': ", "", " ".join(str(exc).split()))
+    return text or type(exc).__name__
 
 
 def _wav_declared_frames(path: str, info: AudioInfo) -> int | None:

@@ -14,8 +14,8 @@ from app import form
 from app.itemmodels.tracks import ChainModel, TrackListModel
 from app.prefs import Preferences
 from app.session import Session
-from engine.build import live_commands, skeleton
 from engine import commands as c
+from engine.build import live_commands, skeleton
 from engine.project import Clip, PluginSpec, Project, TrackSpec
 from tests.app.conftest import wait_jobs
 from tests.engine.conftest import tone, write_midi, write_wav

@@ -14,8 +14,8 @@ from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt, QUrl
 from PySide6.QtGui import QDropEvent
 from PySide6.QtWidgets import QMessageBox
 
-from app.main_window import MainWindow
 from app.generation import GENERATED_TRACK
+from app.main_window import MainWindow
 from app.session import Session
 from engine.errors import UserError
 from tests.app.conftest import wait_jobs
@@ -256,20 +256,17 @@ def test_loudness_normalised_flac_export_and_form_files(qtbot, window: MainWindo
 
 
 def test_cancelled_export_leaves_nothing(qtbot, window: MainWindow, tmp_path: Path) -> None:
-    import threading
-
-    load(qtbot, window, write_wav(tmp_path / "t.wav", tone(2.0)))
+    """Cancel in the middle of the real export (the worker process is rendering: progress has moved), not
+    before it starts: no file, no temporary file."""
+    load(qtbot, window, write_wav(tmp_path / "t.wav", tone(90.0)))
     s = window.session
-    gate = threading.Event()
-    blockers = [s.jobs.submit("busy", lambda job: gate.wait(10)) for _ in range(2)]
     out = tmp_path / "mix.wav"
     job = s.documents.export_audio(str(out))
+    qtbot.waitUntil(lambda: 0.05 < job.fraction < 0.9, timeout=30000)
     job.cancel()
-    gate.set()
     wait_jobs(qtbot, s)
     assert job.state == "cancelled"
-    assert all(b.state == "done" for b in blockers)
-    assert not out.exists() and not list(tmp_path.glob(".mix*"))
+    assert sorted(p.name for p in tmp_path.iterdir() if p.suffix == ".wav" or ".part" in p.name) == ["t.wav"]
 
 
 def test_bad_tracks_give_one_line_errors_and_change_nothing(qtbot, window: MainWindow, tmp_path: Path) -> None:

@@ -61,3 +61,15 @@ def media(tmp_path: Path) -> dict[str, Path]:
         "mono48": write_wav(tmp_path / "mono48.flac", tone(1.5, rate=48000, channels=1, freq=330), 48000, "PCM_24"),
         "midi": write_midi(tmp_path / "notes.mid"),
     }
+
+
+def lv2_installed(uri: str) -> bool:
+    """Whether an LV2 plugin is installed here (liblilv itself missing counts as not installed). Tests skip
+    only for this: a plugin that is installed but fails to load is a failure, not a skip."""
+    from engine.errors import UserError
+    from engine.plugins.lv2 import installed_plugins
+
+    try:
+        return uri in {u for u, _ in installed_plugins()}
+    except UserError:
+        return False

@@ -6,6 +6,7 @@ from __future__ import annotations
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -82,23 +83,35 @@ def test_null_device_keeps_real_time(media: dict[str, Path]) -> None:
     assert took > 0.9 * reference.shape[1] / RATE, "the null device ran faster than real time"
 
 
+def wait_for(eng: Engine, want: Callable[[ev.Event], bool], timeout: float = 10.0) -> list[ev.Event]:
+    """Poll the engine until an event satisfies ``want`` (events, not a fixed sleep, decide)."""
+    seen: list[ev.Event] = []
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        seen += eng.poll()
+        if any(want(e) for e in seen):
+            return seen
+        time.sleep(0.005)
+    raise AssertionError(f"no such event within {timeout} s (saw {len(seen)} events)")
+
+
 def test_commands_while_playing(jack: JackDummy, media: dict[str, Path]) -> None:
+    from engine import commands as c
+
     with Engine(RATE, 256, device="system") as eng:
         eng.load(build_graph(Project.from_files([media["stereo"]]), RATE, 256))
         eng.start()
         eng.seek(RATE)  # 1 s in
         eng.play()
-        time.sleep(0.3)
-        events = eng.poll()
-        pos = [e.frame for e in events if isinstance(e, ev.Position)][-1]
-        assert RATE < pos < RATE + 0.6 * RATE
-        from engine import commands as c
-
+        seen = wait_for(eng, lambda e: isinstance(e, ev.Position) and e.playing and e.frame >= 0)
+        heard = [e.frame for e in seen if isinstance(e, ev.Position) and e.frame >= 0]
+        assert RATE <= heard[0] < 2 * RATE  # playback started where the seek put it, not at 0
+        more = wait_for(eng, lambda e: isinstance(e, ev.Position) and e.frame > heard[0])
+        assert all(b >= a for a, b in zip(heard, [e.frame for e in more if isinstance(e, ev.Position)], strict=False))
         eng.send(c.SetParam(0, 0, "gain", 1.0))  # track 0 has no slot 0: reported, nothing stops
         eng.pause()
-        time.sleep(0.2)
-        events = eng.poll()
-        assert any(isinstance(e, ev.CommandError) for e in events)
+        wait_for(eng, lambda e: isinstance(e, ev.CommandError))
+        wait_for(eng, lambda e: isinstance(e, ev.Position) and not e.playing and e.frame == -1)
         assert not eng.playing and eng.position == -1
 
 
@@ -118,7 +131,9 @@ import sys
 server = JackDummy(44100, 256, name="refrain-loss-test").start()
 eng = Engine(44100, 256, device="system")
 eng.load(build_graph(Project.from_files([sys.argv[1]]), 44100, 256))
-eng.start(); eng.play(); time.sleep(0.3)
+eng.start(); eng.play()
+deadline = time.monotonic() + 10
+while eng.position < 4410 and time.monotonic() < deadline: time.sleep(0.005)  # playing before the server dies
 server.kill()
 lost = None
 for _ in range(100):
@@ -128,7 +143,8 @@ for _ in range(100):
 print("LOST", lost is not None, flush=True)
 before = eng.position
 eng.restart(device="null")
-time.sleep(0.3)
+deadline = time.monotonic() + 10
+while eng.position <= before and time.monotonic() < deadline: time.sleep(0.005)
 print("RESUMED", eng.position > before > 0, eng.playing, flush=True)
 eng.close()
 import os
