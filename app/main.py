@@ -156,21 +156,14 @@ def _dark_palette(qapp: object) -> None:
     qapp.setStyle("Fusion")
     pal = QPalette()
     R = QPalette.ColorRole
-    for role, c in (
-        (R.Window, QColor(40, 42, 48)),
-        (R.WindowText, QColor(220, 220, 225)),
-        (R.Base, QColor(30, 32, 36)),
-        (R.AlternateBase, QColor(45, 48, 54)),
-        (R.Text, QColor(220, 220, 225)),
-        (R.Button, QColor(52, 55, 62)),
-        (R.ButtonText, QColor(220, 220, 225)),
-        (R.Highlight, QColor(70, 130, 200)),
-        (R.HighlightedText, QColor(255, 255, 255)),
-        (R.ToolTipBase, QColor(50, 52, 58)),
-        (R.ToolTipText, QColor(230, 230, 230)),
-        (R.PlaceholderText, QColor(130, 130, 140)),
-    ):
-        pal.setColor(role, c)
+    colours = {  # role: (r, g, b)
+        R.Window: (40, 42, 48), R.WindowText: (220, 220, 225), R.Base: (30, 32, 36),
+        R.AlternateBase: (45, 48, 54), R.Text: (220, 220, 225), R.Button: (52, 55, 62),
+        R.ButtonText: (220, 220, 225), R.Highlight: (70, 130, 200), R.HighlightedText: (255, 255, 255),
+        R.ToolTipBase: (50, 52, 58), R.ToolTipText: (230, 230, 230), R.PlaceholderText: (130, 130, 140),
+    }  # fmt: skip
+    for role, rgb in colours.items():
+        pal.setColor(role, QColor(*rgb))
     pal.setColor(QPalette.ColorGroup.Disabled, R.ButtonText, QColor(110, 110, 115))
     pal.setColor(QPalette.ColorGroup.Disabled, R.Text, QColor(110, 110, 115))
     qapp.setPalette(pal)

@@ -17,6 +17,7 @@ import threading
 import time
 import traceback
 from collections.abc import Callable
+from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from typing import Any
 
@@ -27,6 +28,20 @@ CANCEL_GRACE_S = 5.0  # a child that ignores a cancel this long is killed and re
 WORKER_NICE = 10
 
 TaskFn = Callable[..., Any]
+
+
+def _ignore(_message: str) -> None:
+    pass
+
+
+@dataclass(frozen=True)
+class Relay:
+    """Where a task's reports go in the parent: progress (0..1), one-line warnings, and the cancel flag
+    (anything with ``is_set()``, such as a ``threading.Event``)."""
+
+    progress: Callable[[float], None]
+    cancelled: Any
+    warn: Callable[[str], None] = _ignore
 
 
 class _ChildTask:
@@ -112,16 +127,10 @@ class ProcessWorker:
     def alive(self) -> bool:
         return self.proc.is_alive()
 
-    def run(
-        self,
-        fn: TaskFn,
-        args: tuple[Any, ...],
-        on_progress: Callable[[float], None],
-        cancelled: Any,
-        on_warning: Callable[[str], None] | None = None,
-    ) -> Any:
+    def run(self, fn: TaskFn, args: tuple[Any, ...], relay: Relay) -> Any:
         """Run ``fn(task, *args)`` in the child and wait, relaying progress and warnings; raises ``Cancelled`` or
         ``UserError`` (the child's one-line message) or ``RuntimeError`` if the child died."""
+        cancelled = relay.cancelled
         self.cancel_event.clear()
         self.conn.send((fn, args))
         cancel_sent = 0.0
@@ -146,11 +155,10 @@ class ProcessWorker:
             kind: str = msg[0]
             payload: Any = msg[1]
             if kind == "progress":
-                on_progress(float(payload))
+                relay.progress(float(payload))
                 continue
             if kind == "warning":
-                if on_warning is not None:
-                    on_warning(str(payload))
+                relay.warn(str(payload))
                 continue
             self.cancel_event.clear()
             if kind == "done":
@@ -202,17 +210,10 @@ class ProcessPool:
                 return
         w.close()
 
-    def run(
-        self,
-        fn: TaskFn,
-        args: tuple[Any, ...],
-        on_progress: Callable[[float], None],
-        cancelled: Any,
-        on_warning: Callable[[str], None] | None = None,
-    ) -> Any:
+    def run(self, fn: TaskFn, args: tuple[Any, ...], relay: Relay) -> Any:
         w = self.acquire()
         try:
-            result = w.run(fn, args, on_progress, cancelled, on_warning)
+            result = w.run(fn, args, relay)
         except (Cancelled, UserError):  # the task ended cleanly: the child serves the next one
             self.release(w)
             raise

@@ -15,7 +15,7 @@ from typing import Any
 
 from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
 
-from app.process_jobs import ProcessPool, TaskFn, warm_up
+from app.process_jobs import ProcessPool, Relay, TaskFn, warm_up
 from engine.errors import Cancelled, UserError, warnings_to
 
 JobFn = Callable[["Job"], Any]
@@ -187,7 +187,7 @@ class JobRunner(QObject):
         only waits on it, relaying progress and cancel. ``fn`` and ``args`` must pickle."""
 
         def relay(job: Job) -> Any:
-            return self.processes.run(fn, args, job.report, job.cancel_event, job.warn)
+            return self.processes.run(fn, args, Relay(job.report, job.cancel_event, job.warn))
 
         return self.submit(title, relay, on_done, on_error, self.relay_pool)
 

@@ -10,12 +10,12 @@ from engine.graph import Graph
 
 @dataclass(frozen=True)
 class Play:
-    pass
+    """Start (or continue) at the current position; plugin state starts fresh there."""
 
 
 @dataclass(frozen=True)
 class Pause:
-    pass
+    """Stop where we are; the position is kept."""
 
 
 @dataclass(frozen=True)
@@ -25,6 +25,8 @@ class Stop:
 
 @dataclass(frozen=True)
 class Seek:
+    """Jump to a timeline frame (clamped at 0); MIDI program and controller state in force there is resent."""
+
     frame: int
 
 
@@ -38,6 +40,8 @@ class SetLoop:
 
 @dataclass(frozen=True)
 class SetParam:
+    """Move a parameter's target (continuous ones glide there); ``slot`` -1 is the strip's fader."""
+
     strip: int
     slot: int
     name: str
@@ -46,6 +50,8 @@ class SetParam:
 
 @dataclass(frozen=True)
 class SetBypass:
+    """Bypass a plugin (or bring it back); a latent plugin's dry path keeps its delay, so nothing shifts."""
+
     strip: int
     slot: int
     bypass: bool
@@ -53,6 +59,8 @@ class SetBypass:
 
 @dataclass(frozen=True)
 class SetStrip:
+    """Mute or solo a strip (``None`` leaves that flag as it is); the fader ramps, so it never clicks."""
+
     strip: int
     mute: bool | None = None
     solo: bool | None = None

@@ -32,6 +32,9 @@ class XRun:
 
 @dataclass(frozen=True)
 class PluginError:
+    """A plugin raised or output NaN/inf and was bypassed (until the graph is rebuilt): the strip's name,
+    the slot in its chain, and why."""
+
     strip: str
     slot: int
     message: str
@@ -39,7 +42,8 @@ class PluginError:
 
 @dataclass(frozen=True)
 class DeviceLost:
-    """The output stream stopped on its own; the engine keeps its state and can be restarted."""
+    """The output stream stopped on its own (the device vanished, or its server died); the engine keeps its
+    transport and graph, and ``Engine.restart`` goes on, on this device or another."""
 
     message: str
 

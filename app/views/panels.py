@@ -248,11 +248,13 @@ class ProgressStrip(QWidget):
 
 
 class JobRow(QWidget):
+    """One job: title, progress, time left, cancel."""
+
     def __init__(self, job: Job) -> None:
         super().__init__()
-        self.job = job
         lay = QHBoxLayout(self)
         lay.setContentsMargins(2, 1, 2, 1)
+        self.job = job
         self.title = QLabel(job.title)
         self.title.setMinimumWidth(160)
         self.bar = ProgressStrip()

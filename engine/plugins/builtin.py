@@ -70,13 +70,14 @@ class PedalboardEffect(Plugin):
     """A processor backed by a pedalboard DSP object, streamed with ``reset=False``."""
 
     PARAMS: ClassVar[tuple[Param, ...]] = ()
+    BOARD: ClassVar[str] = ""  # a single pedalboard processor by class name; chains override _build
 
     def __init__(self) -> None:
         super().__init__(self.PARAMS)
         self._board: Any = None
 
     def _build(self) -> Any:
-        raise NotImplementedError
+        return getattr(pedalboard_module(), self.BOARD)()
 
     def prepare(self, sample_rate: int, max_block: int, channels: int) -> None:
         self._board = self._build()
@@ -150,6 +151,7 @@ class Compressor(PedalboardEffect):
 
 class Reverb(PedalboardEffect):
     kind = "reverb"
+    BOARD = "Reverb"
     PARAMS = (
         Param("room_size", 0.0, 1.0, 0.5),
         Param("damping", 0.0, 1.0, 0.5),
@@ -157,11 +159,6 @@ class Reverb(PedalboardEffect):
         Param("dry", 0.0, 1.0, 0.8),
         Param("width", 0.0, 1.0, 1.0),
     )
-
-    def _build(self) -> Any:
-        pb = pedalboard_module()
-
-        return pb.Reverb()
 
     def _apply(self, v: dict[str, float]) -> None:
         r = self._board
@@ -176,16 +173,12 @@ class Reverb(PedalboardEffect):
 
 class Delay(PedalboardEffect):
     kind = "delay"
+    BOARD = "Delay"
     PARAMS = (
         Param("time_s", 0.001, 2.0, 0.375, "s", log=True),
         Param("feedback", 0.0, 0.95, 0.35),
         Param("mix", 0.0, 1.0, 0.3),
     )
-
-    def _build(self) -> Any:
-        pb = pedalboard_module()
-
-        return pb.Delay()
 
     def _apply(self, v: dict[str, float]) -> None:
         self._board.delay_seconds, self._board.feedback, self._board.mix = v["time_s"], v["feedback"], v["mix"]
@@ -193,15 +186,11 @@ class Delay(PedalboardEffect):
 
 class Limiter(PedalboardEffect):
     kind = "limiter"
+    BOARD = "Limiter"
     PARAMS = (
         Param("threshold_db", -24.0, 0.0, -1.0, "dB"),
         Param("release_ms", 1.0, 1000.0, 100.0, "ms", log=True),
     )
-
-    def _build(self) -> Any:
-        pb = pedalboard_module()
-
-        return pb.Limiter()
 
     def _apply(self, v: dict[str, float]) -> None:
         self._board.threshold_db, self._board.release_ms = v["threshold_db"], v["release_ms"]

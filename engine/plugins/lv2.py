@@ -84,42 +84,28 @@ class LilvInstance(Structure):
     _fields_ = [("lv2_descriptor", POINTER(LV2_Descriptor)), ("lv2_handle", c_void_p), ("pimpl", c_void_p)]
 
 
-_SIGS: dict[str, tuple[Any, list[Any]]] = {
-    "lilv_world_new": (c_void_p, []),
-    "lilv_world_load_all": (None, [c_void_p]),
-    "lilv_world_get_all_plugins": (c_void_p, [c_void_p]),
-    "lilv_new_uri": (c_void_p, [c_void_p, c_char_p]),
-    "lilv_node_free": (None, [c_void_p]),
-    "lilv_node_as_uri": (c_char_p, [c_void_p]),
-    "lilv_node_as_string": (c_char_p, [c_void_p]),
-    "lilv_node_as_float": (c_float, [c_void_p]),
-    "lilv_node_is_float": (c_bool, [c_void_p]),
-    "lilv_node_is_int": (c_bool, [c_void_p]),
-    "lilv_plugins_get_by_uri": (c_void_p, [c_void_p, c_void_p]),
-    "lilv_plugins_begin": (c_void_p, [c_void_p]),
-    "lilv_plugins_get": (c_void_p, [c_void_p, c_void_p]),
-    "lilv_plugins_next": (c_void_p, [c_void_p, c_void_p]),
-    "lilv_plugins_is_end": (c_bool, [c_void_p, c_void_p]),
-    "lilv_plugin_get_uri": (c_void_p, [c_void_p]),
-    "lilv_plugin_get_name": (c_void_p, [c_void_p]),
-    "lilv_plugin_get_num_ports": (c_uint32, [c_void_p]),
-    "lilv_plugin_get_port_by_index": (c_void_p, [c_void_p, c_uint32]),
-    "lilv_plugin_get_required_features": (c_void_p, [c_void_p]),
-    "lilv_plugin_has_latency": (c_bool, [c_void_p]),
-    "lilv_plugin_get_latency_port_index": (c_uint32, [c_void_p]),
-    "lilv_plugin_instantiate": (POINTER(LilvInstance), [c_void_p, c_double, c_void_p]),
-    "lilv_instance_free": (None, [POINTER(LilvInstance)]),
-    "lilv_port_is_a": (c_bool, [c_void_p, c_void_p, c_void_p]),
-    "lilv_port_has_property": (c_bool, [c_void_p, c_void_p, c_void_p]),
-    "lilv_port_get_symbol": (c_void_p, [c_void_p, c_void_p]),
-    "lilv_port_get_name": (c_void_p, [c_void_p, c_void_p]),
-    "lilv_port_get_range": (None, [c_void_p, c_void_p, POINTER(c_void_p), POINTER(c_void_p), POINTER(c_void_p)]),
-    "lilv_nodes_begin": (c_void_p, [c_void_p]),
-    "lilv_nodes_get": (c_void_p, [c_void_p, c_void_p]),
-    "lilv_nodes_next": (c_void_p, [c_void_p, c_void_p]),
-    "lilv_nodes_is_end": (c_bool, [c_void_p, c_void_p]),
-    "lilv_nodes_free": (None, [c_void_p]),
-}
+_P, _INST = c_void_p, POINTER(LilvInstance)
+# liblilv's functions we call, grouped by signature: (result type, argument types, names).
+_SIGNATURES: list[tuple[Any, list[Any], tuple[str, ...]]] = [
+    (_P, [], ("lilv_world_new",)),
+    (None, [_P], ("lilv_world_load_all", "lilv_node_free", "lilv_nodes_free")),
+    (_P, [_P], ("lilv_world_get_all_plugins", "lilv_plugins_begin", "lilv_plugin_get_uri", "lilv_plugin_get_name",
+                "lilv_plugin_get_required_features", "lilv_nodes_begin")),
+    (_P, [_P, c_char_p], ("lilv_new_uri",)),
+    (c_char_p, [_P], ("lilv_node_as_uri", "lilv_node_as_string")),
+    (c_float, [_P], ("lilv_node_as_float",)),
+    (c_bool, [_P], ("lilv_node_is_float", "lilv_node_is_int", "lilv_plugin_has_latency")),
+    (_P, [_P, _P], ("lilv_plugins_get_by_uri", "lilv_plugins_get", "lilv_plugins_next", "lilv_port_get_symbol",
+                    "lilv_port_get_name", "lilv_nodes_get", "lilv_nodes_next")),
+    (c_bool, [_P, _P], ("lilv_plugins_is_end", "lilv_nodes_is_end")),
+    (c_uint32, [_P], ("lilv_plugin_get_num_ports", "lilv_plugin_get_latency_port_index")),
+    (_P, [_P, c_uint32], ("lilv_plugin_get_port_by_index",)),
+    (_INST, [_P, c_double, _P], ("lilv_plugin_instantiate",)),
+    (None, [_INST], ("lilv_instance_free",)),
+    (c_bool, [_P, _P, _P], ("lilv_port_is_a", "lilv_port_has_property")),
+    (None, [_P, _P, POINTER(_P), POINTER(_P), POINTER(_P)], ("lilv_port_get_range",)),
+]  # fmt: skip
+_SIGS: dict[str, tuple[Any, list[Any]]] = {n: (res, args) for res, args, names in _SIGNATURES for n in names}
 
 
 class _Lilv:

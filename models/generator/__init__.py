@@ -8,13 +8,4 @@ DESCRIPTIONS = {
     "sing": "SING: follows the form (attention over earlier bars from the template)",
     "lstm": "LSTM baseline: the same network without attention (ignores the form)",
 }
-FAMILY = Family(
-    name="generator",
-    title="Structured generator",
-    formats=(FORMAT,),
-    default="sing",
-    load="models.generator.sampler:load",
-    train="models.generator.train:main",
-    export="models.generator.export:main",
-    evaluate="models.generator.evaluate:run",
-)
+FAMILY = Family.of(__name__, "Structured generator", FORMAT, default="sing", runtime="sampler")

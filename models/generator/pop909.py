@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 from collections import Counter
 from dataclasses import dataclass
@@ -21,6 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
+from engine.files import atomic_path
 from models.data.pop909 import DEFAULT_ROOT, SPLIT_FILE, make_split, read_beats, song_ids, track_notes
 from models.generator.codec import STEPS_PER_BAR, Notes
 from models.structure.strings import parse_structure
@@ -155,10 +155,8 @@ def save_cache(songs: list[Song], out: Path) -> None:
         arrays[f"{r.sid}_acc"] = _notes_arrays(r.accomp)
         meta[r.sid] = {"bars": r.bars, "labels": r.labels}
     arrays["meta"] = np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_suffix(".part.npz")
-    np.savez_compressed(tmp, allow_pickle=False, **arrays)
-    os.replace(tmp, out)
+    with atomic_path(out, make_folders=True) as tmp:
+        np.savez_compressed(tmp, allow_pickle=False, **arrays)
 
 
 def load_cache(path: Path, ids: list[str] | None = None) -> list[Song]:
@@ -193,7 +191,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--write-split", action="store_true", help="(re)write the committed split file")
     args = ap.parse_args(argv)
     if args.write_split:
-        SPLIT_FILE.write_text(json.dumps(make_split(song_ids(args.root)), indent=0) + "\n")
+        with atomic_path(SPLIT_FILE) as tmp:
+            tmp.write_text(json.dumps(make_split(song_ids(args.root)), indent=0) + "\n")
     print(json.dumps(build_cache(args.root, args.out)), file=sys.stderr)
     return 0
 

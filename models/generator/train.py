@@ -24,7 +24,7 @@ from models.generator.dataset import TemplateCache, collate, make_example, sampl
 from models.generator.model import Generator, GeneratorConfig, frame_nll, velocity_nll
 from models.generator.pop909 import load_cache
 from models.platform.distributed import finish_run, setup_run
-from models.platform.training import LoopSettings, TrainLoop
+from models.platform.training import LoopSettings, TrainLoop, add_loop_arguments
 
 
 def to_tensors(batch: dict[str, np.ndarray], device: torch.device) -> dict[str, torch.Tensor]:
@@ -77,7 +77,6 @@ def evaluate(net: nn.Module, batches: list[dict[str, np.ndarray]], device: torch
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description="Train the structured generator (SING) or its LSTM baseline.")
     ap.add_argument("--model", choices=["sing", "lstm"], default="sing")
-    ap.add_argument("--out", type=Path, required=True, help="run folder (checkpoint: OUT/last.pt, OUT/best.pt)")
     ap.add_argument("--cache", type=Path, default=Path(".cache/pop909.npz"), help="built by models.generator.pop909")
     ap.add_argument("--split", type=Path, default=SPLIT_FILE, help="train/valid/test song ids (JSON)")
     ap.add_argument("--hidden", type=int, default=384)
@@ -85,13 +84,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--batch", type=int, default=16)
     ap.add_argument("--window-bars", type=int, default=24)
     ap.add_argument("--lr", type=float, default=2e-3)
-    ap.add_argument("--updates", type=int, default=6000)
-    ap.add_argument("--minutes", type=float, default=0.0, help="stop after this wall time (0: no limit)")
-    ap.add_argument("--valid-every", type=int, default=250)
-    ap.add_argument("--threads", type=int, default=0)
-    ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--resume", action="store_true")
     ap.add_argument("--max-songs", type=int, default=0, help="limit training songs (tiny runs)")
+    add_loop_arguments(ap, updates=6000, valid_every=250, cpu_clock=False)
     args = ap.parse_args(argv)
 
     run = setup_run(args.threads, args.seed)
@@ -110,16 +104,7 @@ def main(argv: list[str] | None = None) -> int:
 
     net = Generator(cfg).to(run.device)
     opt = torch.optim.AdamW(net.parameters(), lr=args.lr, weight_decay=1e-4)
-    settings = LoopSettings(
-        out=args.out,
-        name=f"generator-{args.model}",
-        updates=args.updates,
-        minutes=args.minutes,
-        valid_every=args.valid_every,
-        higher_is_better=False,
-        grad_clip=1.0,
-        resume=args.resume,
-    )
+    settings = LoopSettings.from_args(args, f"generator-{args.model}", higher_is_better=False, grad_clip=1.0)
     meta = {"model": args.model, "config": cfg.to_dict(), "train_args": {k: str(v) for k, v in vars(args).items()}}
     loop = TrainLoop(run, net, opt, settings, meta)
     rng = np.random.default_rng([args.seed, run.rank, loop.step])

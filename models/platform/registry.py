@@ -41,6 +41,21 @@ class Family:
     export: str
     evaluate: str = ""
 
+    @classmethod
+    def of(cls, package: str, title: str, format: str, default: str, runtime: str, evaluate: bool = True) -> Family:
+        """A family laid out the usual way: ``<package>.<runtime>:load``, ``<package>.train:main``,
+        ``<package>.export:main`` and ``<package>.evaluate:run``; its name is the package's last part."""
+        return cls(
+            name=package.rsplit(".", 1)[-1],
+            title=title,
+            formats=(format,),
+            default=default,
+            load=f"{package}.{runtime}:load",
+            train=f"{package}.train:main",
+            export=f"{package}.export:main",
+            evaluate=f"{package}.evaluate:run" if evaluate else "",
+        )
+
 
 @dataclass(frozen=True)
 class ModelEntry:

@@ -8,6 +8,7 @@ budget check is all-reduced each update, so no rank stops alone and leaves the o
 
 from __future__ import annotations
 
+import argparse
 import json
 import math
 import sys
@@ -42,6 +43,32 @@ class LoopSettings:
     cpu_clock: bool = False
     grad_clip: float = 1.0
     resume: bool = False
+
+    @classmethod
+    def from_args(cls, args: argparse.Namespace, name: str, **family: Any) -> LoopSettings:
+        """Settings from the options :func:`add_loop_arguments` added, plus the family's own (``higher_is_better``,
+        ``cpu_clock``, ``grad_clip``)."""
+        return cls(
+            out=args.out, name=name, updates=args.updates, minutes=args.minutes, valid_every=args.valid_every,
+            resume=args.resume, **family,
+        )  # fmt: skip
+
+
+def add_loop_arguments(ap: argparse.ArgumentParser, updates: int, valid_every: int, cpu_clock: bool) -> None:
+    """The options every training script shares: run folder, length, budget, validation, threads, seed, resume."""
+    clock = "process CPU minutes on a CPU (fair when other work shares the machine), wall minutes on a GPU"
+    ap.add_argument("--out", type=Path, required=True, help="run folder (OUT/last.pt, OUT/best.pt, OUT/log.jsonl)")
+    ap.add_argument("--updates", type=int, default=updates)
+    ap.add_argument(
+        "--minutes",
+        type=float,
+        default=0.0,
+        help=f"budget: stop after this much compute ({clock if cpu_clock else 'wall minutes'}; 0: none)",
+    )
+    ap.add_argument("--valid-every", type=int, default=valid_every)
+    ap.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's default)")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--resume", action="store_true", help="continue OUT/last.pt")
 
 
 class TrainLoop:

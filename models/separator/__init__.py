@@ -4,13 +4,4 @@
 from models.platform.registry import Family
 
 FORMAT = "refrain-separator-masks"
-FAMILY = Family(
-    name="separator",
-    title="Stem separator",
-    formats=(FORMAT,),
-    default="separator",
-    load="models.separator.runtime:load",
-    train="models.separator.train:main",
-    export="models.separator.export:main",
-    evaluate="models.separator.evaluate:run",
-)
+FAMILY = Family.of(__name__, "Stem separator", FORMAT, default="separator", runtime="runtime")

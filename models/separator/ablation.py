@@ -15,6 +15,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from engine.files import atomic_path
 from models.data.recipe import STEMS
 
 
@@ -39,7 +40,8 @@ def train_run(out: Path, songs: int, p: float, args: argparse.Namespace) -> Path
             argv += ["--data", str(args.data)]
         train(argv)
         export(folder / "last.pt", folder / "onnx", name=run_name(songs, p))
-        done.write_text(json.dumps({"songs": songs, "p": p, "minutes": args.minutes}))
+        with atomic_path(done) as tmp:
+            tmp.write_text(json.dumps({"songs": songs, "p": p, "minutes": args.minutes}))
     return folder / "onnx"
 
 
@@ -91,7 +93,8 @@ def main(argv: list[str] | None = None) -> int:
         "effects": summarise(scores, args.few, args.p),
     }
     text = json.dumps(report, indent=2)
-    (args.out / "ablation.json").write_text(text + "\n")
+    with atomic_path(args.out / "ablation.json") as tmp:
+        tmp.write_text(text + "\n")
     print(text)
     return 0
 

@@ -20,7 +20,7 @@ class StemBank:
 
     def __init__(self, folder: str | os.PathLike[str], limit: int = 0, ids: list[str] | None = None) -> None:
         folder = Path(folder)
-        names = sorted(p.stem for p in folder.glob("*.npy") if not p.name.endswith(".tmp.npy"))
+        names = sorted(p.stem for p in folder.glob("*.npy") if not p.name.startswith("."))  # not a write in progress
         if ids is not None:
             have = set(names)
             names = [n for n in ids if n in have]

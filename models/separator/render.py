@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 
 from engine.errors import UserError
+from engine.files import atomic_files
 from models.data.parts import bass_notes, drum_notes
 from models.data.pop909 import Note, load_split, read_song
 from models.data.recipe import STEMS, StemRecipe, draw_recipe
@@ -113,10 +114,9 @@ def render_set(
                 if peak > 0.99:  # keep the mixture unclipped; the same factor for every stem
                     stems *= np.float32(0.99 / peak)
                 pcm = np.round(np.clip(stems, -1, 1) * 32767).astype(np.int16)
-                tmp = target.with_suffix(".tmp.npy")
-                np.save(tmp, pcm)
-                (out / f"{sid}.json").write_text(json.dumps(asdict(recipe)))
-                os.replace(tmp, target)
+                with atomic_files([target, out / f"{sid}.json"]) as (tmp_npy, tmp_json):
+                    np.save(tmp_npy, pcm)
+                    tmp_json.write_text(json.dumps(asdict(recipe)))
             done.append(sid)
             if progress is not None:
                 progress(k + 1, len(ids))

@@ -22,7 +22,7 @@ from models.data.recipe import STEMS
 from models.data.synth import SAMPLE_RATE
 from models.platform.distributed import finish_run, setup_run
 from models.platform.stft import istft_torch, stft_torch
-from models.platform.training import LoopSettings, TrainLoop
+from models.platform.training import LoopSettings, TrainLoop, add_loop_arguments
 from models.separator.dataset import RandomMixSampler, StemBank
 from models.separator.metrics import sdr_per_stem
 from models.separator.model import SeparatorConfig, build
@@ -78,7 +78,6 @@ def validate(net: nn.Module, bank: StemBank, cfg: SeparatorConfig) -> dict[str, 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description="Train the stem separator (MaskNet) or the Open-Unmix baseline.")
     ap.add_argument("--arch", choices=["masknet", "umx"], default="masknet")
-    ap.add_argument("--out", type=Path, required=True, help="run folder (OUT/last.pt, OUT/best.pt, OUT/log.jsonl)")
     ap.add_argument("--data", type=Path, default=None, help="render cache (default: models.separator.render.cache_dir)")
     ap.add_argument("--songs", type=int, default=0, help="use only the first N training songs (0: all)")
     ap.add_argument("--p", type=float, default=0.5, help="probability of a random (cross-song) mix")
@@ -88,19 +87,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--segment", type=float, default=3.0, help="seconds per example")
     ap.add_argument("--lr", type=float, default=1e-3)
     ap.add_argument("--loss", choices=["l1", "sdr"], default="l1", help="l1 on the STFT, or per-stem negative SDR")
-    ap.add_argument("--updates", type=int, default=100000)
-    ap.add_argument(
-        "--minutes",
-        type=float,
-        default=0.0,
-        help="budget: stop after this much compute (process CPU minutes on a CPU, wall minutes on a GPU; 0: none)."
-        " CPU time keeps the budget fair when other work shares the machine",
-    )
-    ap.add_argument("--valid-every", type=int, default=200)
     ap.add_argument("--valid-songs", type=int, default=12)
-    ap.add_argument("--threads", type=int, default=0)
-    ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--resume", action="store_true")
+    add_loop_arguments(ap, updates=100000, valid_every=200, cpu_clock=True)
     args = ap.parse_args(argv)
 
     run = setup_run(args.threads, args.seed)
@@ -112,16 +100,8 @@ def main(argv: list[str] | None = None) -> int:
     valid_bank = StemBank(root / "valid", limit=args.valid_songs)
     net = build(cfg).to(run.device)
     opt = torch.optim.AdamW(net.parameters(), lr=args.lr, weight_decay=1e-5)
-    settings = LoopSettings(
-        out=args.out,
-        name=f"separator-{args.arch}",
-        updates=args.updates,
-        minutes=args.minutes,
-        valid_every=args.valid_every,
-        higher_is_better=True,
-        cpu_clock=True,
-        grad_clip=5.0,
-        resume=args.resume,
+    settings = LoopSettings.from_args(
+        args, f"separator-{args.arch}", higher_is_better=True, cpu_clock=True, grad_clip=5.0
     )
     meta = {
         "config": cfg.to_dict(),

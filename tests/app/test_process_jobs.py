@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from app.process_jobs import ProcessPool
+from app.process_jobs import ProcessPool, Relay
 from app.workers import JobRunner
 from engine.errors import Cancelled, UserError
 
@@ -39,6 +39,13 @@ def pid(task: Any) -> int:
     return os.getpid()
 
 
+def cautious(task: Any) -> str:
+    from engine.errors import warn
+
+    warn("take.wav is truncated: read as far as it goes")
+    return "done"
+
+
 class _Flag:
     def __init__(self, value: bool = False) -> None:
         self.value = value
@@ -54,13 +61,19 @@ def pool():  # type: ignore[no-untyped-def]
     p.close()
 
 
+def test_warnings_cross_to_the_parent(pool: ProcessPool) -> None:
+    warned: list[str] = []
+    assert pool.run(cautious, (), Relay(lambda f: None, _Flag(), warned.append)) == "done"
+    assert warned == ["take.wav is truncated: read as far as it goes"]
+
+
 def test_result_progress_and_reuse(pool: ProcessPool) -> None:
     seen: list[float] = []
-    assert pool.run(square_steps, (5,), seen.append, _Flag()) == [0, 1, 4, 9, 16]
+    assert pool.run(square_steps, (5,), Relay(seen.append, _Flag())) == [0, 1, 4, 9, 16]
     assert seen and seen[-1] == 1.0
-    first = pool.run(pid, (), seen.append, _Flag())
+    first = pool.run(pid, (), Relay(seen.append, _Flag()))
     assert first != os.getpid()
-    assert pool.run(pid, (), seen.append, _Flag()) == first  # the same child serves the next task
+    assert pool.run(pid, (), Relay(seen.append, _Flag())) == first  # the same child serves the next task
 
 
 def test_cancel_error_and_crash_keep_the_pool_usable(pool: ProcessPool) -> None:
@@ -70,14 +83,14 @@ def test_cancel_error_and_crash_keep_the_pool_usable(pool: ProcessPool) -> None:
         flag.value = True
 
     with pytest.raises(Cancelled):
-        pool.run(spin_until_cancelled, (), cancel_soon, flag)
+        pool.run(spin_until_cancelled, (), Relay(cancel_soon, flag))
     with pytest.raises(UserError, match="not a song"):
-        pool.run(refuse, (), lambda f: None, _Flag())
-    child = pool.run(pid, (), lambda f: None, _Flag())
+        pool.run(refuse, (), Relay(lambda f: None, _Flag()))
+    child = pool.run(pid, (), Relay(lambda f: None, _Flag()))
     with pytest.raises(RuntimeError, match="ended unexpectedly"):
-        pool.run(crash, (), lambda f: None, _Flag())
-    assert pool.run(square_steps, (2,), lambda f: None, _Flag()) == [0, 1]  # a fresh child took over
-    assert pool.run(pid, (), lambda f: None, _Flag()) != child
+        pool.run(crash, (), Relay(lambda f: None, _Flag()))
+    assert pool.run(square_steps, (2,), Relay(lambda f: None, _Flag())) == [0, 1]  # a fresh child took over
+    assert pool.run(pid, (), Relay(lambda f: None, _Flag())) != child
 
 
 def test_runner_reports_on_the_gui_thread(qtbot) -> None:  # type: ignore[no-untyped-def]
