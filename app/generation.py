@@ -48,14 +48,9 @@ class Generation:
         return list(lab) if lab is not None and len(lab) == n else [""] * n
 
     def set_template(
-        self,
-        matrix: np.ndarray,
-        labels: list[str] | None = None,
-        text: str = "Edit form",
-        merge: object = None,
-        tempo: float | None = None,
+        self, matrix: np.ndarray, labels: list[str] | None = None, text: str = "Edit form", merge: object = None
     ) -> None:
-        """Set the form (and, from a track, its tempo) as one undoable step."""
+        """Set the form (matrix and per-bar section letters) as one undoable step."""
         from models.structure import validate_template
 
         m = validate_template(np.asarray(matrix, np.float32))
@@ -64,17 +59,18 @@ class Generation:
         def fn(p: Project) -> None:
             p.template = np.round(m.astype(np.float64), 4).tolist()
             p.template_labels = list(lab)
-            if tempo is not None:
-                p.tempo = round(min(max(tempo, TEMPO_RANGE[0]), TEMPO_RANGE[1]), 1)
 
         self.s.edit(text, fn, merge)
 
     def template_from_track(self, path: str, bars: int) -> Job:
-        """Derive the form (and the tempo) from an audio or MIDI file on the worker process."""
+        """Derive the form from an audio or MIDI file on the worker process. The track's tempo is reported,
+        not applied: setting it would retime every MIDI clip of the project (the user sets it in the
+        transport when the piece should match the track)."""
 
         def done(result: tuple[np.ndarray, float]) -> None:
             m, tempo = result
-            self.set_template(m, None, f"Form from {Path(path).name}", tempo=tempo)
+            self.set_template(m, None, f"Form from {Path(path).name}")
+            self.s.message.emit(f"form from {Path(path).name}: {m.shape[0]} bars; the track plays at {tempo:.1f} BPM")
 
         return self.s.jobs.submit_process(
             f"Analysing {Path(path).name}", form_task, (path, bars), done, self.s.failed("cannot derive a form")

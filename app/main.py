@@ -75,10 +75,12 @@ def run_app(file: str | None, screenshot: str | None, quit_after: float | None, 
     def start() -> None:
         try:
             if file is not None:
-                job = win.open_file(file, prompt=False)
-                if job is not None and screenshot is not None:
-                    name = Path(file).name
-                    job.failed.connect(lambda msg: fail(f"cannot load {name}: {msg}"))
+                name = Path(file).name
+
+                def load_failed(msg: str) -> None:
+                    fail(f"cannot load {name}: {msg}")
+
+                win.open_file(file, prompt=False, on_failed=load_failed if screenshot is not None else None)
             elif screenshot is None:
                 win.offer_recovery(startup=True)
             if generate:

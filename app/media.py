@@ -86,5 +86,6 @@ def clip_seconds(clip: Clip, ov: Overview | None, tempo: float) -> float:
         return clip.length
     if ov is None:
         return 0.0
-    seconds = ov.seconds * ov.scale(tempo) if isinstance(ov, MidiOverview) else ov.seconds
+    follows = isinstance(ov, MidiOverview) and clip.follow_tempo
+    seconds = ov.seconds * ov.scale(tempo) if follows and isinstance(ov, MidiOverview) else ov.seconds
     return max(0.0, seconds - clip.offset)

@@ -22,9 +22,15 @@ class Mixer:
         self.s = session
 
     # -- tracks ------------------------------------------------------------------------------------------
-    def load_track(self, path: str | os.PathLike[str], on_loaded: Callable[[int], None] | None = None) -> Job:
+    def load_track(
+        self,
+        path: str | os.PathLike[str],
+        on_loaded: Callable[[int], None] | None = None,
+        on_failed: Callable[[str], None] | None = None,
+    ) -> Job:
         """Decode on a worker; on success add a track playing the file (one undoable step). The first MIDI
-        file of a project without tracks sets the project's tempo, so it plays as written."""
+        file of a project without tracks sets the project's tempo, so it plays as written. ``on_failed``
+        also hears a failure (connected before the job starts, so it cannot be missed)."""
         from app.session import unique_name
 
         s = self.s
@@ -51,7 +57,14 @@ class Mixer:
             if on_loaded is not None:
                 on_loaded(len(s.project.tracks) - 1)
 
-        return s.jobs.submit(f"Loading {Path(ap).name}", work, done, s.failed(f"cannot load {Path(ap).name}"))
+        report = s.failed(f"cannot load {Path(ap).name}")
+
+        def failed(msg: str) -> None:
+            report(msg)
+            if on_failed is not None:
+                on_failed(msg)
+
+        return s.jobs.submit(f"Loading {Path(ap).name}", work, done, failed)
 
     def remove_track(self, index: int) -> None:
         """Remove a track; its stems stay, as ordinary tracks."""
@@ -71,18 +84,21 @@ class Mixer:
         from app.session import unique_name
         from app.stems import stem_label, stem_name
 
+        def renamed(p: Project, t: TrackSpec, old: str) -> None:
+            for other in p.tracks:  # its stems, and theirs ("song · other · drums")
+                if other.group == t.id:
+                    label, before = stem_label(other, old), other.name
+                    if label != other.name:
+                        other.name = unique_name(stem_name(t.name, label), [x.name for x in p.tracks])
+                        renamed(p, other, before)
+
         def fn(p: Project) -> None:
             t = p.tracks[index]
             old = t.name
             for k, v in values.items():
                 setattr(t, k, v)
-            if t.name == old:
-                return
-            for other in p.tracks:
-                if other.group == t.id:
-                    label = stem_label(other, old)
-                    if label != other.name:
-                        other.name = unique_name(stem_name(t.name, label), [x.name for x in p.tracks])
+            if t.name != old:
+                renamed(p, t, old)
 
         what = ", ".join(values)
         self.s.edit(f"Set {what} of {self.s.project.tracks[index].name}", fn, merge)

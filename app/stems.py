@@ -149,11 +149,19 @@ class Stems:
 
         self.s.edit("Play all stems" if again else f"Play everything but {name}", fn)
 
+    def file_names(self, index: int) -> list[str]:
+        """The file names (without suffix) the stems of track ``index``'s separation export to: their labels,
+        with characters no file system takes replaced, and made unique."""
+        from app.session import unique_name
+
+        names: list[str] = []
+        for i in self.group(index)[1]:
+            names.append(unique_name(re.sub(r'[\\/:*?"<>|]', "_", self.label(i)) or "stem", names))
+        return names
+
     def export(self, index: int, folder: str | os.PathLike[str], fmt: str = "wav", bits: str = "24") -> Job:
         """Render each stem of the separation that track ``index`` belongs to through its own strip (gain,
         pan, plugins; mute and solo ignored) to ``folder/<stem>.<fmt>`` on the worker: all files or none."""
-        from app.session import unique_name
-
         s = self.s
         at, stems = self.group(index)
         if fmt not in ("wav", "flac"):
@@ -163,14 +171,12 @@ class Stems:
         if not os.path.isdir(folder):
             raise UserError(f"no such folder: {os.fspath(folder)}")
         jobs: list[tuple[str, Project]] = []
-        labels: list[str] = []
-        for i in stems:
+        for i, name in zip(stems, self.file_names(index), strict=True):
             snapshot = s.playable(s.project)
             t = snapshot.tracks[i]
             t.mute, t.solo, t.output = False, False, "master"
             snapshot.tracks, snapshot.buses, snapshot.master = [t], [], type(snapshot.master)()
-            labels.append(unique_name(re.sub(r'[\\/:*?"<>|]', "_", self.label(i)) or "stem", labels))
-            jobs.append((os.path.join(os.fspath(folder), f"{labels[-1]}.{fmt}"), snapshot))
+            jobs.append((os.path.join(os.fspath(folder), f"{name}.{fmt}"), snapshot))
         source = s.project.tracks[at].name if at >= 0 else "the stems"
         return s.jobs.submit_process(
             f"Exporting stems of {source}",

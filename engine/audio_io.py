@@ -29,7 +29,8 @@ AUDIO_SUFFIXES = (".wav", ".flac", ".ogg", ".oga", ".opus", ".mp3", ".aif", ".ai
 SUBTYPES = {"16": "PCM_16", "24": "PCM_24", "float": "FLOAT"}
 WRITE_FORMATS = {"wav": "WAV", "flac": "FLAC"}
 FLOAT_SUBTYPES = ("FLOAT", "DOUBLE")
-BLOCK_FRAMES = 1 << 16  # frames per block when a whole file is read
+BLOCK_FRAMES = 1 << 16  # frames per block when a file is streamed
+WHOLE_READ_FRAMES = 1 << 20  # frames per read call when a whole file is decoded into memory
 
 
 @dataclass(frozen=True)
@@ -87,12 +88,18 @@ class AudioReader:
 
     def read(self, frames: int) -> np.ndarray:
         """Up to ``frames`` frames as (channels, n); n is 0 at the end of the file."""
-        sf = _sf()
         out = np.empty((max(0, frames), self.info.channels), np.float32)
+        n = self.read_into(out)
+        return np.ascontiguousarray(out[:n].T)
+
+    def read_into(self, out: np.ndarray) -> int:
+        """Decode up to ``len(out)`` frames into ``out``, a C-contiguous (frames, channels) float32 array (the
+        file's own layout, so nothing is copied); returns the frames read, 0 at the end of the file."""
+        sf = _sf()
         n = 0
-        if frames > 0 and not self._ended:
+        if out.shape[0] > 0 and not self._ended:
             ptr = sf._ffi.cast("float*", sf._ffi.from_buffer(out))
-            n = int(sf._snd.sf_readf_float(self._file._file, ptr, frames))
+            n = int(sf._snd.sf_readf_float(self._file._file, ptr, out.shape[0]))
             if n < 0:
                 raise UserError(f"cannot decode audio file {self.info.path}")
         block = out[:n]
@@ -104,7 +111,7 @@ class AudioReader:
         if n == 0 and not self._ended:
             self._ended = True
             self._check_complete()
-        return np.ascontiguousarray(block.T)
+        return n
 
     def blocks(self, frames: int = BLOCK_FRAMES) -> Iterator[np.ndarray]:
         while True:
@@ -150,13 +157,15 @@ def _wav_declared_frames(path: str, info: AudioInfo) -> int | None:
                 ch = fh.read(8)
                 if len(ch) < 8:
                     return None
-                cid, size = ch[:4], struct.unpack("<I", ch[4:])[0]
+                cid, size = ch[:4], int(struct.unpack("<I", ch[4:])[0])
                 if cid == b"fmt ":
                     fmt = fh.read(size)
-                    block_align = struct.unpack("<H", fmt[12:14])[0] if len(fmt) >= 14 else 0
+                    block_align = int(struct.unpack("<H", fmt[12:14])[0]) if len(fmt) >= 14 else 0
                     size -= len(fmt)
                 elif cid == b"data":
-                    return size // block_align if block_align else None
+                    if size in (0, 0xFFFFFFFF) or not block_align:  # streamed WAVs (ffmpeg to a pipe) leave it unset
+                        return None
+                    return size // block_align
                 fh.seek(size + (size & 1), os.SEEK_CUR)
     except OSError:
         return None
@@ -176,24 +185,34 @@ def read_audio(
     Mono and stereo are kept as they are (a mono clip plays centred); more channels than ``max_channels``
     is an error because a silent down-mix would change what the user hears."""
     with AudioReader(path, max_channels) as r:
-        parts = list(r.blocks())
+        # Straight into one buffer of the declared length, in the file's layout (one transposing copy at the
+        # end, as a whole-file read makes); grown only if the header under-counts (MP3 frame counts can).
+        buf = np.empty((max(r.info.frames, 1), r.info.channels), np.float32)
+        n = 0
+        while True:
+            if n == buf.shape[0]:
+                buf = np.concatenate([buf, np.empty_like(buf)])
+            got = r.read_into(buf[n : n + WHOLE_READ_FRAMES])
+            if got == 0:
+                break
+            n += got
         sr = r.info.sample_rate
-    if not parts:
+    if n == 0:
         raise UserError(f"{os.fspath(path)} contains no audio")
-    audio = np.concatenate(parts, axis=1) if len(parts) > 1 else parts[0]
-    if sample_rate is not None and sr != sample_rate:
-        audio = resample(audio, sr, sample_rate)
-        sr = sample_rate
-    return audio, int(sr)
+    to = sample_rate if sample_rate is not None else sr
+    return _resample_frames(buf[:n], sr, to), int(to)
 
 
 def resample(audio: np.ndarray, from_rate: int, to_rate: int) -> np.ndarray:
     """(channels, frames) from one rate to another with soxr (HQ)."""
+    return _resample_frames(np.ascontiguousarray(audio.T), from_rate, to_rate)
+
+
+def _resample_frames(frames: np.ndarray, from_rate: int, to_rate: int) -> np.ndarray:
+    """(frames, channels), the file's layout, to (channels, frames) at ``to_rate``: one copy fewer."""
     import soxr
 
-    if from_rate == to_rate:
-        return audio
-    out = soxr.resample(np.ascontiguousarray(audio.T), from_rate, to_rate, quality="HQ")
+    out = frames if from_rate == to_rate else soxr.resample(frames, from_rate, to_rate, quality="HQ")
     return np.ascontiguousarray(np.asarray(out, np.float32).T)
 
 

@@ -61,7 +61,8 @@ def _track(
     for clip in spec.clips:
         start = round(clip.start * sr)
         if clip.is_midi:
-            midi.append(load_midi_clip(clip.path, sr, start=start, tail=tail, tempo=tempo))
+            follow = tempo if clip.follow_tempo else None
+            midi.append(load_midi_clip(clip.path, sr, start=start, tail=tail, tempo=follow))
             continue
         a = decode_cached(clip.path, sr)
         lo = round(clip.offset * sr)
@@ -148,7 +149,7 @@ def skeleton(p: Project) -> tuple[object, ...]:
     the running graph as commands; names, ids and the template do not touch audio."""
     tracks = tuple(
         (
-            tuple((cl.path, cl.start, cl.offset, cl.length, cl.gain_db) for cl in t.clips),
+            tuple((cl.path, cl.start, cl.offset, cl.length, cl.gain_db, cl.follow_tempo) for cl in t.clips),
             None if t.instrument is None else (*_plugin_key(t.instrument), tuple(sorted(t.instrument.params.items()))),
             tuple(_plugin_key(s) for s in t.chain),
             t.output,

@@ -58,10 +58,10 @@ def name_max(folder: Path) -> int:
         return NAME_MAX
 
 
-def _temp_name(dest: Path) -> str:
+def _temp_name(dest: Path, kind: str = "part") -> str:
     """A short temporary name: it fits wherever the target's name fits, however long that name is."""
     suffix = dest.suffix if 0 < len(dest.suffix) <= 8 else ""
-    return f".rf-{secrets.token_hex(4)}.part{suffix}"
+    return f".rf-{secrets.token_hex(4)}.{kind}{suffix}"
 
 
 class _Folders:
@@ -97,12 +97,12 @@ class _Folders:
 
 @contextlib.contextmanager
 def atomic_files(targets: Sequence[str | os.PathLike[str]], make_folders: bool = False) -> Iterator[list[Path]]:
-    """Yield one temporary path per target; rename them all onto their targets when the block succeeds.
+    """Yield one temporary path per target; move them all onto their targets when the block succeeds.
 
     ``make_folders`` creates missing output folders (removed again if the write fails). Raises
     :class:`UserError` with one line for file-system errors, raised here or by the block (an
-    :class:`OSError`). The renames are the last step; each one is atomic.
-    """
+    :class:`OSError`, named after the output it was writing). Files the set replaces are first moved
+    aside, so a failure while moving the set in puts every old file back."""
     dests = [Path(t) for t in targets]
     if len({os.path.abspath(d) for d in dests}) != len(dests):
         raise UserError("two outputs have the same name")
@@ -118,14 +118,12 @@ def atomic_files(targets: Sequence[str | os.PathLike[str]], make_folders: bool =
             folders.ensure(folder, make_folders)
             if len(os.fsencode(d.name)) > name_max(folder):
                 raise UserError(f"cannot write {d}: file name too long ({len(os.fsencode(d.name))} bytes)")
-            tmp = folder / _temp_name(d)
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)  # mode follows the umask
-            os.close(fd)
-            temps.append(tmp)
-        yield temps
-        for tmp, d in zip(temps, dests, strict=True):
-            current = d
-            os.replace(tmp, d)
+            temps.append(_create(folder / _temp_name(d)))
+        try:
+            yield temps
+        except OSError as exc:
+            raise os_error(exc, _target_of(exc, temps, dests)) from None
+        _commit(temps, dests)
     except BaseException as exc:
         for tmp in temps:
             with contextlib.suppress(OSError):
@@ -134,6 +132,48 @@ def atomic_files(targets: Sequence[str | os.PathLike[str]], make_folders: bool =
         if isinstance(exc, OSError):
             raise os_error(exc, current) from None
         raise
+
+
+def _create(tmp: Path) -> Path:
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)  # mode follows the umask
+    os.close(fd)
+    return tmp
+
+
+def _target_of(exc: OSError, temps: list[Path], dests: list[Path]) -> Path:
+    """The output an error in the block concerns (by the temporary file it names), else the first one."""
+    named = os.path.abspath(exc.filename) if isinstance(exc.filename, str) else ""
+    return next((d for t, d in zip(temps, dests, strict=True) if os.path.abspath(t) == named), dests[0])
+
+
+def _commit(temps: list[Path], dests: list[Path]) -> None:
+    """Move the temporaries in; on any failure put back the files they replaced and leave none of the new.
+    One file needs no set-aside: ``os.replace`` swaps it in one step."""
+    if len(dests) == 1:
+        os.replace(temps[0], dests[0])
+        return
+    backups: list[tuple[Path, Path]] = []
+    done: list[Path] = []
+    try:
+        for d in dests:
+            if d.exists():
+                aside = d.parent / _temp_name(d, "old")
+                os.replace(d, aside)
+                backups.append((aside, d))
+        for tmp, d in zip(temps, dests, strict=True):
+            os.replace(tmp, d)
+            done.append(d)
+    except OSError as exc:
+        for d in done:
+            with contextlib.suppress(OSError):
+                d.unlink()
+        for aside, d in backups:
+            with contextlib.suppress(OSError):
+                os.replace(aside, d)
+        raise os_error(exc, dests[len(done)] if len(done) < len(dests) else dests[-1]) from None
+    for aside, _ in backups:
+        with contextlib.suppress(OSError):
+            aside.unlink()
 
 
 @contextlib.contextmanager

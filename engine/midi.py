@@ -11,8 +11,9 @@ library refuses (mido raises on an undecodable key signature and misreads an SMP
   unknown chunks are skipped; a truncated chunk is read as far as it goes, with a warning;
 * notes pair like pretty_midi: a note-off ends every open note of its key that began at an earlier tick;
 * the file ends at its last sounding event, so a stray event hours later never makes hours of audio
-  (notes left open end there too); an end-of-track marker less than a bar later still counts, so a
-  piece that ends on a bar line keeps its last rest;
+  (notes left open end there too; later controller events are kept, and played when they fall inside
+  the clip's release tail); an end-of-track marker less than a bar later still counts, so a piece that
+  ends on a bar line keeps its last rest;
 * drum notes (channel 10) are notes; a file without notes is a one-line error.
 
 Times are seconds (through the tempo map) and beats (quarter notes: ticks / PPQ; SMPTE files count
@@ -35,7 +36,7 @@ _DATA_BYTES = {0x80: 2, 0x90: 2, 0xA0: 2, 0xB0: 2, 0xC0: 1, 0xD0: 1, 0xE0: 2}
 _SYSTEM_BYTES = {0xF1: 1, 0xF2: 2, 0xF3: 1, 0xF6: 0, 0xF8: 0, 0xFA: 0, 0xFB: 0, 0xFC: 0, 0xFE: 0}
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)  # slots: thousands per file, no __dict__ each (less for the GC to chase)
 class MidiEvent:
     """A channel message at a time in the file: ``status`` includes the channel."""
 
@@ -55,7 +56,7 @@ class MidiEvent:
         return bytes((self.status, self.data1) if kind in (0xC0, 0xD0) else (self.status, self.data1, self.data2))
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class MidiNote:
     start: float  # seconds
     end: float
@@ -135,10 +136,14 @@ class _RawTrack:
 def _parse_track(data: bytes) -> _RawTrack:
     tr = _RawTrack()
     pos, tick, running = 0, 0, -1
+    resync = False  # after a broken message the next status byte follows at once, with no delta-time
     try:
         while pos < len(data):
-            delta, pos = _vlq(data, pos)
-            tick += delta
+            if resync:
+                resync = False
+            else:
+                delta, pos = _vlq(data, pos)
+                tick += delta
             if pos >= len(data):
                 raise _Truncated()
             b = data[pos]
@@ -158,6 +163,8 @@ def _parse_track(data: bytes) -> _RawTrack:
             if b in (0xF0, 0xF7):  # sysex: skipped
                 length, pos = _vlq(data, pos + 1)
                 pos += length
+                if pos > len(data):
+                    raise _Truncated()
                 continue
             if b >= 0xF0:  # system common/real-time bytes do not belong in a file; skip them
                 pos += 1 + _SYSTEM_BYTES.get(b, 0)
@@ -165,8 +172,10 @@ def _parse_track(data: bytes) -> _RawTrack:
             if b >= 0x80:
                 running = b
                 pos += 1
-            elif running < 0:  # a data byte with no status to run on: resynchronise at the next status byte
-                pos += 1
+            elif running < 0:  # data bytes with no status to run on: resynchronise at the next status byte
+                while pos < len(data) and data[pos] < 0x80:
+                    pos += 1
+                resync = True
                 continue
             need = _DATA_BYTES[running & 0xF0]
             body = data[pos : pos + need]
@@ -175,6 +184,7 @@ def _parse_track(data: bytes) -> _RawTrack:
             stray = next((k for k, x in enumerate(body) if x >= 0x80), None)
             if stray is not None:  # a message cut short by the next status byte: drop it, read on from there
                 pos += stray
+                resync = True
                 continue
             pos += need
             tr.events.append((tick, running, body[0], body[1] if need == 2 else 0))
@@ -198,7 +208,9 @@ def _meta(tr: _RawTrack, tick: int, kind: int, payload: bytes) -> None:
 
 def _chunks(data: bytes, path: str) -> tuple[bytes, list[bytes], bool]:
     """(header data, track chunks, truncated). RIFF-wrapped files (RMID) are unwrapped."""
-    start = data.find(b"MThd") if data[:4] == b"RIFF" else (0 if data[:4] == b"MThd" else -1)
+    if data[:4] == b"RIFF":
+        data = _riff_data(data)
+    start = 0 if data[:4] == b"MThd" else -1
     if start < 0:
         raise UserError(f"cannot read MIDI file {path}: not a Standard MIDI File (no MThd header)")
     pos, header, tracks, truncated = start, b"", [], False
@@ -215,6 +227,18 @@ def _chunks(data: bytes, path: str) -> tuple[bytes, list[bytes], bool]:
     if len(header) < 6:
         raise UserError(f"cannot read MIDI file {path}: broken MThd header")
     return header, tracks, truncated
+
+
+def _riff_data(data: bytes) -> bytes:
+    """The SMF inside an RMID file: the payload of its ``data`` chunk (RIFF sizes are little-endian, and
+    other chunks such as ``LIST`` may follow it)."""
+    pos = 12
+    while pos + 8 <= len(data):
+        cid, size = data[pos : pos + 4], int.from_bytes(data[pos + 4 : pos + 8], "little")
+        if cid == b"data":
+            return data[pos + 8 : pos + 8 + size]
+        pos += 8 + size + (size & 1)
+    return b""
 
 
 # -- time ---------------------------------------------------------------------------------------------------
@@ -315,7 +339,7 @@ def read_midi_file(path: str | os.PathLike[str]) -> MidiFile:
         ppq=ppq,
         smpte=smpte,
         track_names=[t.name for t in tracks],
-        events=[e for e in events if e.seconds <= end],
+        events=events,
         notes=notes,
         end=end,
         end_beats=end_beats,

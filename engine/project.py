@@ -41,6 +41,7 @@ class Clip:
     offset: float = 0.0  # seconds into the file
     length: float | None = None  # seconds, None = to the end of the file
     gain_db: float = 0.0
+    follow_tempo: bool = True  # MIDI: play at the project's tempo (False: as written, in absolute time)
 
     @property
     def is_midi(self) -> bool:
@@ -90,15 +91,15 @@ class Project:
 
     @staticmethod
     def from_files(paths: list[str | os.PathLike[str]], sample_rate: int = 44100) -> Project:
-        """One track per file at unity gain and centre pan, no master processing: a plain sum. The tempo is
-        the first MIDI file's, so MIDI files play as written."""
+        """One track per file at unity gain and centre pan, no master processing: a plain sum, every MIDI file
+        as written. The tempo (the grid) is the first MIDI file's."""
         tracks = []
         tempo = None
         for p in paths:
             ap = os.path.abspath(os.fspath(p))
             if not os.path.isfile(ap):
                 raise UserError(f"no such file: {os.fspath(p)}")
-            tracks.append(TrackSpec(name=Path(ap).stem, clips=[Clip(ap)]))
+            tracks.append(TrackSpec(name=Path(ap).stem, clips=[Clip(ap, follow_tempo=False)]))  # as written
             if tempo is None and tracks[-1].clips[0].is_midi:
                 from engine.midi import read_midi_file
 
@@ -141,6 +142,8 @@ def from_json(data: Any, base_dir: Path) -> Project:
         by_name = {t.name: t.id for t in tracks}
         for t in tracks:
             t.group = by_name.get(t.group, "")
+            for c in t.clips:  # format 1 played MIDI as written, whatever the project's tempo: keep it so
+                c.follow_tempo = not c.is_midi
     return Project(
         sample_rate=r.integer("sample_rate", 44100, 8000, 384000),
         tempo=r.num("tempo", 120.0, 20.0, 400.0),
@@ -247,6 +250,7 @@ def _clip(r: _Reader, base_dir: Path) -> Clip:
         offset=r.num("offset", 0.0, 0.0),
         length=None if length is None else r.num("length", None, 0.0),
         gain_db=r.num("gain_db", 0.0, -60.0, 24.0),
+        follow_tempo=r.flag("follow_tempo", True),
     )
 
 
@@ -347,7 +351,7 @@ def write_autosave(project: Project, project_path: str | os.PathLike[str] | None
     """Save a recovery copy; media paths stay relative to the real project's folder."""
     target = autosave_path(project_path)
     target.parent.mkdir(parents=True, exist_ok=True)
-    base = Path(os.fspath(project_path)).resolve().parent if project_path is not None else Path.cwd()
+    base = _recovery_base(project_path)
     owner = os.path.abspath(os.fspath(project_path)) if project_path is not None else ""
     save_project(project, target, base_dir=base, autosave_of=owner)
     return target
@@ -386,8 +390,15 @@ def load_recovery(project_path: str | os.PathLike[str] | None) -> Project:
     a = find_recovery(project_path)
     if a is None:
         raise UserError("nothing to recover")
-    base = Path(os.fspath(project_path)).resolve().parent if project_path is not None else Path.cwd()
-    return load_project(a, base_dir=base)
+    return load_project(a, base_dir=_recovery_base(project_path))
+
+
+def _recovery_base(project_path: str | os.PathLike[str] | None) -> Path:
+    """What an autosave's media paths are relative to: the project's folder, or, for an untitled project,
+    the file-system root (so a start from another working folder still finds them)."""
+    if project_path is None:
+        return Path(os.path.abspath(os.sep))
+    return Path(os.fspath(project_path)).resolve().parent
 
 
 def discard_autosave(project_path: str | os.PathLike[str] | None) -> None:

@@ -187,7 +187,7 @@ class ArrangementView(QAbstractScrollArea):
                 if isinstance(ov, AudioOverview):
                     self._draw_wave(p, ov, cl.start, cl.offset, box, colour, t.gain_db + cl.gain_db)
                 else:
-                    self._draw_notes(p, ov, cl.start, box, colour)
+                    self._draw_notes(p, ov, cl.start, box, colour, cl.follow_tempo)
         self._draw_grid(p, w, h)
         p.setClipping(False)
         self._draw_headers(p, top, h, colours)
@@ -224,12 +224,14 @@ class ArrangementView(QAbstractScrollArea):
         img = QImage(rgba.data, mask.shape[1], rows, 4 * mask.shape[1], QImage.Format.Format_ARGB32)
         p.drawImage(QPointF(x0, box.top() + 1), img)
 
-    def _draw_notes(self, p: QPainter, ov: MidiOverview, start: float, box: QRectF, colour: QColor) -> None:
+    def _draw_notes(
+        self, p: QPainter, ov: MidiOverview, start: float, box: QRectF, colour: QColor, follow: bool
+    ) -> None:
         if ov.notes.shape[0] == 0:
             return
         lo, hi = ov.low - 1, ov.high + 1
         step = (box.height() - 4) / max(1, hi - lo + 1)
-        k = ov.scale(self.session.project.tempo)  # the clip plays at the project's tempo
+        k = ov.scale(self.session.project.tempo) if follow else 1.0  # the clip plays at the project's tempo
         t0, t1 = (self.t_of(self._x_lo) - start) / k, (self.t_of(self._x_hi) - start) / k
         notes = ov.notes[(ov.notes[:, 1] >= t0) & (ov.notes[:, 0] <= t1)]
         if notes.shape[0] == 0:

@@ -34,7 +34,7 @@ from PySide6.QtWidgets import (
 
 from app.itemmodels.tracks import ChainModel
 from app.session import Session, plugin_label
-from app.views.toggles import MUTE, SOLO, toggle
+from app.views.toggles import MUTE, SOLO, show_state, toggle
 from app.workers import Job
 from engine.errors import UserError
 from engine.plugin import Param
@@ -184,6 +184,8 @@ class StripWidget(QFrame):
         self.solo.setChecked(solo)
         for w in widgets:
             w.blockSignals(False)
+        show_state(self.mute)
+        show_state(self.solo)
 
     def _show_name(self) -> None:
         """The name elided in the middle, so stems of one source ("song · drums", "song · bass") stay
@@ -518,7 +520,6 @@ class MixerView(QWidget):
         for s in [*self.strips, *([self.master] if self.master else [])]:
             self.strip_layout.removeWidget(s)
             s.hide()  # deleteLater waits for the event loop: until then it would still be drawn, over new strips
-            s.setParent(None)
             s.deleteLater()
         while self.strip_layout.count():
             self.strip_layout.takeAt(0)

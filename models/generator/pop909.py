@@ -155,8 +155,8 @@ def save_cache(songs: list[Song], out: Path) -> None:
         arrays[f"{r.sid}_acc"] = _notes_arrays(r.accomp)
         meta[r.sid] = {"bars": r.bars, "labels": r.labels}
     arrays["meta"] = np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8)
-    with atomic_path(out, make_folders=True) as tmp:
-        np.savez_compressed(tmp, allow_pickle=False, **arrays)
+    with atomic_path(out, make_folders=True) as tmp, open(tmp, "wb") as fh:  # a file object: no ".npz" added
+        np.savez_compressed(fh, allow_pickle=False, **arrays)
 
 
 def load_cache(path: Path, ids: list[str] | None = None) -> list[Song]:

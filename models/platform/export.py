@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from engine.files import atomic_path
+from engine.files import atomic_files
 from models.platform.onnx import sha256_of
 
 OPSET = 17
@@ -43,32 +43,33 @@ def export_onnx(
         raise ValueError("a sidecar needs a 'format' and a 'name'")
     net = net.eval()
     out_dir.mkdir(parents=True, exist_ok=True)
-    onnx_path = out_dir / "model.onnx"
-    with atomic_path(onnx_path) as tmp, warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        torch.onnx.export(
-            net,
-            example,
-            str(tmp),
-            input_names=list(inputs),
-            output_names=list(outputs),
-            dynamic_axes=dynamic_axes,
-            opset_version=OPSET,
-            dynamo=False,
-        )
-        err = agreement(net, tmp, check, inputs, outputs)
+    # model.onnx and model.json appear together or not at all: a new ONNX beside an old sidecar would fail
+    # every load with a checksum error.
+    with atomic_files([out_dir / "model.onnx", out_dir / "model.json"]) as (tmp_onnx, tmp_json):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            torch.onnx.export(
+                net,
+                example,
+                str(tmp_onnx),
+                input_names=list(inputs),
+                output_names=list(outputs),
+                dynamic_axes=dynamic_axes,
+                opset_version=OPSET,
+                dynamo=False,
+            )
+        err = agreement(net, tmp_onnx, check, inputs, outputs)
         if err > tolerance:
             raise RuntimeError(f"ONNX export disagrees with torch (max abs error {err:.2e} > {tolerance:g})")
-    side = {
-        **sidecar,
-        "inputs": list(inputs),
-        "outputs": list(outputs),
-        "sha256": sha256_of(onnx_path),
-        "bytes": onnx_path.stat().st_size,
-        "max_abs_error_vs_torch": err,
-    }
-    with atomic_path(out_dir / "model.json") as tmp:
-        tmp.write_text(json.dumps(side, indent=2) + "\n")
+        side = {
+            **sidecar,
+            "inputs": list(inputs),
+            "outputs": list(outputs),
+            "sha256": sha256_of(tmp_onnx),
+            "bytes": tmp_onnx.stat().st_size,
+            "max_abs_error_vs_torch": err,
+        }
+        tmp_json.write_text(json.dumps(side, indent=2) + "\n")
     return side
 
 

@@ -124,7 +124,7 @@ def run_file(
         n_src = len(model.sources)
         resampled = n_src - 1 if model.mixture_consistent else n_src
         chunk = max(round(chunk_seconds * mrate), 4096)
-        overlap = min(round(overlap_seconds * mrate), chunk // 4)
+        overlap = max(1, min(round(overlap_seconds * mrate), chunk // 4))  # at least one sample to cross-fade
         up = np.linspace(0.0, 1.0, overlap, endpoint=False, dtype=np.float32) + np.float32(0.5 / max(1, overlap))
         to_model = soxr.ResampleStream(rate, mrate, chans, dtype="float32") if rate != mrate else None
         back = soxr.ResampleStream(mrate, rate, chans * resampled, dtype="float32") if rate != mrate else None
@@ -212,8 +212,11 @@ def run_file(
                 _close_all(sinks)
                 raise
             stage2.shutdown(wait=True)
-            for sink in sinks:
-                sink.close()
+            try:
+                for sink in sinks:
+                    sink.close()
+            finally:
+                _close_all(sinks)  # a sink that failed to flush must not leave the others open
     finally:
         reader.close()
     if progress is not None:

@@ -120,7 +120,7 @@ def separate_file(
     the input's rate and channel count. ``bits`` None: float for a float input, else 24-bit. All or nothing:
     no file appears unless every one is complete."""
     sep = model if isinstance(model, Separator) else load_model(model, "separator", os.cpu_count() or 1)
-    wanted = list(stems) if stems else list(sep.stems)
+    wanted = list(dict.fromkeys(stems)) if stems else list(sep.stems)  # each stem once, in the order asked
     unknown = [s for s in [*wanted, *([without] if without else [])] if s not in sep.stems]
     if unknown:
         raise UserError(f"unknown stem {unknown[0]!r}; this model has {', '.join(sep.stems)}")

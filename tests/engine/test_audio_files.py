@@ -190,3 +190,49 @@ def test_warnings_reach_the_cli_as_warnings(tmp_path: Path) -> None:
     x = np.full((2, 1000), 1.2, np.float32)
     with pytest.warns(RefrainWarning, match="clipped"):
         write_audio(tmp_path / "c.wav", x, 44100, "16")
+
+
+def test_permission_denied_is_one_line(tmp_path: Path) -> None:
+    import errno
+
+    from engine.files import os_error
+
+    assert str(os_error(PermissionError(errno.EACCES, "Permission denied"), "/songs/mix.wav")) == (
+        "cannot write /songs/mix.wav: permission denied"
+    )
+    if os.geteuid() == 0:
+        return  # root writes through a read-only mode; the read-only file system test covers the real path
+    locked = tmp_path / "locked"
+    locked.mkdir(mode=0o555)
+    with pytest.raises(UserError, match="permission denied"):
+        write_audio(locked / "mix.wav", music(0.1).T, 48000)
+    assert list(locked.iterdir()) == []
+
+
+def test_a_set_that_fails_half_way_in_puts_the_old_files_back(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import engine.files as files
+
+    old = [tmp_path / "a.wav", tmp_path / "b.wav"]
+    for p in old:
+        p.write_bytes(b"old " + p.name.encode())
+    real = os.replace
+    moved: list[str] = []
+
+    def flaky(src: object, dst: object) -> None:
+        if str(dst).endswith("b.wav") and ".part" in str(src):  # the new second file cannot go in
+            raise OSError(28, "No space left on device", str(dst))
+        moved.append(str(dst))
+        real(src, dst)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(files.os, "replace", flaky)
+    with pytest.raises(UserError, match=r"cannot write .*b\.wav: no space left"), atomic_files(old) as temps:
+        for t in temps:
+            t.write_bytes(b"new")
+    assert [p.read_bytes() for p in old] == [b"old a.wav", b"old b.wav"]  # both as they were
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.wav", "b.wav"]  # nothing else left
+
+
+def test_an_error_in_the_block_names_the_file_being_written(tmp_path: Path) -> None:
+    targets = [tmp_path / "one.npy", tmp_path / "two.json"]
+    with pytest.raises(UserError, match=r"one\.npy: no such folder"), atomic_files(targets) as temps:
+        raise FileNotFoundError(2, "No such file or directory", str(temps[0]))
