@@ -31,8 +31,9 @@ LrFn = Callable[[int, float], float]  # (update, fraction of the budget spent) -
 
 @dataclass
 class LoopSettings:
-    """``minutes``: the budget (0: none), counted in process CPU time on a CPU when ``cpu_clock`` (fair when
-    other work shares the machine) and in wall time otherwise and on a GPU."""
+    """``minutes``: the budget (0: none) for the whole run, resumed parts included, counted in process CPU
+    time on a CPU when ``cpu_clock`` (fair when other work shares the machine) and in wall time otherwise
+    and on a GPU."""
 
     out: Path
     name: str  # the checkpoint's name, e.g. "generator-sing"
