@@ -20,11 +20,17 @@ from engine.project import (
     load_project,
     load_recovery,
     save_project,
+    state_dir,
     write_autosave,
 )
 
 if TYPE_CHECKING:
     from app.session import Session
+
+
+def untitled_media_dir() -> Path:
+    """Where media made before a project is first saved wait (copied beside it at the first save)."""
+    return state_dir() / "untitled-media"
 
 
 class Documents:
@@ -96,15 +102,11 @@ class Documents:
 
     def media_dir(self) -> Path:
         """Where generated media go: beside a saved project, else in the user's state folder."""
-        from app.session import untitled_media_dir
-
         path = self.s.path
         return path.parent / f"{path.stem}-media" if path is not None else untitled_media_dir()
 
     def _adopt_untitled_media(self) -> bool:
         """Copy media generated before the first save into the project's media folder."""
-        from app.session import untitled_media_dir
-
         src = untitled_media_dir().resolve()
         moved = False
         for t in self.s.project.tracks:

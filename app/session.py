@@ -32,7 +32,7 @@ from app.media import Overview, clip_seconds, overview
 from app.prefs import Preferences
 from app.workers import Job, JobRunner
 from engine.build import has_midi, live_commands
-from engine.project import PluginSpec, Project, state_dir
+from engine.project import PluginSpec, Project
 
 DEFAULT_FORM = "verse-chorus"
 MAX_BLOCK = 2048
@@ -296,10 +296,6 @@ def overview_placeholder() -> Overview:
 
     z = np.zeros(1, np.float32)
     return AudioOverview(0.0, z, z)
-
-
-def untitled_media_dir() -> Path:
-    return state_dir() / "untitled-media"
 
 
 def unique_name(base: str, taken: list[str]) -> str:

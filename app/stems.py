@@ -32,8 +32,17 @@ def stem_label(track: TrackSpec, source_name: str) -> str:
 
 def depth(tracks: list[TrackSpec], index: int) -> int:
     """How many separations deep track ``index`` sits (0: not a stem)."""
+    return _depth(tracks[index], {t.id: t for t in tracks})
+
+
+def depths(tracks: list[TrackSpec]) -> list[int]:
+    """:func:`depth` of every track, for one paint (one id lookup table, not one per lane)."""
     by_id = {t.id: t for t in tracks}
-    d, t, seen = 0, tracks[index], set()
+    return [_depth(t, by_id) for t in tracks]
+
+
+def _depth(t: TrackSpec, by_id: dict[str, TrackSpec]) -> int:
+    d, seen = 0, set()
     while t.group in by_id and t.group not in seen:
         seen.add(t.group)
         t = by_id[t.group]
@@ -57,9 +66,13 @@ class Stems:
 
     def label(self, index: int) -> str:
         """What a lane shows for track ``index``: a stem's own name under its source, else the track name."""
+        return self.labels()[index]
+
+    def labels(self) -> list[str]:
+        """:meth:`label` of every track, for one paint."""
         tracks = self.s.project.tracks
-        src = self.s.track_index(tracks[index].group) if tracks[index].group else -1
-        return stem_label(tracks[index], tracks[src].name) if src >= 0 else tracks[index].name
+        names = {t.id: t.name for t in tracks}
+        return [stem_label(t, names[t.group]) if t.group in names else t.name for t in tracks]
 
     def separate(self, index: int, model: str = "separator") -> Job:
         """Split an audio track into stems on the worker process. The stems land as tracks right after the
@@ -155,8 +168,9 @@ class Stems:
         from app.session import unique_name
 
         names: list[str] = []
+        labels = self.labels()
         for i in self.group(index)[1]:
-            names.append(unique_name(re.sub(r'[\\/:*?"<>|]', "_", self.label(i)) or "stem", names))
+            names.append(unique_name(re.sub(r'[\\/:*?"<>|]', "_", labels[i]) or "stem", names))
         return names
 
     def export(self, index: int, folder: str | os.PathLike[str], fmt: str = "wav", bits: str = "24") -> Job:

@@ -12,8 +12,10 @@ full scale (never wrap) and say how many samples were clipped.
 
 from __future__ import annotations
 
+import errno
 import os
 import re
+import shutil
 import struct
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -23,7 +25,7 @@ from typing import Any
 import numpy as np
 
 from engine.errors import UserError, warn
-from engine.files import atomic_path
+from engine.files import atomic_path, mount_point, os_error
 
 AUDIO_SUFFIXES = (".wav", ".flac", ".ogg", ".oga", ".opus", ".mp3", ".aif", ".aiff", ".w64", ".caf")
 SUBTYPES = {"16": "PCM_16", "24": "PCM_24", "float": "FLOAT"}
@@ -251,10 +253,11 @@ class AudioSink:
 
     def write(self, block: np.ndarray) -> None:
         data = np.ascontiguousarray(block.T, dtype=np.float32)
+        magnitude = np.abs(data)
         if data.size:
-            self.peak = max(self.peak, float(np.abs(data).max()))
+            self.peak = max(self.peak, float(magnitude.max()))
         if self.clip:
-            over = np.abs(data) > 1.0
+            over = magnitude > 1.0
             if over.any():
                 self.clipped += int(over.sum())
                 data = np.clip(data, -1.0, 1.0)  # integer formats would wrap around above full scale
@@ -276,11 +279,6 @@ class AudioSink:
 
 
 def _write_error(exc: BaseException, name: str) -> UserError:
-    import errno as errno_mod
-    import shutil
-
-    from engine.files import mount_point, os_error
-
     if isinstance(exc, OSError):
         return os_error(exc, name)
     folder = os.path.dirname(os.path.abspath(name))
@@ -289,7 +287,7 @@ def _write_error(exc: BaseException, name: str) -> UserError:
     except OSError:
         full = False
     if full:  # libsndfile says only "System error"; an empty disk is the usual cause
-        return os_error(OSError(errno_mod.ENOSPC, "no space left"), name)
+        return os_error(OSError(errno.ENOSPC, "no space left"), name)
     return UserError(f"cannot write {name} ({mount_point(name)}): {_one_line(exc)}")
 
 

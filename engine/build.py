@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import os
 from collections import OrderedDict, deque
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import TypeVar, cast
 
 import numpy as np
 
@@ -21,27 +22,43 @@ from engine.project import BusSpec, MasterSpec, PluginSpec, Project, TrackSpec
 from engine.sources import AudioClipData, ClipPlayer, MidiSequence, load_midi_clip
 
 _CACHE_ITEMS = 64
-_decoded: OrderedDict[tuple[str, int, int, int], np.ndarray] = OrderedDict()
+_media: OrderedDict[tuple[object, ...], object] = OrderedDict()
+T = TypeVar("T")
 
 
-def decode_cached(path: str, sample_rate: int) -> np.ndarray:
-    """Decode (and resample) an audio file once per (file version, rate); rebuilding a graph reuses it."""
-    from engine.audio_io import read_audio
-
+def _cached(path: str, variant: tuple[object, ...], load: Callable[[], T]) -> T:
+    """``load()`` once per (file version, ``variant``): a graph rebuild after each structural edit reuses what
+    the last one decoded or parsed. Least recently used entries go first."""
     try:
         st = os.stat(path)
     except OSError:
         raise UserError(f"missing media file: {path}") from None
-    key = (path, st.st_mtime_ns, st.st_size, sample_rate)
-    hit = _decoded.get(key)
-    if hit is None:
-        hit, _ = read_audio(path, sample_rate)
-        hit.setflags(write=False)
-        _decoded[key] = hit
-        while len(_decoded) > _CACHE_ITEMS:
-            _decoded.popitem(last=False)
-    _decoded.move_to_end(key)
-    return hit
+    key = (path, st.st_mtime_ns, st.st_size, *variant)
+    if key not in _media:
+        _media[key] = load()
+        while len(_media) > _CACHE_ITEMS:
+            _media.popitem(last=False)
+    _media.move_to_end(key)
+    return cast(T, _media[key])
+
+
+def decode_cached(path: str, sample_rate: int) -> np.ndarray:
+    """Decode (and resample) an audio file once per (file version, rate); the array is read-only."""
+    from engine.audio_io import read_audio
+
+    def load() -> np.ndarray:
+        audio, _ = read_audio(path, sample_rate)
+        audio.setflags(write=False)
+        return audio
+
+    return _cached(path, ("audio", sample_rate), load)
+
+
+def midi_cached(path: str, sample_rate: int, start: int, tail: int, tempo: float | None) -> MidiSequence:
+    """A MIDI clip's events, parsed once per (file version, placement, tempo)."""
+    return _cached(
+        path, ("midi", sample_rate, start, tail, tempo), lambda: load_midi_clip(path, sample_rate, start, tail, tempo)
+    )
 
 
 def _slots(specs: Sequence[PluginSpec]) -> list[Slot]:
@@ -62,7 +79,7 @@ def _track(
         start = round(clip.start * sr)
         if clip.is_midi:
             follow = tempo if clip.follow_tempo else None
-            midi.append(load_midi_clip(clip.path, sr, start=start, tail=tail, tempo=follow))
+            midi.append(midi_cached(clip.path, sr, start, tail, follow))
             continue
         a = decode_cached(clip.path, sr)
         lo = round(clip.offset * sr)

@@ -12,7 +12,7 @@ from PySide6.QtWidgets import QAbstractScrollArea, QApplication, QWidget
 
 from app.media import AudioOverview, MidiOverview, clip_seconds
 from app.session import Session
-from app.stems import depth
+from app.stems import depths
 from engine.build import has_midi
 
 HEADER = 150
@@ -282,11 +282,12 @@ class ArrangementView(QAbstractScrollArea):
         p.fillRect(0, RULER, HEADER, h, QColor(36, 38, 44))
         p.setClipRect(0, RULER, HEADER, h - RULER)
         tracks = self.session.project.tracks
+        levels, labels = depths(tracks), self.session.stems.labels()
         for i, t in enumerate(tracks):
             y = top + i * LANE
             if y + LANE < RULER or y > h:
                 continue
-            level = depth(tracks, i)
+            level = levels[i]
             stem = level > 0
             x = INDENT * level
             p.fillRect(x, y, HEADER - 1 - x, LANE - 1, QColor(50, 54, 62) if i == self.selected else QColor(42, 45, 52))
@@ -294,7 +295,7 @@ class ArrangementView(QAbstractScrollArea):
             if stem:  # the bracket that ties a stem to the source above it
                 p.fillRect(x - INDENT // 2 - 1, y - 1, 2, LANE, colours[i].darker(140))
             p.setPen(QColor(225, 225, 230))
-            label = self.session.stems.label(i)
+            label = labels[i]
             p.drawText(QRectF(x + 10, y + 6, HEADER - 14 - x, 18), Qt.AlignmentFlag.AlignLeft, label)
             p.setPen(QColor(150, 150, 160))
             kind = "Stem" if stem else "MIDI" if has_midi(t) else "Audio"

@@ -138,7 +138,7 @@ def run_file(
             except BaseException:
                 _close_all(sinks)
                 raise
-            state: dict[str, Any] = {"tail": None, "tail_raw": None, "written": 0}
+            state: dict[str, Any] = {"tail": None, "tail_raw": None}  # the previous chunk's overlap
 
             def emit(est: np.ndarray, last: bool) -> None:
                 """(S, c, n) at the model rate -> the files, at the input rate."""
@@ -158,7 +158,6 @@ def run_file(
                 blocks = derive(outs, inp) if derive is not None else outs
                 for k, sink in enumerate(sinks):
                     sink.write(blocks[k])
-                state["written"] += m
 
             def finish(net_out: Any, final: bool) -> None:
                 est = model.synthesise(net_out)
