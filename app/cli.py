@@ -48,20 +48,32 @@ def add_generate(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
     p = sub.add_parser(
         "generate",
         help="generate a structured piece (MIDI, optionally WAV) from a form template",
-        description="Generate a two-part piece (melody + accompaniment) that follows an SSM template.",
+        description="Generate a four-part piece (melody, accompaniment, bass, drums) that follows a form.",
     )
     src = p.add_mutually_exclusive_group(required=True)
-    src.add_argument("--structure", metavar="STR", help="structure string, e.g. i4A8B8A8b4B8o4")
+    src.add_argument("--structure", metavar="STR", help="structure string, e.g. i4A8B8A8b4B8o4 (lower case: no melody)")
     src.add_argument("--preset", metavar="NAME", help="form preset (see 'refrain presets')")
     src.add_argument("--template", metavar="FILE", help="template matrix: .npy, .csv or greyscale .png")
-    src.add_argument("--from-track", metavar="FILE", help="derive the template from a MIDI or audio file")
-    p.add_argument("--bars", type=int, help="number of bars (resamples the template; required with --from-track)")
+    src.add_argument("--from-track", metavar="FILE", help="take form, tempo, key and chords from a MIDI or audio file")
+    p.add_argument("--bars", type=int, help="number of bars (resamples the template; default: the form's own)")
     p.add_argument("--out", required=True, metavar="OUT.mid", help="MIDI file to write")
     p.add_argument("--wav", metavar="OUT.wav", help="also render audio with a General MIDI SoundFont")
     p.add_argument("--model", default="sing", help="a generator model ('refrain models') or a model folder")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--tempo", type=float, default=None, metavar="BPM", help="default: the track's, or 120")
-    p.add_argument("--temperature", type=float, default=None, help="sampling temperature (default 0.9)")
+    p.add_argument("--key", metavar="KEY", help="e.g. 'Bb major', 'D minor' (default: the track's, or drawn)")
+    p.add_argument("--chromatic", action="store_true", help="allow notes outside the key's scale")
+    p.add_argument("--chords", metavar="CHORDS", help="'Dm Bb F C' (one per bar), 'C G | Am F' (two per bar), "
+                   "or per section 'A=C G Am F; B=F G C C' (default: generated from the form)")  # fmt: skip
+    p.add_argument("--chord-fit", choices=["loop", "stretch"], default="loop",
+                   help="lay the chords over each section by looping them or stretching them")  # fmt: skip
+    p.add_argument("--variation", type=float, default=None, help="how much repeats differ: 0 exact .. 1 free (0.3)")
+    p.add_argument("--temperature", type=float, default=None, help="variety of pitches and lengths (default 0.9)")
+    p.add_argument("--top-p", type=float, default=None, help="nucleus sampling mass (default 0.95)")
+    p.add_argument("--density", metavar="PART=X,...", help="onset density per part, e.g. melody=0.8,drums=1.5 (1)")
+    p.add_argument("--programs", metavar="PART=N,...", help="GM programs, e.g. melody=73,acc=0,bass=33")
+    p.add_argument("--dynamics", type=float, default=1.0, help="accents and section levels: 0 flat .. 2 strong (1)")
+    p.add_argument("--time-signature", default="4/4", metavar="N/D", help="only 4/4 is supported")
     p.add_argument("--primer", metavar="FILE.mid", help="continue this MIDI file (its bars are kept)")
     p.add_argument("--regenerate", metavar="BARS", help="with --primer: regenerate only these bars, e.g. 5-8,13")
     p.add_argument("--soundfont", metavar="SF2", help="SoundFont for --wav (default: the system's GM SoundFont)")
@@ -72,59 +84,84 @@ def add_generate(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
 def cmd_generate(a: argparse.Namespace) -> int:
     from models.generator.piece import (
         DEFAULT_TEMPERATURE,
+        DEFAULT_TOP_P,
+        DEFAULT_VARIATION,
         TEMPO_RANGE,
         GenerateRequest,
         generate_piece,
+        key_from_text,
         parse_bar_ranges,
+        parse_part_values,
+        parse_programs,
+        parse_time_signature,
     )
     from models.generator.piece import write_outputs as write_piece
     from models.structure import resolve_template
     from models.structure.tracks import track_form
 
-    if a.from_track is not None and a.bars is None:
-        raise UserError("--from-track needs --bars N (the length of the new piece)")
+    parse_time_signature(a.time_signature)
     if a.regenerate and not a.primer:
         raise UserError("--regenerate needs --primer FILE.mid (the piece whose other bars are kept)")
     if a.wav:
         from engine.soundfont import find_soundfont
 
         find_soundfont(a.soundfont)
-    track_tempo = None
+    key = key_from_text(a.key)
+    programs = parse_programs(a.programs) if a.programs else None
+    density = parse_part_values(a.density, "density", 0, 4) if a.density else {}
+    track = None
     if a.from_track is not None:
-        template, track_tempo = track_form(a.from_track, a.bars)
+        track = track_form(a.from_track, a.bars)
+        template, sections = track.template, None
     else:
-        template, _ = resolve_template(a.structure, a.preset, a.template, None, a.bars)
+        template, sections = resolve_template(a.structure, a.preset, a.template, None, a.bars)
     if a.tempo is not None:
         tempo = a.tempo
-    elif track_tempo is not None:  # the new piece keeps the track's tempo
-        tempo = round(min(max(track_tempo, TEMPO_RANGE[0]), TEMPO_RANGE[1]), 1)
+    elif track is not None:  # the new piece keeps the track's tempo
+        tempo = round(min(max(track.tempo, TEMPO_RANGE[0]), TEMPO_RANGE[1]), 1)
     else:
         tempo = 120.0
     primer = None
     if a.primer:
         from models.generator.midi import read_midi
 
-        primer, _ = read_midi(a.primer)
+        primer = read_midi(a.primer).grid
     regen = parse_bar_ranges(a.regenerate, template.shape[0]) if a.regenerate else []
+    chord_list = None
+    if track is not None and not a.chords and track.chords and track.bars == template.shape[0]:
+        chord_list = track.chords
     req = GenerateRequest(
         template=template,
+        sections=sections,
         model=a.model,
         seed=a.seed,
         temperature=DEFAULT_TEMPERATURE if a.temperature is None else a.temperature,
+        top_p=DEFAULT_TOP_P if a.top_p is None else a.top_p,
         tempo=tempo,
+        key=key or (track.key if track is not None else None),
+        chromatic=a.chromatic,
+        chords=a.chords,
+        chord_list=chord_list,
+        chord_fit=a.chord_fit,
+        variation=DEFAULT_VARIATION if a.variation is None else a.variation,
+        density=density,
+        dynamics=a.dynamics,
+        time_signature=a.time_signature,
         primer=primer,
         regenerate_bars=regen,
     )
+    if programs is not None:
+        req.programs = programs
     bar = Progress("generating")
-    grid = generate_piece(req, progress=bar)
+    piece = generate_piece(req, progress=bar)
     bar.done()
     render = Progress("rendering ")
-    write_piece(grid, a.out, a.wav, tempo, a.soundfont, progress=render, template=template,
-                template_path=a.save_template)  # fmt: skip
+    write_piece(piece, a.out, a.wav, a.soundfont, progress=render, template=template, template_path=a.save_template)
     render.done()
-    seconds = grid.bars * 4 * 60.0 / tempo
+    seconds = piece.bars * 4 * 60.0 / tempo
     extra = f" and {a.wav}" if a.wav else ""
-    print(f"wrote {a.out}{extra}: {grid.bars} bars, {seconds:.1f} s at {tempo:g} BPM ({a.model})")
+    key_name = piece.key.name if piece.key is not None else "?"
+    print(f"wrote {a.out}{extra}: {piece.bars} bars, {seconds:.1f} s at {tempo:g} BPM in {key_name} ({a.model})")
     return 0
 
 
@@ -217,14 +254,14 @@ def cmd_demo(a: argparse.Namespace) -> int:
     out = Path(a.out)
     out.mkdir(parents=True, exist_ok=True)
     find_soundfont()
-    template, _ = resolve_template(preset=a.preset)
+    template, sections = resolve_template(preset=a.preset)
     print(f"Refrain demo: '{a.preset}' form ({PRESET_STRINGS[a.preset]}), {template.shape[0]} bars")
     print(template_ascii(template))
     bar = Progress("generating", enabled=True)
-    grid = generate_piece(GenerateRequest(template, seed=a.seed, tempo=a.tempo), progress=bar)
+    piece = generate_piece(GenerateRequest(template, sections, seed=a.seed, tempo=a.tempo), progress=bar)
     bar.done()
     mid, wav = out / f"refrain-{a.preset}.mid", out / f"refrain-{a.preset}.wav"
-    write_outputs(grid, mid, wav, a.tempo)
+    write_outputs(piece, mid, wav)
     print(f"wrote {mid} and {wav}")
     print("Open the MIDI in any DAW, or play the WAV. 'refrain generate --help' for more.")
     return 0

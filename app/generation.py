@@ -85,8 +85,12 @@ class Generation:
         tempo: float | None = None,
         primer: str | None = None,
         regenerate: list[int] | None = None,
+        controls: dict[str, object] | None = None,
     ) -> Job:
-        """Generate a piece following the current template on a worker; it lands as the Generated track."""
+        """Generate a piece following the current template on a worker; it lands as the Generated track.
+
+        ``controls``: key, chromatic, chords, chord_fit, top_p, variation, dynamics, density, programs,
+        time_signature (see ``GeneratePanel.controls``); they are kept with the project."""
         s = self.s
         template = self.template()
         temp = DEFAULT_TEMPERATURE if temperature is None else float(temperature)
@@ -106,6 +110,8 @@ class Generation:
             "bars": int(template.shape[0]),
             "primer": primer,
             "regenerate": list(regenerate or []),
+            "labels": self.labels(),
+            **(controls or {}),
         }
 
         def done(res: GenerationResult) -> None:
@@ -163,15 +169,12 @@ class Generation:
     def export_midi(self, target: str | os.PathLike[str]) -> None:
         """Write the generated piece as MIDI at the project's tempo (it follows tempo changes made after
         generating), atomically."""
-        from engine.files import atomic_path
-        from models.generator.midi import read_midi, write_midi
+        from models.generator.midi import retime_midi
 
         t = self.generated_track()
         if t is None:
             raise UserError("nothing to export: generate a piece first")
         if not os.fspath(target).lower().endswith((".mid", ".midi")):
             raise UserError("MIDI export must end with .mid")
-        grid, _ = read_midi(t.clips[0].path)
-        with atomic_path(target) as tmp:
-            write_midi(grid, tmp, self.s.project.tempo)
+        retime_midi(t.clips[0].path, target, self.s.project.tempo)
         self.s.message.emit(f"exported {Path(target).name}")

@@ -31,8 +31,9 @@ from app.itemmodels.tracks import TrackListModel
 from app.prefs import Preferences
 from app.session import Session
 from app.views.arrangement import ArrangementView
+from app.views.generate_panel import GeneratePanel
 from app.views.mixer import MixerView
-from app.views.panels import GeneratePanel, JobPanel, TransportBar
+from app.views.panels import JobPanel, TransportBar
 from app.views.preferences import PreferencesDialog
 from app.views.ssm_editor import FormEditor
 from app.workers import Job
@@ -122,8 +123,8 @@ class MainWindow(QMainWindow):
         self.transport.stop.clicked.connect(self.stop)
         self.transport.to_start.clicked.connect(lambda: self.seek_seconds(0.0))
         self.transport.loop.toggled.connect(self._loop_toggled)
-        self.generate_panel.generate_button.clicked.connect(lambda: self.generate(False))
-        self.generate_panel.regen_button.clicked.connect(lambda: self.generate(True))
+        self.generate_panel.generate_button.clicked.connect(lambda: self._guard(lambda: self.generate(False)))
+        self.generate_panel.regen_button.clicked.connect(lambda: self._guard(lambda: self.generate(True)))
         self.generate_panel.export_midi.clicked.connect(lambda: self.export_midi())
         self.generate_panel.export_wav.clicked.connect(lambda: self.export_audio(only_generated=True))
         if session.bridge is not None:

@@ -313,4 +313,3 @@ def plugin_label(spec: PluginSpec) -> str:
     if spec.plugin == "vst3":
         return Path(spec.options.get("path", "VST3")).stem
     return spec.plugin
-

@@ -21,7 +21,7 @@ class GenerationResult:
     """A generated piece: where its MIDI is, its grid, its own SSM and how well it follows the template."""
 
     midi_path: str
-    grid: Any  # models.generator.codec.Grid
+    piece: Any  # models.generator.midi.Piece
     template: np.ndarray
     ssm: np.ndarray
     adherence: float
@@ -36,15 +36,59 @@ def template_similar(template: np.ndarray) -> np.ndarray:
     return sim
 
 
-def analyse_piece(grid: Any, template: np.ndarray) -> tuple[np.ndarray, float]:
+def analyse_piece(piece: Any, template: np.ndarray) -> tuple[np.ndarray, float]:
     """The piece's own bar SSM and its adherence (ROC AUC) to the template."""
     from models.generator.features import onset_features
     from models.generator.metrics import adherence_auc
     from models.structure import ssm_from_features
 
     n = template.shape[0]
-    ssm = ssm_from_features(onset_features(grid)[:n])
-    return np.asarray(ssm, np.float32), float(adherence_auc(grid, template_similar(template)))
+    ssm = ssm_from_features(onset_features(piece.grid)[:n])
+    return np.asarray(ssm, np.float32), float(adherence_auc(piece.grid, template_similar(template)))
+
+
+def sections_of(labels: list[str]) -> list[Any] | None:
+    """Per-bar section letters -> sections (runs of one letter); None when the bars are unlabelled."""
+    from models.structure import Section
+
+    if not labels or any(not lab for lab in labels):
+        return None
+    out: list[Any] = []
+    for lab in labels:
+        if out and out[-1].letter == lab:
+            out[-1] = Section(lab, out[-1].bars + 1)
+        else:
+            out.append(Section(lab, 1))
+    return out
+
+
+def request_from_settings(template: np.ndarray, settings: dict[str, Any], primer: Any) -> Any:
+    """The generator request for the app's generation settings (see ``Generation.generate``)."""
+    from models.generator.chords import parse_key
+    from models.generator.midi import DEFAULT_PROGRAMS
+    from models.generator.piece import DEFAULT_TOP_P, DEFAULT_VARIATION, GenerateRequest
+
+    key = settings.get("key")
+    return GenerateRequest(
+        template=template,
+        sections=sections_of(list(settings.get("labels") or [])),
+        model=settings["model"],
+        seed=int(settings["seed"]),
+        temperature=float(settings["temperature"]),
+        top_p=float(settings.get("top_p", DEFAULT_TOP_P)),
+        tempo=float(settings["tempo"]),
+        key=parse_key(key) if key else None,
+        chromatic=bool(settings.get("chromatic", False)),
+        chords=settings.get("chords") or None,
+        chord_fit=str(settings.get("chord_fit", "loop")),
+        variation=float(settings.get("variation", DEFAULT_VARIATION)),
+        density={k: float(v) for k, v in (settings.get("density") or {}).items()},
+        programs={**DEFAULT_PROGRAMS, **{k: int(v) for k, v in (settings.get("programs") or {}).items()}},
+        dynamics=float(settings.get("dynamics", 1.0)),
+        time_signature=str(settings.get("time_signature", "4/4")),
+        primer=primer,
+        regenerate_bars=list(settings["regenerate"]),
+    )
 
 
 def generator(model: str, threads: int) -> Any:
@@ -69,31 +113,29 @@ def generate_task(
     """Generate a piece following ``template`` and write it as MIDI in ``out_dir`` (atomically)."""
     from engine.files import atomic_path
     from models.generator.midi import read_midi, write_midi
-    from models.generator.piece import GenerateRequest, generate_piece
+    from models.generator.piece import generate_piece
 
-    model, seed, bpm = settings["model"], int(settings["seed"]), float(settings["tempo"])
+    model, seed = settings["model"], int(settings["seed"])
     gen = generator(model, threads)
     task.check()
     primer = settings["primer"]
-    grid_primer = read_midi(primer)[0] if primer else None
-    temperature = float(settings["temperature"])
-    req = GenerateRequest(template, model, seed, temperature, bpm, grid_primer, list(settings["regenerate"]))
-    grid = generate_piece(req, progress=task.progress, cancel=lambda: task.cancelled, generator=gen)
+    req = request_from_settings(template, settings, read_midi(primer).grid if primer else None)
+    piece = generate_piece(req, progress=task.progress, cancel=lambda: task.cancelled, generator=gen)
     out_dir.mkdir(parents=True, exist_ok=True)
     target = out_dir / f"generated-{model}-seed{seed}-{stamp()}.mid"
     with atomic_path(target) as tmp:
-        write_midi(grid, tmp, bpm)
-    ssm, adh = analyse_piece(grid, template)
-    return GenerationResult(str(target), grid, template, ssm, adh, settings, overview(str(target), sample_rate))
+        write_midi(piece, tmp)
+    ssm, adh = analyse_piece(piece, template)
+    return GenerationResult(str(target), piece, template, ssm, adh, settings, overview(str(target), sample_rate))
 
 
 def read_generation_task(task: Any, path: str, template: np.ndarray, settings: dict[str, Any]) -> GenerationResult:
     """Re-analyse a saved piece (after opening a project)."""
     from models.generator.midi import read_midi
 
-    grid = read_midi(path)[0]
-    ssm, adh = analyse_piece(grid, template)
-    return GenerationResult(path, grid, template, ssm, adh, settings)
+    piece = read_midi(path)
+    ssm, adh = analyse_piece(piece, template)
+    return GenerationResult(path, piece, template, ssm, adh, settings)
 
 
 def export_task(task: Any, project: Project, target: str, bits: str, lufs: float | None) -> str:
@@ -134,8 +176,8 @@ def form_task(task: Any, path: str, bars: int) -> tuple[np.ndarray, float]:
     """Derive a form template and the tempo (BPM) from an audio or MIDI file."""
     from models.structure.tracks import track_form
 
-    template, tempo = track_form(path, bars)
-    return np.asarray(template), tempo
+    form = track_form(path, bars)
+    return np.asarray(form.template), form.tempo
 
 
 def separate_task(task: Any, path: str, out_dir: str, model: str) -> dict[str, str]:

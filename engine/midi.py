@@ -87,6 +87,8 @@ class MidiFile:
     end_beats: float
     tempos: list[tuple[float, float]] = field(default_factory=list)
     time_signature: tuple[int, int] = (4, 4)
+    key_signature: tuple[int, bool] | None = None  # (sharps, negative for flats; minor) of the first key meta
+    cues: list[tuple[float, str]] = field(default_factory=list)  # (beats, text) of marker events (format 0/1)
 
     @property
     def tempo_bpm(self) -> float:
@@ -129,6 +131,8 @@ class _RawTrack:
     events: list[tuple[int, int, int, int]] = field(default_factory=list)  # tick, status, d1, d2
     tempos: list[tuple[int, int]] = field(default_factory=list)  # tick, microseconds per quarter
     time_signature: tuple[int, int] | None = None
+    key_signature: tuple[int, bool] | None = None  # (sharps, negative for flats; minor)
+    cues: list[tuple[int, str]] = field(default_factory=list)  # (tick, text) of marker events
     end_tick: int = 0
     truncated: bool = False
 
@@ -200,10 +204,19 @@ def _meta(tr: _RawTrack, tick: int, kind: int, payload: bytes) -> None:
         us = int.from_bytes(payload, "big")
         if us > 0:
             tr.tempos.append((tick, us))
+    elif kind == 0x06:
+        tr.cues.append((tick, payload.decode("latin-1", errors="replace")))
     elif kind == 0x03 and not tr.name:
         tr.name = payload.decode("latin-1", errors="replace")
     elif kind == 0x58 and len(payload) >= 2 and tr.time_signature is None and payload[0] > 0 and payload[1] < 8:
         tr.time_signature = (payload[0], 1 << payload[1])
+    elif (
+        kind == 0x59
+        and len(payload) == 2
+        and tr.key_signature is None
+        and -7 <= int.from_bytes(payload[:1], "big", signed=True) <= 7
+    ):
+        tr.key_signature = (int.from_bytes(payload[:1], "big", signed=True), payload[1] == 1)
 
 
 def _chunks(data: bytes, path: str) -> tuple[bytes, list[bytes], bool]:
@@ -308,6 +321,7 @@ def read_midi_file(path: str | os.PathLike[str]) -> MidiFile:
     events: list[MidiEvent] = []
     tempos: list[tuple[float, float]] = []
     markers: list[tuple[float, float]] = []  # (seconds, beats) of each track's end-of-track
+    cues: list[tuple[float, str]] = []
     if fmt == 2:  # independent patterns, one after another, each with its own tempo map
         at_s, at_b = 0.0, 0.0
         for k, tr in enumerate(tracks):
@@ -321,6 +335,7 @@ def read_midi_file(path: str | os.PathLike[str]) -> MidiFile:
         clock = _Clock(ppq, tps, [x for tr in tracks for x in tr.tempos])
         for k, tr in enumerate(tracks):
             events += _timed(tr, k, clock)
+            cues += [(clock.beats(tick), text) for tick, text in tr.cues]
             markers.append((clock.seconds(tr.end_tick), clock.beats(tr.end_tick)))
         tempos = clock.tempo_list()
     events.sort(key=lambda e: (e.seconds, e.track))
@@ -328,6 +343,7 @@ def read_midi_file(path: str | os.PathLike[str]) -> MidiFile:
     if not notes:
         raise UserError(f"MIDI file {os.path.basename(p)} has no notes")
     signature = next((t.time_signature for t in tracks if t.time_signature is not None), (4, 4))
+    key_sig = next((t.key_signature for t in tracks if t.key_signature is not None), None)
     end, end_beats = max(n.end for n in notes), max(n.end_beat for n in notes)
     bar = signature[0] * 4.0 / signature[1]
     last_marker = max(markers, key=lambda m: m[1], default=(end, end_beats))
@@ -345,13 +361,13 @@ def read_midi_file(path: str | os.PathLike[str]) -> MidiFile:
         end_beats=end_beats,
         tempos=tempos,
         time_signature=signature,
+        key_signature=key_sig,
+        cues=sorted(cues),
     )
 
 
 def _timed(tr: _RawTrack, index: int, clock: _Clock, at_s: float = 0.0, at_b: float = 0.0) -> list[MidiEvent]:
-    return [
-        MidiEvent(at_s + clock.seconds(t), at_b + clock.beats(t), index, s, d1, d2) for t, s, d1, d2 in tr.events
-    ]
+    return [MidiEvent(at_s + clock.seconds(t), at_b + clock.beats(t), index, s, d1, d2) for t, s, d1, d2 in tr.events]
 
 
 def _pair_notes(events: list[MidiEvent]) -> list[MidiNote]:

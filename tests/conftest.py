@@ -5,21 +5,26 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from models.generator.chords import Chord, Key
 from models.generator.codec import STEPS_PER_BAR, Notes
 from models.generator.pop909 import Song
 from models.structure import bar_labels, parse_structure
 
 
 def synthetic_song(structure: str, seed: int) -> Song:
-    """A song whose bars repeat exactly as its structure string says: each (letter, offset) gets
-    one random bar of melody (quarter/eighth notes) and accompaniment (a triad on beats 1 and 3)."""
+    """A song in C major whose bars repeat exactly as its structure string says: each (letter, offset) gets
+    one random bar of melody (quarter/eighth notes, none in lower-case sections), a held bass root and an
+    accompaniment triad on beats 1 and 3; chords, key and tempo (100 BPM) are annotated."""
     rng = np.random.default_rng(seed)
     sections = parse_structure(structure)
     letters, offsets, _ = bar_labels(sections)
     material: dict[tuple[str, int], tuple[list[tuple[int, int, int, int]], list[tuple[int, int, int, int]]]] = {}
     mel_rows: list[tuple[int, int, int, int]] = []
     acc_rows: list[tuple[int, int, int, int]] = []
+    bass_rows: list[tuple[int, int, int, int]] = []
+    chords: list[Chord | None] = []
     scale = np.array([0, 2, 4, 5, 7, 9, 11])
+    roots: dict[tuple[str, int], int] = {}
     for bar, (letter, off) in enumerate(zip(letters, offsets, strict=True)):
         key = (letter, off) if letter not in "ioxX" else (f"{letter}{bar}", 0)
         if key not in material:
@@ -30,15 +35,34 @@ def synthetic_song(structure: str, seed: int) -> Song:
                 d = min(d, STEPS_PER_BAR - t)
                 mel.append((t, d, int(60 + scale[rng.integers(7)] + 12 * rng.integers(0, 2)), 90))
                 t += d
-            root = int(48 + scale[rng.integers(7)])
-            acc = [(s, 8, root + iv, 70) for s in (0, 8) for iv in (0, 4, 7)]
+            degree = int(rng.choice([0, 3, 4, 5]))  # I, IV, V, vi
+            root = int(60 + scale[degree])
+            third = 3 if degree == 5 else 4
+            acc = [(s, 8, root + iv, 70) for s in (0, 8) for iv in (0, third, 7)]
             material[key] = (mel, acc)
+            roots[key] = root
         mel, acc = material[key]
         base = bar * STEPS_PER_BAR
-        mel_rows += [(base + s, d, p, v) for s, d, p, v in mel]
+        if letter.isupper():
+            mel_rows += [(base + s, d, p, v) for s, d, p, v in mel]
         acc_rows += [(base + s, d, p, v) for s, d, p, v in acc]
+        root = roots[key]
+        bass_rows.append((base, 8, root - 24, 85))
+        bass_rows.append((base + 8, 8, root - 24 + 7, 80))
+        quality = "min" if acc[1][2] - acc[0][2] == 3 else "maj"
+        chords += [Chord(root % 12, quality)] * 2
     bars = sum(s.bars for s in sections)
-    return Song(f"syn{seed}", bars, Notes.from_rows(mel_rows), Notes.from_rows(acc_rows), [structure, structure])
+    return Song(
+        f"syn{seed}",
+        bars,
+        Notes.from_rows(mel_rows),
+        Notes.from_rows(bass_rows),
+        Notes.from_rows(acc_rows),
+        [structure, structure],
+        chords,
+        [Key(0, False)] * bars,
+        100.0,
+    )
 
 
 @pytest.fixture(scope="session")
@@ -65,3 +89,31 @@ def tiny_separator(tmp_path_factory: pytest.TempPathFactory) -> object:
     save_checkpoint(ck, "separator-masknet", {"config": cfg.to_dict()}, net.state_dict(), {"step": 1, "best": 0.0})
     export(ck, d / "tiny")
     return d / "tiny"
+
+
+TINY_GENERATOR = ["--hidden", "24", "--layers", "2", "--batch", "4", "--window-bars", "8", "--threads", "1"]
+
+
+@pytest.fixture(scope="session")
+def tiny_generator(tmp_path_factory: pytest.TempPathFactory, synthetic_songs: list[Song]) -> dict[str, object]:
+    """A tiny SING trained for 4 updates, resumed to 6, and exported through the real export path: the
+    sampler, control and app tests run on it without the shipped weights."""
+    import json
+
+    from models.generator.export import export
+    from models.generator.pop909 import save_cache
+    from models.generator.train import main as train_main
+
+    d = tmp_path_factory.mktemp("tiny")
+    cache = d / "cache.npz"
+    save_cache(synthetic_songs, cache)
+    ids = [s.sid for s in synthetic_songs]
+    split = d / "split.json"
+    split.write_text(json.dumps({"train": ids[:6], "valid": ids[6:], "test": ids[6:]}))
+    out = d / "run"
+    args = ["--model", "sing", "--out", str(out), "--cache", str(cache), "--split", str(split), *TINY_GENERATOR]
+    assert train_main([*args, "--updates", "4", "--valid-every", "2"]) == 0
+    assert train_main([*args, "--updates", "6", "--valid-every", "2", "--resume"]) == 0
+    model_dir = d / "model"
+    export(out / "last.pt", model_dir, name="tiny-sing")
+    return {"run": out, "model": model_dir, "cache": cache, "split": split}

@@ -1,24 +1,16 @@
-"""Transport bar, generate panel and job panel."""
+"""Transport bar and job panel (the Generate panel is in ``generate_panel.py``)."""
 
 from __future__ import annotations
 
 import functools
-import random
-from collections.abc import Callable
 from typing import Any
 
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QColor, QIcon, QPainter
 from PySide6.QtWidgets import (
-    QCheckBox,
-    QComboBox,
     QDoubleSpinBox,
-    QGridLayout,
     QHBoxLayout,
     QLabel,
-    QLineEdit,
-    QPushButton,
-    QSpinBox,
     QStyle,
     QToolButton,
     QVBoxLayout,
@@ -28,8 +20,6 @@ from PySide6.QtWidgets import (
 from app.session import Session
 from app.views.toggles import LOOP, toggle
 from app.workers import Job
-from engine.build import has_midi
-from engine.errors import UserError
 
 
 def clock(seconds: float, tempo: float) -> str:
@@ -101,126 +91,6 @@ class TransportBar(QWidget):
     def show_position(self, seconds: float, playing: bool) -> None:
         self.position.setText(clock(seconds, self.session.project.tempo))
         self.play.setIcon(self._icons["pause" if playing else "play"])
-
-
-class GeneratePanel(QWidget):
-    """Settings for a generation, regenerate-selected-bars, and export of the generated piece."""
-
-    def __init__(self, session: Session, selected_bars: Callable[[], list[int]]) -> None:
-        super().__init__()
-        self.session = session
-        self.selected_bars = selected_bars
-        lay = QVBoxLayout(self)
-        lay.setContentsMargins(4, 4, 4, 4)
-        f = QGridLayout()
-        self.bars = QSpinBox()
-        self.bars.setRange(1, 512)
-        self.bars.setToolTip("Length of the piece: changing it resizes the form (the template is resampled)")
-        self.bars.editingFinished.connect(self._resize)
-        self.temperature = QDoubleSpinBox()
-        self.temperature.setRange(0.05, 5.0)
-        self.temperature.setSingleStep(0.05)
-        self.temperature.setValue(0.9)
-        self.temperature.setToolTip("Lower: safer, more repetitive; higher: more surprising")
-        seed_row = QHBoxLayout()
-        self.seed = QSpinBox()
-        self.seed.setRange(0, 2**31 - 1)
-        self.dice = _button(None, "Random")
-        self.dice.setToolTip("New random seed")
-        self.dice.clicked.connect(lambda: self.seed.setValue(random.randrange(0, 1_000_000)))
-        seed_row.addWidget(self.seed, 1)
-        seed_row.addWidget(self.dice)
-        self.model = QComboBox()
-        from models.platform.registry import shipped_models
-
-        for m in shipped_models("generator"):  # the registry's models, the family's default first
-            self.model.addItem(m.name, m.name)
-            self.model.setItemData(self.model.count() - 1, m.description, Qt.ItemDataRole.ToolTipRole)
-        self.model.setToolTip("Which generator writes the piece (hover an entry for what it does)")
-        self.primer = QComboBox()
-        self.primer.setToolTip("Continue a MIDI track: its bars are kept, the rest is generated")
-        self.regen = QLineEdit()
-        self.regen.setPlaceholderText("bars to redo, e.g. 5-8,13 (or select bars in the form)")
-        f.addWidget(QLabel("Bars"), 0, 0)
-        f.addWidget(self.bars, 0, 1)
-        f.addWidget(QLabel("Temperature"), 0, 2)
-        f.addWidget(self.temperature, 0, 3)
-        f.addWidget(QLabel("Model"), 1, 0)
-        f.addWidget(self.model, 1, 1)
-        f.addWidget(QLabel("Seed"), 1, 2)
-        f.addLayout(seed_row, 1, 3)
-        f.addWidget(QLabel("Primer"), 2, 0)
-        f.addWidget(self.primer, 2, 1)
-        f.addWidget(QLabel("Redo bars"), 2, 2)
-        f.addWidget(self.regen, 2, 3)
-        f.setColumnStretch(1, 1)
-        f.setColumnStretch(3, 1)
-        lay.addLayout(f)
-        buttons = QHBoxLayout()
-        self.generate_button = QPushButton("Generate")
-        self.generate_button.setToolTip("Generate a piece that follows the form (Ctrl+G)")
-        self.regen_button = QPushButton("Regenerate bars")
-        self.regen_button.setToolTip("Redo only the given or selected bars of the generated piece (Ctrl+Shift+G)")
-        buttons.addWidget(self.generate_button)
-        buttons.addWidget(self.regen_button)
-        lay.addLayout(buttons)
-        exports = QHBoxLayout()
-        self.export_midi = QPushButton("Export MIDI…")
-        self.export_wav = QPushButton("Export WAV…")
-        exports.addWidget(self.export_midi)
-        exports.addWidget(self.export_wav)
-        self.play_after = QCheckBox("Play when done")
-        self.play_after.setChecked(True)
-        exports.addWidget(self.play_after)
-        lay.addLayout(exports)
-        session.changed.connect(self.refresh)
-        self.refresh()
-
-    def refresh(self) -> None:
-        if not self.bars.hasFocus():
-            self.bars.setValue(self.session.generation.template().shape[0])
-        current = self.primer.currentData()
-        self.primer.blockSignals(True)
-        self.primer.clear()
-        self.primer.addItem("(none)", None)
-        for t in self.session.project.tracks:
-            if has_midi(t) and t.clips:
-                self.primer.addItem(t.name, t.clips[0].path)
-        k = self.primer.findData(current)
-        self.primer.setCurrentIndex(max(0, k))
-        self.primer.blockSignals(False)
-        has_piece = self.session.generation.generated_track() is not None
-        for b in (self.regen_button, self.export_midi, self.export_wav):
-            b.setEnabled(has_piece)
-
-    def _resize(self) -> None:
-        from app import form
-
-        n = self.bars.value()
-        if n != self.session.generation.template().shape[0]:
-            m, labels = form.resize(self.session.generation.template(), self.session.generation.labels(), n)
-            self.session.generation.set_template(m, labels, f"Resize form to {n} bars")
-
-    def regenerate_bars(self) -> list[int]:
-        from models.generator.piece import parse_bar_ranges
-
-        text = self.regen.text().strip()
-        if text:
-            return parse_bar_ranges(text, self.session.generation.template().shape[0])
-        bars = self.selected_bars()
-        if not bars:
-            raise UserError("choose bars to regenerate: type them, or drag over the form's letter band")
-        return bars
-
-    def request(self, regenerate: bool) -> Job:
-        return self.session.generation.generate(
-            model=str(self.model.currentData()),
-            seed=self.seed.value(),
-            temperature=self.temperature.value(),
-            tempo=self.session.project.tempo,
-            primer=None if regenerate else self.primer.currentData(),
-            regenerate=self.regenerate_bars() if regenerate else None,
-        )
 
 
 class ProgressStrip(QWidget):

@@ -1,4 +1,5 @@
-"""Training examples: aligned songs -> (inputs, targets) windows with their templates' attention."""
+"""Training examples: aligned songs -> teacher-forcing windows with their template's attention and the
+song's conditions (chords, key, roles, position in section, tempo), transposed over all 12 keys."""
 
 from __future__ import annotations
 
@@ -6,16 +7,26 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from models.generator.attention import bar_attention, step_context
-from models.generator.codec import ONSET, STEPS_PER_BAR, Grid, encode, grid_from_notes, transpose
+from models.generator.attention import bar_attention
+from models.generator.codec import STEPS_PER_BAR, Grid, encode, grid_from_parts, transpose
+from models.generator.conditions import Conditions, layout_from_sections
 from models.generator.features import template_features
 from models.generator.pop909 import Song
 from models.structure.matrix import ssm_from_features
-from models.structure.strings import template_from_structure
+from models.structure.strings import parse_structure, template_from_structure
+
+TARGETS = ("mel", "mel_dur", "mel_vel", "bass", "bass_dur", "bass_vel", "acc", "acc_dur", "acc_vel")
+INPUTS = ("prev", "ctx", "conf", "cond")
 
 
 def song_grid(song: Song) -> Grid:
-    return grid_from_notes(song.melody, song.accomp, song.bars * STEPS_PER_BAR)
+    return grid_from_parts(song.melody, song.bass, song.accomp, song.bars * STEPS_PER_BAR)
+
+
+def song_conditions(song: Song, label: int = 0) -> Conditions:
+    """The song's annotated conditions, with sections from its ``label``-th human labelling."""
+    lab = song.labels[min(label, len(song.labels) - 1)]
+    return Conditions(list(song.chords), list(song.keys), layout_from_sections(parse_structure(lab)), song.tempo)
 
 
 def feature_template(g: Grid) -> np.ndarray:
@@ -23,39 +34,39 @@ def feature_template(g: Grid) -> np.ndarray:
     return ssm_from_features(template_features(g))
 
 
-POS_ONEHOT = np.eye(STEPS_PER_BAR, dtype=np.float32)
+def context(w: np.ndarray, enc: np.ndarray, start_bar: int, stop_bar: int) -> np.ndarray:
+    """Attended frames for bars ``start_bar..stop_bar``: ``ctx[i*16+p] = sum_j W[i, j] * enc[j*16+p]``."""
+    f = enc[: stop_bar * STEPS_PER_BAR].reshape(stop_bar, -1)
+    c = w[start_bar:stop_bar, :stop_bar] @ f
+    return np.asarray(c.reshape(-1, enc.shape[1]), dtype=np.float32)
 
 
 @dataclass
 class Example:
-    """Arrays for one window; all (T, ·)."""
+    """Arrays for one window, all (T, ·): inputs ``INPUTS`` and targets ``TARGETS``."""
 
-    prev: np.ndarray
-    ctx: np.ndarray
-    conf: np.ndarray
-    pos: np.ndarray
-    mel: np.ndarray
-    acc: np.ndarray
-    vel_m: np.ndarray
-    vel_a: np.ndarray
+    arrays: dict[str, np.ndarray]
 
 
-def make_example(g: Grid, w: np.ndarray, null: np.ndarray, start_bar: int, bars: int) -> Example:
+def make_example(g: Grid, cond: Conditions, w: np.ndarray, null: np.ndarray, start_bar: int, bars: int) -> Example:
     """Teacher-forcing arrays for ``bars`` bars from ``start_bar`` (attention sees the whole past)."""
-    enc = encode(g)
-    ctx = step_context(w, enc)
-    prev = np.concatenate([np.zeros((1, enc.shape[1]), np.float32), enc[:-1]])
-    conf = np.repeat(1.0 - null, STEPS_PER_BAR)[:, None].astype(np.float32)
-    s, e = start_bar * STEPS_PER_BAR, (start_bar + bars) * STEPS_PER_BAR
-    T = g.steps
-    pos = POS_ONEHOT[np.arange(T) % STEPS_PER_BAR]
-    return Example(
-        prev[s:e], ctx[s:e], conf[s:e], pos[s:e], g.mel[s:e], g.acc[s:e].astype(np.int64), g.vel_m[s:e], g.vel_a[s:e]
-    )
+    stop = start_bar + bars
+    s, e = start_bar * STEPS_PER_BAR, stop * STEPS_PER_BAR
+    enc = encode(g.slice_steps(0, e))
+    prev = np.concatenate([np.zeros((1, enc.shape[1]), np.float32), enc[:-1]])[s:e]
+    arrays = {
+        "prev": prev,
+        "ctx": context(w, enc, start_bar, stop),
+        "conf": np.repeat(1.0 - null[start_bar:stop], STEPS_PER_BAR)[:, None].astype(np.float32),
+        "cond": cond.vectors()[s:e],
+    }
+    for name in TARGETS:
+        arrays[name] = getattr(g, name)[s:e].astype(np.float32 if name == "acc" else np.int64)
+    return Example(arrays)
 
 
 class TemplateCache:
-    """Per song: its grid and the attention of its label templates and its own feature SSM."""
+    """Per song: its grid, conditions, and the attention of its label templates and its own feature SSM."""
 
     def __init__(self, songs: list[Song], beta: float, null_score: float) -> None:
         self.songs = songs
@@ -86,7 +97,7 @@ def sample_batch(
     cache: TemplateCache, rng: np.random.Generator, batch: int, window_bars: int, augment: bool = True
 ) -> dict[str, np.ndarray]:
     """A random training batch: songs, templates (40 % label 1, 20 % label 2, 40 % own SSM),
-    transposition in [-5, 6] semitones, windows starting on a bar line."""
+    transposition over all 12 keys (-6..+5 semitones), windows starting on a bar line."""
     out: list[Example] = []
     for _ in range(batch):
         i = int(rng.integers(len(cache.songs)))
@@ -94,28 +105,27 @@ def sample_batch(
         r = rng.random()
         kind = "label0" if r < 0.4 else ("label1" if r < 0.6 else "feature")
         w, null = cache.attention(i, kind)
+        cond = song_conditions(cache.songs[i], 1 if kind == "label1" else 0)
         if augment:
-            g = transpose(g, int(rng.integers(-5, 7)))
+            s = int(rng.integers(-6, 6))
+            g, cond = transpose(g, s), cond.transposed(s)
         bars = min(window_bars, g.bars)
         start = int(rng.integers(0, g.bars - bars + 1))
-        out.append(make_example(g, w, null, start, bars))
+        out.append(make_example(g, cond, w, null, start, bars))
     return collate(out, window_bars * STEPS_PER_BAR)
 
 
 def collate(examples: list[Example], steps: int) -> dict[str, np.ndarray]:
     """Stack examples, zero-padding to ``steps``; ``mask`` marks real steps."""
     B = len(examples)
-    ex0 = examples[0]
+    ex0 = examples[0].arrays
     res: dict[str, np.ndarray] = {}
-    for name in ("prev", "ctx", "conf", "pos", "mel", "acc", "vel_m", "vel_a"):
-        a = getattr(ex0, name)
+    for name, a in ex0.items():
         res[name] = np.zeros((B, steps, *a.shape[1:]), a.dtype)
     res["mask"] = np.zeros((B, steps), bool)
     for b, ex in enumerate(examples):
-        n = ex.mel.shape[0]
-        for name in ("prev", "ctx", "conf", "pos", "mel", "acc", "vel_m", "vel_a"):
-            res[name][b, :n] = getattr(ex, name)
+        n = ex.arrays["mel"].shape[0]
+        for name, a in ex.arrays.items():
+            res[name][b, :n] = a
         res["mask"][b, :n] = True
-    res["vm_mask"] = res["mask"] & (res["mel"] >= 2)
-    res["va_mask"] = res["mask"] & np.any(res["acc"] == ONSET, axis=-1)
     return res

@@ -17,19 +17,23 @@ from models.generator import DESCRIPTIONS, FORMAT
 from models.generator.codec import (
     ACC_LO,
     ACC_N,
+    BASS_LO,
+    BASS_N,
+    DURATIONS,
     FRAME_DIM,
     MEL_LO,
     MEL_N,
     STEPS_PER_BAR,
     VEL_BINS,
 )
-from models.generator.model import Generator, StepWrapper
+from models.generator.conditions import COND_DIM
+from models.generator.model import HEADS, Generator, StepWrapper
 from models.generator.train import config_from_args
 from models.platform.checkpoint import load_checkpoint
 from models.platform.export import export_onnx
 
-INPUTS = ["prev", "ctx", "conf", "pos", "h", "c"]
-OUTPUTS = ["mel_logits", "acc_logits", "vel_m_logits", "vel_a_logits", "h_out", "c_out"]
+INPUTS = ["prev", "ctx", "conf", "cond", "h", "c"]
+OUTPUTS = [*HEADS, "h_out", "c_out"]
 
 
 def dummy_inputs(net: Generator, batch: int, seed: int = 0) -> tuple[torch.Tensor, ...]:
@@ -38,10 +42,10 @@ def dummy_inputs(net: Generator, batch: int, seed: int = 0) -> tuple[torch.Tenso
     prev = (torch.rand(batch, FRAME_DIM, generator=g) > 0.9).float()
     ctx = torch.rand(batch, FRAME_DIM, generator=g)
     conf = torch.rand(batch, 1, generator=g)
-    pos = torch.nn.functional.one_hot(torch.randint(0, STEPS_PER_BAR, (batch,), generator=g), STEPS_PER_BAR).float()
+    cond = (torch.rand(batch, COND_DIM, generator=g) > 0.8).float()
     h = torch.randn(cfg.layers, batch, cfg.hidden, generator=g) * 0.5
     c = torch.randn(cfg.layers, batch, cfg.hidden, generator=g) * 0.5
-    return prev, ctx, conf, pos, h, c
+    return prev, ctx, conf, cond, h, c
 
 
 def export(ckpt_path: Path, out_dir: Path, name: str | None = None) -> dict[str, Any]:
@@ -52,9 +56,8 @@ def export(ckpt_path: Path, out_dir: Path, name: str | None = None) -> dict[str,
     net = Generator(cfg)
     net.load_state_dict(ck["state_dict"])
     step = StepWrapper(net.eval()).eval()
-    axes = {n: {0: "batch"} for n in ["prev", "ctx", "conf", "pos"]}
+    axes = {n: {0: "batch"} for n in ["prev", "ctx", "conf", "cond", *HEADS]}
     axes.update({n: {1: "batch"} for n in ["h", "c", "h_out", "c_out"]})
-    axes.update({n: {0: "batch"} for n in ["mel_logits", "acc_logits", "vel_m_logits", "vel_a_logits"]})
     model_name = name or str(ck["args"]["model"])
     sidecar: dict[str, Any] = {
         "name": model_name,
@@ -62,12 +65,14 @@ def export(ckpt_path: Path, out_dir: Path, name: str | None = None) -> dict[str,
         "description": DESCRIPTIONS.get(model_name, "a structured generator"),
         "config": cfg.to_dict(),
         "codec": {
+            "version": 2,
             "steps_per_bar": STEPS_PER_BAR,
             "frame_dim": FRAME_DIM,
-            "mel_lo": MEL_LO,
-            "mel_n": MEL_N,
-            "acc_lo": ACC_LO,
-            "acc_n": ACC_N,
+            "cond_dim": COND_DIM,
+            "durations": DURATIONS.tolist(),
+            "melody": [MEL_LO, MEL_N],
+            "bass": [BASS_LO, BASS_N],
+            "accompaniment": [ACC_LO, ACC_N],
             "vel_bins": VEL_BINS,
             "time_signature": "4/4",
         },

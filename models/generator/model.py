@@ -1,11 +1,14 @@
-"""SING (LSTM + SSM attention) and its no-attention baseline, on one code path.
+"""SING (LSTM + SSM attention) and its no-attention baseline, on one code path, over the note-event grid.
 
-Per step ``t`` the network reads the previous frame, the attended frame (the template-weighted mix
-of the frames at the same bar position in earlier bars, see ``attention.py``), the attention
-confidence (one minus the null weight) and the position in the bar. The attended frame enters
-twice, as in SING: as LSTM input, and combined per pitch with the LSTM's output logits through a
-gate the LSTM controls. The baseline is the same network with the attended frame and confidence
-held at zero.
+Per step ``t`` the network reads the previous frame (events and sounding state, ``codec.encode``), the
+attended frame (the template-weighted mix of the frames at the same bar position in earlier bars, see
+``attention.py``), the attention confidence (one minus the null weight) and the conditions (position in
+bar, chords, key, section role and position, tempo; ``conditions.py``). The attended frame enters
+twice, as in SING: as LSTM input, and added to the output logits of each event head through a gate the
+LSTM controls. The baseline is the same network with the attended frame and confidence held at zero.
+
+Heads per step: melody and bass onset (none or a pitch), accompaniment onsets per pitch (independent
+Bernoulli), and for each part a duration token and a velocity bin.
 """
 
 from __future__ import annotations
@@ -15,16 +18,22 @@ from dataclasses import asdict, dataclass
 import torch
 from torch import Tensor, nn
 
-from models.generator.codec import (
-    ACC_N,
-    FRAME_DIM,
-    MEL_CLASSES,
-    SL_ACC_HOLD,
-    SL_ACC_ON,
-    SL_MEL,
-    STEPS_PER_BAR,
-    VEL_BINS,
-)
+from models.generator.codec import ACC_N, BASS_N, FRAME_DIM, MEL_N, N_DUR, SL, VEL_BINS
+from models.generator.conditions import COND_DIM
+
+HEADS = {
+    "mel": MEL_N + 1,
+    "mel_dur": N_DUR,
+    "mel_vel": VEL_BINS,
+    "bass": BASS_N + 1,
+    "bass_dur": N_DUR,
+    "bass_vel": VEL_BINS,
+    "acc": ACC_N,
+    "acc_dur": N_DUR,
+    "acc_vel": VEL_BINS,
+}
+GATED = ("mel", "mel_dur", "bass", "bass_dur", "acc", "acc_dur")  # heads the attended frame feeds
+IN_DIM = 2 * FRAME_DIM + 1 + COND_DIM
 
 
 @dataclass
@@ -42,9 +51,6 @@ class GeneratorConfig:
         return asdict(self)
 
 
-IN_DIM = 2 * FRAME_DIM + 1 + STEPS_PER_BAR
-
-
 class Generator(nn.Module):
     """Frame-level LSTM with SSM attention. Sequence mode for training, step mode for export."""
 
@@ -55,43 +61,28 @@ class Generator(nn.Module):
         self.inp = nn.Linear(IN_DIM, h)
         self.lstm = nn.LSTM(h, h, num_layers=cfg.layers, batch_first=True, dropout=cfg.dropout)
         self.drop = nn.Dropout(cfg.dropout)
-        self.mel_head = nn.Linear(h, MEL_CLASSES)
-        self.acc_head = nn.Linear(h, ACC_N * 3)
-        self.vel_head = nn.Linear(h, 2 * VEL_BINS)
-        # Per-pitch combination of the attended frame with the LSTM output (SING's output mix).
-        self.mel_gate = nn.Linear(h, MEL_CLASSES)
-        self.acc_gate = nn.Linear(h, ACC_N * 3)
+        self.heads = nn.Linear(h, sum(HEADS.values()))
+        self.gates = nn.Linear(h, sum(HEADS[k] for k in GATED))
 
     def forward(
-        self,
-        prev: Tensor,
-        ctx: Tensor,
-        conf: Tensor,
-        pos: Tensor,
-        state: tuple[Tensor, Tensor] | None = None,
-    ) -> tuple[Tensor, Tensor, Tensor, Tensor, tuple[Tensor, Tensor]]:
-        """All inputs are (B, T, ·): prev/ctx (F), conf (1), pos (16 one-hot).
+        self, prev: Tensor, ctx: Tensor, conf: Tensor, cond: Tensor, state: tuple[Tensor, Tensor] | None = None
+    ) -> tuple[dict[str, Tensor], tuple[Tensor, Tensor]]:
+        """Inputs (B, T, ·): prev/ctx (FRAME_DIM), conf (1), cond (COND_DIM).
 
-        Returns melody logits (B, T, MEL_CLASSES), accompaniment logits (B, T, ACC_N, 3),
-        velocity logits for melody and accompaniment (B, T, VEL_BINS) each, and the LSTM state.
+        Returns the logits of every head in ``HEADS`` as (B, T, size) and the LSTM state.
         """
         if not self.cfg.attention:
             ctx = torch.zeros_like(ctx)
             conf = torch.zeros_like(conf)
-        x = torch.relu(self.inp(torch.cat([prev, ctx, conf, pos], dim=-1)))
+        x = torch.relu(self.inp(torch.cat([prev, ctx, conf, cond], dim=-1)))
         y, new_state = self.lstm(x, state)
         y = self.drop(y)
-        B, T = y.shape[0], y.shape[1]
-        mel = self.mel_head(y)
-        acc = self.acc_head(y).view(B, T, ACC_N, 3)
+        out = dict(zip(HEADS, torch.split(self.heads(y), list(HEADS.values()), dim=-1), strict=True))
         if self.cfg.attention:
-            mel = mel + nn.functional.softplus(self.mel_gate(y)) * ctx[..., SL_MEL]
-            on = ctx[..., SL_ACC_ON]
-            held = ctx[..., SL_ACC_HOLD]
-            acc_ctx = torch.stack([(1.0 - on - held).clamp(min=0.0), on, held], dim=-1)
-            acc = acc + nn.functional.softplus(self.acc_gate(y)).view(B, T, ACC_N, 3) * acc_ctx
-        vel = self.vel_head(y)
-        return mel, acc, vel[..., :VEL_BINS], vel[..., VEL_BINS:], new_state
+            gates = torch.split(nn.functional.softplus(self.gates(y)), [HEADS[k] for k in GATED], dim=-1)
+            for name, gate in zip(GATED, gates, strict=True):
+                out[name] = out[name] + gate * ctx[..., SL[name]]
+        return out, new_state
 
 
 class StepWrapper(nn.Module):
@@ -102,25 +93,26 @@ class StepWrapper(nn.Module):
         self.net = net
 
     def forward(
-        self, prev: Tensor, ctx: Tensor, conf: Tensor, pos: Tensor, h: Tensor, c: Tensor
-    ) -> tuple[Tensor, Tensor, Tensor, Tensor, Tensor, Tensor]:
-        mel, acc, vm, va, (h2, c2) = self.net(prev[:, None], ctx[:, None], conf[:, None], pos[:, None], (h, c))
-        return mel[:, 0], acc[:, 0], vm[:, 0], va[:, 0], h2, c2
+        self, prev: Tensor, ctx: Tensor, conf: Tensor, cond: Tensor, h: Tensor, c: Tensor
+    ) -> tuple[Tensor, ...]:
+        out, (h2, c2) = self.net(prev[:, None], ctx[:, None], conf[:, None], cond[:, None], (h, c))
+        return (*(out[k][:, 0] for k in HEADS), h2, c2)
 
 
-def frame_nll(mel: Tensor, acc: Tensor, mel_t: Tensor, acc_t: Tensor, mask: Tensor) -> tuple[Tensor, Tensor]:
-    """Per-frame negative log-likelihood (nats): melody and accompaniment sums over masked steps.
-
-    Returns (sum of melody NLL, sum of accompaniment NLL summed over pitches).
-    """
-    ce_m = nn.functional.cross_entropy(mel.reshape(-1, MEL_CLASSES), mel_t.reshape(-1), reduction="none")
-    ce_a = nn.functional.cross_entropy(acc.reshape(-1, 3), acc_t.reshape(-1), reduction="none")
-    ce_a = ce_a.view(*acc_t.shape).sum(-1)
-    m = mask.reshape(-1).float()
-    return (ce_m * m).sum(), (ce_a.reshape(-1) * m).sum()
-
-
-def velocity_nll(logits: Tensor, target: Tensor, mask: Tensor) -> Tensor:
-    """Velocity-bin NLL summed over the steps where the part has an onset."""
-    ce = nn.functional.cross_entropy(logits.reshape(-1, VEL_BINS), target.reshape(-1), reduction="none")
-    return (ce * mask.reshape(-1).float()).sum()
+def event_nll(out: dict[str, Tensor], b: dict[str, Tensor]) -> dict[str, Tensor]:
+    """Summed negative log-likelihoods (nats) of a batch's events: onsets per part over all real steps,
+    durations and velocities over the steps where the part has an onset."""
+    mask = b["mask"].float()
+    ce = nn.functional.cross_entropy
+    res: dict[str, Tensor] = {}
+    for part, n in (("mel", MEL_N + 1), ("bass", BASS_N + 1)):
+        res[part] = (ce(out[part].reshape(-1, n), b[part].reshape(-1), reduction="none") * mask.reshape(-1)).sum()
+    bce = nn.functional.binary_cross_entropy_with_logits(out["acc"], b["acc"], reduction="none").sum(-1)
+    res["acc"] = (bce * mask).sum()
+    onset = {"mel": b["mel"] > 0, "bass": b["bass"] > 0, "acc": b["acc"].sum(-1) > 0}
+    for part, has in onset.items():
+        m = (has & b["mask"]).float().reshape(-1)
+        for kind, n in (("dur", N_DUR), ("vel", VEL_BINS)):
+            key = f"{part}_{kind}"
+            res[key] = (ce(out[key].reshape(-1, n), b[key].reshape(-1), reduction="none") * m).sum()
+    return res

@@ -1,8 +1,16 @@
-"""Generating a piece end to end: template + options -> grid -> MIDI (+ WAV). Used by CLI and app."""
+"""Generating a piece end to end: form + controls -> conditions (key, chords, roles) -> note events ->
+four-part MIDI (+ WAV). Used by the CLI and the app.
+
+Controls (all optional): key (notes outside its scale are masked unless ``chromatic``), chords (typed, or
+generated from the form by the harmony layer), variation (how much repeated bars differ), temperature
+and top-p (variety), density per part, GM programs per part, dynamics (downbeat accents and section
+levels), tempo. Only 4/4 is supported; other time signatures raise UserError.
+"""
 
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -10,13 +18,23 @@ from pathlib import Path
 import numpy as np
 
 from engine.errors import UserError
+from models.generator.chords import Chord, Key, parse_key
 from models.generator.codec import STEPS_PER_BAR, Grid
-from models.generator.sampler import Plan, StructuredGenerator
+from models.generator.conditions import Conditions, Layout, layout_from_sections, layout_from_template
+from models.generator.drums import drum_part
+from models.generator.harmony import fit_progression, generate_progression, parse_progression, warn_out_of_key
+from models.generator.midi import DEFAULT_PROGRAMS, Piece
+from models.generator.sampler import Plan, Sampling, StructuredGenerator
 from models.platform.registry import load_model
-from models.structure import check_bar_count
+from models.structure import Section, check_bar_count
 
 DEFAULT_TEMPERATURE = 0.9  # calibrated on the validation split (see CARD.md)
+DEFAULT_TOP_P = 0.95
+DEFAULT_VARIATION = 0.3
 TEMPO_RANGE = (20.0, 300.0)
+PART_ALIASES = {"melody": "melody", "mel": "melody", "lead": "melody", "acc": "acc", "accompaniment": "acc",
+                "piano": "acc", "bass": "bass", "drums": "drums"}  # fmt: skip
+REPEAT_SIMILARITY = 0.95  # template value from which a bar counts as a repeat of an earlier one
 
 
 @dataclass
@@ -24,12 +42,66 @@ class GenerateRequest:
     """Everything that defines a generated piece (besides the model's weights)."""
 
     template: np.ndarray
+    sections: list[Section] | None = None  # the form's sections (roles, section ends); None: from the template
     model: str = "sing"
     seed: int = 0
     temperature: float = DEFAULT_TEMPERATURE
+    top_p: float = DEFAULT_TOP_P
     tempo: float = 120.0
+    key: Key | None = None  # None: drawn from the seed
+    chromatic: bool = False
+    chords: str | None = None  # typed progression (see harmony.parse_progression)
+    chord_list: list[Chord | None] | None = None  # one per half bar (from a track)
+    chord_fit: str = "loop"
+    variation: float = DEFAULT_VARIATION
+    density: dict[str, float] = field(default_factory=dict)  # melody, acc, bass, drums
+    programs: dict[str, int] = field(default_factory=lambda: dict(DEFAULT_PROGRAMS))
+    dynamics: float = 1.0
+    time_signature: str = "4/4"
     primer: Grid | None = None
     regenerate_bars: list[int] = field(default_factory=list)  # 0-based; empty: keep all primer bars
+
+
+def parse_time_signature(text: str) -> tuple[int, int]:
+    m = re.match(r"^\s*(\d+)\s*/\s*(\d+)\s*$", text)
+    if m is None:
+        raise UserError(f"bad time signature {text!r}: use e.g. 4/4")
+    sig = (int(m.group(1)), int(m.group(2)))
+    if sig != (4, 4):
+        raise UserError(
+            f"time signature {text.strip()} is not supported yet: the shipped generator is trained on POP909's "
+            "4/4 songs only (its 3/4 songs are too few to learn from)"
+        )
+    return sig
+
+
+def parse_part_values(text: str, what: str, lo: float, hi: float) -> dict[str, float]:
+    """``"melody=73,acc=0,bass=33"`` -> {part: value}; UserError for unknown parts or values out of range."""
+    out: dict[str, float] = {}
+    for item in text.split(","):
+        if not item.strip():
+            continue
+        name, sep, value = item.partition("=")
+        part = PART_ALIASES.get(name.strip().lower())
+        if not sep or part is None:
+            raise UserError(f"bad {what} {item.strip()!r}: use part=value with parts melody, acc, bass, drums")
+        try:
+            v = float(value)
+        except ValueError as exc:
+            raise UserError(f"bad {what} value {value.strip()!r} for {part}") from exc
+        if not lo <= v <= hi:
+            raise UserError(f"{what} of {part} must be between {lo:g} and {hi:g}, got {v:g}")
+        out[part] = v
+    return out
+
+
+def parse_programs(text: str) -> dict[str, int]:
+    vals = parse_part_values(text, "program", 0, 127)
+    if "drums" in vals:
+        raise UserError("drums play the General MIDI kit on channel 10: they take no program")
+    out = dict(DEFAULT_PROGRAMS)
+    out.update({k: int(v) for k, v in vals.items()})
+    return out
 
 
 def parse_bar_ranges(text: str, bars: int) -> list[int]:
@@ -54,22 +126,99 @@ def parse_bar_ranges(text: str, bars: int) -> list[int]:
     return sorted(out)
 
 
-def build_plan(req: GenerateRequest) -> Plan:
-    """The sampler plan: keep primer bars (except those to regenerate), generate the rest."""
+def _check(req: GenerateRequest) -> None:
+    if not TEMPO_RANGE[0] <= req.tempo <= TEMPO_RANGE[1]:
+        raise UserError(f"tempo must be between {TEMPO_RANGE[0]:g} and {TEMPO_RANGE[1]:g} BPM, got {req.tempo:g}")
+    if not 0.0 <= req.variation <= 1.0:
+        raise UserError(f"variation must be between 0 and 1, got {req.variation:g}")
+    if not 0.0 <= req.dynamics <= 2.0:
+        raise UserError(f"dynamics must be between 0 and 2, got {req.dynamics:g}")
+    parse_time_signature(req.time_signature)
+    for part, v in req.density.items():
+        if part not in ("melody", "acc", "bass", "drums") or not 0.0 <= v <= 4.0:
+            raise UserError(f"density of {part} must be between 0 and 4")
+
+
+def form_layout(req: GenerateRequest) -> Layout:
+    bars = req.template.shape[0]
+    if req.sections is not None and sum(s.bars for s in req.sections) == bars:
+        return layout_from_sections(req.sections)
+    return layout_from_template(req.template)
+
+
+def draw_key(rng: np.random.Generator) -> Key:
+    """A key when none is given: any tonic, minor about a third of the time (as in POP909)."""
+    return Key(int(rng.integers(12)), bool(rng.random() < 0.3))
+
+
+def repeat_sources(
+    template: np.ndarray, layout: Layout, chords: list[Chord | None], variation: float, rng: np.random.Generator
+) -> np.ndarray:
+    """Per bar, the earlier bar it copies exactly (-1: generated). A bar the template calls a repeat
+    (``>= REPEAT_SIMILARITY``) over the same chords is copied with probability ``1 - variation``, a
+    section's last bar with ``1 - 2 * variation``: as in real songs, it varies most."""
+    n = template.shape[0]
+    out = np.full(n, -1, np.int64)
+    for i in range(1, n):
+        similar = np.nonzero(template[i, :i] >= REPEAT_SIMILARITY)[0]
+        cands = [int(j) for j in similar if chords[2 * j : 2 * j + 2] == chords[2 * i : 2 * i + 2]]
+        if not cands:
+            continue
+        weight = 2.0 if layout.to_end[i] == 0 else 1.0
+        if rng.random() < 1.0 - variation * weight:
+            j = cands[-1]
+            out[i] = out[j] if out[j] >= 0 else j  # copy the original, not a copy
+    return out
+
+
+def plan_piece(req: GenerateRequest) -> tuple[Plan, Conditions]:
+    """The sampler plan and conditions: layout, key, chords, repeats and the primer bars to keep."""
+    _check(req)
     bars = check_bar_count(req.template.shape[0])
+    rng = np.random.default_rng([req.seed, 7])
+    layout = form_layout(req)
+    key = req.key or draw_key(rng)
+    if req.chords:
+        chords = fit_progression(parse_progression(req.chords), layout, req.chord_fit)
+        if not req.chromatic:
+            warn_out_of_key(chords, key)
+    elif req.chord_list:
+        chords = [req.chord_list[h % len(req.chord_list)] for h in range(2 * bars)]
+    else:
+        chords = generate_progression(layout, key, rng, req.variation, diatonic=not req.chromatic)
+    cond = Conditions(chords, [key] * bars, layout, req.tempo)
+    pcs = None
+    if not req.chromatic:
+        pcs = np.zeros(12, bool)
+        pcs[list(key.scale)] = True
+    plan = Plan(req.template, cond, copy_from=repeat_sources(req.template, layout, chords, req.variation, rng),
+                pitch_classes=pcs)  # fmt: skip
     if req.primer is None:
         if req.regenerate_bars:
             raise UserError("regenerating bars needs the piece to keep (a primer MIDI file)")
-        return Plan(req.template)
+        return plan, cond
     from models.generator.midi import grid_bars
 
-    keep = grid_bars(req.primer, bars)
+    plan.keep = grid_bars(req.primer, bars)
     mask_bars = np.zeros(bars, bool)
     mask_bars[: min(bars, req.primer.bars)] = True
     mask_bars[req.regenerate_bars] = False
     if mask_bars.all():
         raise UserError(f"the primer covers all {bars} bars: give more bars than the primer has, or bars to regenerate")
-    return Plan(req.template, keep, np.repeat(mask_bars, STEPS_PER_BAR))
+    plan.keep_mask = np.repeat(mask_bars, STEPS_PER_BAR)
+    plan.copy_from = np.where(mask_bars, -1, plan.copy_from)  # type: ignore[arg-type]
+    return plan, cond
+
+
+def dynamics_offsets(layout: Layout, amount: float) -> np.ndarray:
+    """(steps,) velocity offsets: section levels by energy and accents on the bar's strong beats."""
+    level = np.array([-10, -5, 0, 5])[[layout.energy(int(k)) for k in layout.section]]
+    accent = np.zeros(STEPS_PER_BAR)
+    accent[[0, 8]] = [6, 3]
+    accent[[4, 12]] = 1
+    accent[1::2] = -2
+    off = np.repeat(level, STEPS_PER_BAR) + np.tile(accent, layout.bars)
+    return np.asarray(np.round(off * amount), dtype=np.int64)
 
 
 def generate_piece(
@@ -77,20 +226,43 @@ def generate_piece(
     progress: Callable[[float], None] | None = None,
     cancel: Callable[[], bool] | None = None,
     generator: StructuredGenerator | None = None,
-) -> Grid:
-    """Generate one piece following ``req.template``."""
-    if not TEMPO_RANGE[0] <= req.tempo <= TEMPO_RANGE[1]:
-        raise UserError(f"tempo must be between {TEMPO_RANGE[0]:g} and {TEMPO_RANGE[1]:g} BPM, got {req.tempo:g}")
-    gen = generator or load_model(req.model, "generator", 1)
-    plan = build_plan(req)
-    return gen.generate([plan], seed=req.seed, temperature=req.temperature, progress=progress, cancel=cancel)[0]
+) -> Piece:
+    """Generate one four-part piece following ``req``."""
+    return generate_pieces([req], progress, cancel, generator)[0]
+
+
+def generate_pieces(
+    reqs: list[GenerateRequest],
+    progress: Callable[[float], None] | None = None,
+    cancel: Callable[[], bool] | None = None,
+    generator: StructuredGenerator | None = None,
+) -> list[Piece]:
+    """Generate several pieces in one batch (same model and sampling controls as the first request; each
+    its own form, seed-drawn key and chords)."""
+    if not reqs:
+        return []
+    planned = [plan_piece(r) for r in reqs]
+    r0 = reqs[0]
+    gen = generator or load_model(r0.model, "generator", 1)
+    dens = {"mel" if k == "melody" else k: v for k, v in r0.density.items() if k != "drums"}
+    sampling = Sampling(r0.temperature, r0.top_p, dens)
+    grids = gen.generate([p for p, _ in planned], seed=r0.seed, sampling=sampling, progress=progress, cancel=cancel)
+    pieces = []
+    for req, (_, cond), grid in zip(reqs, planned, grids, strict=True):
+        layout = cond.layout
+        drums = drum_part(layout, req.tempo, req.seed, req.density.get("drums", 1.0))
+        starts = [(int(layout.section_bars(k)[0]), layout.letters[k]) for k in range(len(layout.letters))]
+        pieces.append(Piece(
+            grid, drums, req.tempo, cond.keys[0], cond.chords, starts, dict(req.programs), (4, 4),
+            dynamics_offsets(layout, req.dynamics),
+        ))  # fmt: skip
+    return pieces
 
 
 def write_outputs(
-    g: Grid,
+    piece: Piece,
     midi_path: str | os.PathLike[str],
     wav_path: str | os.PathLike[str] | None,
-    tempo: float,
     soundfont: str | None = None,
     progress: Callable[[float], None] | None = None,
     template: np.ndarray | None = None,
@@ -115,7 +287,7 @@ def write_outputs(
         _check_suffix(template_path, (".npy", ".csv", ".png"), "template output")
         targets.append(template_path)
     with atomic_files(targets) as temps:
-        write_midi(g, temps[0], tempo)
+        write_midi(piece, temps[0])
         if wav_path is not None:
             from engine.audio_io import write_audio
             from engine.midi_render import render_midi
@@ -133,3 +305,7 @@ def _check_suffix(path: str | os.PathLike[str], allowed: tuple[str, ...], what: 
         raise UserError(f"{what} {p.name!r} must end with {' or '.join(allowed)}")
     if p.is_dir():
         raise UserError(f"{what} {p} is a folder")
+
+
+def key_from_text(text: str | None) -> Key | None:
+    return None if text is None else parse_key(text)

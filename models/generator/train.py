@@ -1,4 +1,5 @@
-"""Train SING or the no-attention LSTM baseline on aligned POP909 grids.
+"""Train SING or the no-attention LSTM baseline on aligned POP909 songs (note-event grid, conditioned on
+chords, key, section role and position, and tempo).
 
 Runs on the platform's training loop (:mod:`models.platform.training`): resumable (``--resume``), with a
 progress bar, a wall-clock budget (``--minutes``), validation NLL and last/best checkpoints; runs under
@@ -20,9 +21,9 @@ import torch
 from torch import nn
 
 from models.data.pop909 import SPLIT_FILE, load_split
-from models.generator.dataset import TemplateCache, collate, make_example, sample_batch
-from models.generator.model import Generator, GeneratorConfig, frame_nll, velocity_nll
-from models.generator.pop909 import load_cache
+from models.generator.dataset import TemplateCache, collate, make_example, sample_batch, song_conditions
+from models.generator.model import Generator, GeneratorConfig, event_nll
+from models.generator.pop909 import CACHE, load_cache
 from models.platform.distributed import finish_run, setup_run
 from models.platform.training import LoopSettings, TrainLoop, add_loop_arguments
 
@@ -31,15 +32,18 @@ def to_tensors(batch: dict[str, np.ndarray], device: torch.device) -> dict[str, 
     return {k: torch.from_numpy(v).to(device) for k, v in batch.items()}
 
 
+EVENT_WEIGHTS = {"mel": 1.0, "bass": 1.0, "acc": 1.0, "mel_dur": 1.0, "bass_dur": 1.0, "acc_dur": 1.0,
+                 "mel_vel": 0.5, "bass_vel": 0.5, "acc_vel": 0.5}  # fmt: skip
+NOTE_KEYS = ("mel", "bass", "acc", "mel_dur", "bass_dur", "acc_dur")  # what the reported NLL sums
+
+
 def batch_loss(net: nn.Module, b: dict[str, torch.Tensor]) -> tuple[torch.Tensor, dict[str, float]]:
-    """Loss per real frame: melody + accompaniment NLL + velocity NLL (per onset step)."""
-    mel, acc, vm, va, _ = net(b["prev"], b["ctx"], b["conf"], b["pos"])
-    nm, na = frame_nll(mel, acc, b["mel"], b["acc"], b["mask"])
-    vnm = velocity_nll(vm, b["vel_m"], b["vm_mask"])
-    vna = velocity_nll(va, b["vel_a"], b["va_mask"])
+    """Loss per real frame: the weighted sum of every event NLL (velocities at half weight)."""
+    out, _ = net(b["prev"], b["ctx"], b["conf"], b["cond"])
+    nll = event_nll(out, b)
     frames = b["mask"].sum().clamp(min=1)
-    loss = (nm + na + 0.5 * (vnm + vna)) / frames
-    stats = {k: float(v.detach()) for k, v in (("frames", frames), ("mel", nm), ("acc", na), ("vel", vnm + vna))}
+    loss = sum(EVENT_WEIGHTS[k] * v for k, v in nll.items()) / frames
+    stats = {k: float(v.detach()) / float(frames) for k, v in nll.items()}
     return loss, stats
 
 
@@ -51,7 +55,7 @@ def valid_batches(cache: TemplateCache, window_bars: int, kind: str, max_songs: 
         g = cache.grid(i)
         w, null = cache.attention(i, kind)
         bars = min(window_bars, g.bars)
-        exs.append(make_example(g, w, null, 0, bars))
+        exs.append(make_example(g, song_conditions(cache.songs[i]), w, null, 0, bars))
         if len(exs) == 16:
             out.append(collate(exs, window_bars * 16))
             exs = []
@@ -62,13 +66,14 @@ def valid_batches(cache: TemplateCache, window_bars: int, kind: str, max_songs: 
 
 @torch.no_grad()
 def evaluate(net: nn.Module, batches: list[dict[str, np.ndarray]], device: torch.device) -> float:
+    """Note-event NLL per frame (onsets and durations of all parts; velocities left out)."""
     net.eval()
     tot, frames = 0.0, 0.0
     for nb in batches:
         b = to_tensors(nb, device)
-        mel, acc, _, _, _ = net(b["prev"], b["ctx"], b["conf"], b["pos"])
-        nm, na = frame_nll(mel, acc, b["mel"], b["acc"], b["mask"])
-        tot += float(nm + na)
+        out, _ = net(b["prev"], b["ctx"], b["conf"], b["cond"])
+        nll = event_nll(out, b)
+        tot += float(sum(nll[k] for k in NOTE_KEYS))
         frames += float(b["mask"].sum())
     net.train()
     return tot / max(frames, 1.0)
@@ -77,7 +82,7 @@ def evaluate(net: nn.Module, batches: list[dict[str, np.ndarray]], device: torch
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description="Train the structured generator (SING) or its LSTM baseline.")
     ap.add_argument("--model", choices=["sing", "lstm"], default="sing")
-    ap.add_argument("--cache", type=Path, default=Path(".cache/pop909.npz"), help="built by models.generator.pop909")
+    ap.add_argument("--cache", type=Path, default=CACHE, help="built by models.generator.pop909")
     ap.add_argument("--split", type=Path, default=SPLIT_FILE, help="train/valid/test song ids (JSON)")
     ap.add_argument("--hidden", type=int, default=384)
     ap.add_argument("--layers", type=int, default=2)
@@ -109,11 +114,13 @@ def main(argv: list[str] | None = None) -> int:
     loop = TrainLoop(run, net, opt, settings, meta)
     rng = np.random.default_rng([args.seed, run.rank, loop.step])
 
-    def lr_at(s: int, _frac: float) -> float:
+    def lr_at(s: int, frac: float) -> float:
+        """Warm-up, then a cosine over the run: over the updates, or over the budget when that ends first."""
         warm = 200
         if s < warm:
             return float(args.lr) * (s + 1) / warm
-        return float(args.lr) * 0.5 * (1 + math.cos(math.pi * min(1.0, (s - warm) / max(1, args.updates - warm))))
+        done = max(frac, min(1.0, (s - warm) / max(1, args.updates - warm)))
+        return float(args.lr) * 0.5 * (1 + math.cos(math.pi * done))
 
     def loss(model: nn.Module, _step: int) -> torch.Tensor:
         batch = sample_batch(train_cache, rng, args.batch, args.window_bars)

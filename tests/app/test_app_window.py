@@ -36,6 +36,38 @@ def short_form(w: MainWindow) -> None:
     assert w.session.generation.template().shape == (8, 8)
 
 
+def test_generate_panel_controls_reach_the_piece(qtbot, window: MainWindow) -> None:
+    """Key box, chord lane, instruments, density and time signature in the Generate panel."""
+    short_form(window)
+    p = window.generate_panel
+    p.play_after.setChecked(False)
+    p.key.setCurrentText("D minor")
+    p.chords.setText("Dm Bb F C")
+    p.programs["melody"].setCurrentIndex(40)
+    p.density["drums"].setValue(0.0)
+    p.variation.setValue(0.0)
+    qtbot.mouseClick(p.generate_button, Qt.MouseButton.LeftButton)
+    wait_jobs(qtbot, window.session)
+    res = window.session.generation.last
+    assert res is not None
+    piece = res.piece
+    assert piece.key is not None and piece.key.name == "D minor" and piece.programs["melody"] == 40
+    parts = piece.parts()
+    assert len(parts["drums"]) == 0
+    pitched = np.concatenate([parts[k].pitch for k in ("melody", "acc", "bass")])
+    assert set((pitched % 12).tolist()) <= {2, 4, 5, 7, 9, 10, 0}
+    assert [p.chord_lane.bar_text(b) for b in range(4)] == ["Dm", "Bb", "F", "C"]
+    settings = window.session.project.generation
+    assert settings is not None and settings["key"] == "D minor" and settings["chords"] == "Dm Bb F C"
+    p.time_signature.setCurrentText("3/4")
+    qtbot.mouseClick(p.generate_button, Qt.MouseButton.LeftButton)
+    assert "not supported" in window.statusBar().currentMessage()
+    p.time_signature.setCurrentText("4/4")
+    p.key.setCurrentText("H major")
+    qtbot.mouseClick(p.generate_button, Qt.MouseButton.LeftButton)
+    assert "unknown key" in window.statusBar().currentMessage()
+
+
 def test_load_play_meters_and_stop(qtbot, window: MainWindow, tmp_path: Path) -> None:
     wav = write_wav(tmp_path / "take.wav", tone(3.0))
     load(qtbot, window, wav)
@@ -120,7 +152,7 @@ def test_generate_regenerate_bars_and_show_adherence(qtbot, window: MainWindow) 
     wait_jobs(qtbot, window.session)
     s = window.session
     res = s.generation.last
-    assert res is not None and res.grid.bars == 8
+    assert res is not None and res.piece.grid.bars == 8
     assert [t.name for t in s.project.tracks] == [GENERATED_TRACK]
     assert Path(s.project.tracks[0].clips[0].path).is_file()
     assert res.adherence > 0.6
@@ -135,9 +167,9 @@ def test_generate_regenerate_bars_and_show_adherence(qtbot, window: MainWindow) 
     new = s.generation.last
     assert new is not None and new is not res
     steps = 4 * 16
-    np.testing.assert_array_equal(new.grid.mel[:steps], res.grid.mel[:steps])
-    np.testing.assert_array_equal(new.grid.acc[:steps], res.grid.acc[:steps])
-    assert not np.array_equal(new.grid.mel[steps:], res.grid.mel[steps:])
+    np.testing.assert_array_equal(new.piece.grid.mel[:steps], res.piece.grid.mel[:steps])
+    np.testing.assert_array_equal(new.piece.grid.acc[:steps], res.piece.grid.acc[:steps])
+    assert not np.array_equal(new.piece.grid.mel[steps:], res.piece.grid.mel[steps:])
     # one undo step brings the first piece back
     s.undo.undo()
     assert s.project.tracks[0].clips[0].path == res.midi_path
@@ -210,7 +242,7 @@ def test_save_reopen_and_export(qtbot, window: MainWindow, tmp_path: Path) -> No
         s2.documents.open(folder / "song.refrain")
         wait_jobs(qtbot, s2)
         assert s2.project == saved
-        assert s2.generation.last is not None and s2.generation.last.grid.bars == 8
+        assert s2.generation.last is not None and s2.generation.last.piece.grid.bars == 8
     finally:
         s2.close()
     # export the piece as MIDI and WAV, and the mix; then overwrite an existing file atomically

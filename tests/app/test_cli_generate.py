@@ -42,10 +42,39 @@ def test_generate_structure_exact_bars(tmp_path: Path, capsys: pytest.CaptureFix
     assert code == 0 and "12 bars" in stdout
     assert midi_bars(out) == 12
     mid = mido.MidiFile(out)
-    assert [t.name for t in mid.tracks] == ["Refrain", "Melody", "Accompaniment"]
-    g, tempo = read_midi(out)
-    assert tempo == pytest.approx(120.0)
-    assert np.count_nonzero(g.mel >= 2) > 0 and np.count_nonzero(g.acc == 1) > 0
+    assert [t.name for t in mid.tracks] == ["Refrain", "Melody", "Accompaniment", "Bass", "Drums"]
+    piece = read_midi(out)
+    assert piece.tempo == pytest.approx(120.0)
+    assert all(len(n) > 0 for n in piece.parts().values())
+
+
+def test_done_when_command_key_chords_and_parts(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """The issue's acceptance command: D minor, typed chords, the form's sections and four parts."""
+    out = tmp_path / "p.mid"
+    args = ["generate", "--structure", "i4A8B8A8b4B8o4", "--key", "D minor", "--chords", "Dm Bb F C", "--out", str(out),
+            "--programs", "melody=40,bass=34"]  # fmt: skip
+    code, stdout, _ = run(args, capsys)
+    assert code == 0 and "44 bars" in stdout and "D minor" in stdout
+    piece = read_midi(out)
+    assert piece.key is not None and piece.key.name == "D minor"
+    pitched = [n for k, n in piece.parts().items() if k != "drums"]
+    scale = {2, 4, 5, 7, 9, 10, 0}
+    assert set(np.concatenate([n.pitch % 12 for n in pitched]).tolist()) <= scale
+    mel_bars = set((piece.parts()["melody"].start // 16).tolist())
+    assert not mel_bars & (set(range(4)) | set(range(28, 32)) | set(range(40, 44)))  # i, b, o: no melody
+    mid = mido.MidiFile(out)
+    assert [m.program for t in mid.tracks for m in t if m.type == "program_change"] == [40, 0, 34]
+    texts = [m.text for m in mid.tracks[0] if m.type == "text"]
+    assert texts[:4] == ["Dm", "Bb", "F", "C"]
+    assert [m.text for m in mid.tracks[0] if m.type == "marker"] == ["i", "A", "B", "A", "b", "B", "o"]
+
+
+def test_tempo_changes_the_notes(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    a, b = tmp_path / "slow.mid", tmp_path / "fast.mid"
+    for p, bpm in ((a, "60"), (b, "180")):
+        assert run(["generate", "--structure", "A4B4", "--tempo", bpm, "--seed", "2", "--out", str(p)], capsys)[0] == 0
+    ga, gb = read_midi(a).grid, read_midi(b).grid
+    assert not (np.array_equal(ga.mel, gb.mel) and np.array_equal(ga.acc, gb.acc))
 
 
 @pytest.mark.skipif(not HAS_SF2, reason="needs fluid-soundfont-gm (installed by ./run.sh as root)")
@@ -104,13 +133,14 @@ def test_primer_and_regenerate(tmp_path: Path, capsys: pytest.CaptureFixture[str
         capsys,
     )
     assert code == 0
-    g1, _ = read_midi(first)
-    g2, _ = read_midi(again)
+    g1 = read_midi(first).grid
+    g2 = read_midi(again).grid
     kept = np.r_[0:32, 64:128]
-    assert np.array_equal(g1.mel[kept], g2.mel[kept]) and np.array_equal(g1.acc[kept], g2.acc[kept])
+    for name in ("mel", "mel_dur", "bass", "acc", "acc_dur"):
+        assert np.array_equal(getattr(g1, name)[kept], getattr(g2, name)[kept]), name
     longer = tmp_path / "longer.mid"
     assert run(["generate", "--structure", "A4A4B4", "--primer", str(first), "--out", str(longer)], capsys)[0] == 0
-    g3, _ = read_midi(longer)
+    g3 = read_midi(longer).grid
     assert g3.bars == 12 and np.array_equal(g3.mel[:128], g1.mel)
 
 
@@ -151,6 +181,16 @@ def _bad_template(tmp_path: Path, kind: str) -> str:
         (["--structure", "A4", "--tempo", "1000"], "tempo"),
         (["--structure", "A4", "--model", "nosuchmodel"], "unknown generator model"),
         (["--structure", "A4", "--regenerate", "1-2"], "needs --primer"),
+        (["--structure", "A4", "--key", "H major"], "unknown key"),
+        (["--structure", "A4", "--chords", "C Q7"], "unknown chord"),
+        (["--structure", "A4", "--chords", "C G A B | C"], "one or two chords per bar"),
+        (["--structure", "A4", "--programs", "melody=300"], "between 0 and 127"),
+        (["--structure", "A4", "--programs", "kazoo=3"], "bad program"),
+        (["--structure", "A4", "--density", "bass=9"], "between 0 and 4"),
+        (["--structure", "A4", "--variation", "2"], "variation"),
+        (["--structure", "A4", "--top-p", "0"], "top-p"),
+        (["--structure", "A4", "--time-signature", "3/4"], "not supported"),
+        (["--structure", "A4", "--time-signature", "waltz"], "bad time signature"),
     ],
 )
 def test_bad_input_one_line_exit_2_no_output(
@@ -166,9 +206,13 @@ def test_bad_input_one_line_exit_2_no_output(
     assert sorted(p.name for p in tmp_path.iterdir() if not p.name.startswith("bad_")) == []
 
 
-def test_from_track_needs_bars(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    code, _, err = run(["generate", "--from-track", "x.mid", "--out", str(tmp_path / "o.mid")], capsys)
-    assert code == 2 and "--bars" in err
+def test_from_track_takes_length_tempo_and_key(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    src = tmp_path / "src.mid"
+    args = ["generate", "--structure", "A4B4A4", "--tempo", "87", "--key", "E minor", "--out", str(src)]
+    assert run(args, capsys)[0] == 0
+    out = tmp_path / "o.mid"
+    code, stdout, _ = run(["generate", "--from-track", str(src), "--out", str(out)], capsys)
+    assert code == 0 and "12 bars" in stdout and "87 BPM" in stdout and "E minor" in stdout
 
 
 def test_bad_output_suffix(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -59,6 +59,7 @@ def id3v2(size: int, seed: int = 0) -> bytes:
     pic = bytearray(rng.integers(0, 256, size, dtype=np.uint8).tobytes())
     for k in range(0, size - 4, 997):
         pic[k : k + 4] = b"\xff\xfb\x90\x64"  # looks like the start of an MP3 frame
+
     def frame(fid: bytes, body: bytes) -> bytes:
         return fid + len(body).to_bytes(4, "big") + b"\x00\x00" + body
 

@@ -5,104 +5,153 @@ import numpy as np
 import pytest
 
 from engine.errors import UserError
+from models.generator.chords import Chord, Key
 from models.generator.codec import (
-    HELD,
-    HOLD,
-    ONSET,
-    REST,
+    ACC_LO,
+    DURATIONS,
+    FRAME_DIM,
+    MEL_LO,
+    SL,
     STEPS_PER_BAR,
     Grid,
     Notes,
+    derive_state,
     encode,
-    grid_from_notes,
-    notes_from_grid,
+    grid_from_parts,
+    parts_from_grid,
+    split_bass,
     transpose,
 )
-from models.generator.midi import TPB, read_midi, write_midi
+from models.generator.drums import DRUM_CHANNEL
+from models.generator.midi import TPB, Piece, read_midi, write_midi
 from tests.conftest import synthetic_song
 
 
-def test_notes_grid_round_trip() -> None:
+def _grid(song_seed: int = 3) -> Grid:
+    song = synthetic_song("A4B4A4", song_seed)
+    return grid_from_parts(song.melody, song.bass, song.accomp, song.bars * STEPS_PER_BAR)
+
+
+def test_parts_grid_round_trip() -> None:
     song = synthetic_song("A4B4A4", 3)
-    g = grid_from_notes(song.melody, song.accomp, song.bars * STEPS_PER_BAR)
-    mel, acc = notes_from_grid(g)
-    g2 = grid_from_notes(mel, acc, g.steps)
-    assert np.array_equal(g.mel, g2.mel) and np.array_equal(g.acc, g2.acc)
-    assert np.array_equal(g.vel_m, g2.vel_m)
+    g = _grid(3)
+    mel, bass, acc = parts_from_grid(g)
+    g2 = grid_from_parts(mel, bass, acc, g.steps)
+    for name in ("mel", "mel_dur", "bass", "bass_dur", "acc", "acc_dur", "mel_sound", "acc_sound"):
+        assert np.array_equal(getattr(g, name), getattr(g2, name)), name
+    # durations that are tokens survive exactly (the fixture uses 2, 4, 8 steps)
     assert len(mel) == len(song.melody)
-    assert np.array_equal(np.sort(mel.pitch), np.sort(song.melody.pitch))
+    assert sorted(mel.rows()) == sorted((s, d, p, v // 8 * 8 + 4) for s, d, p, v in song.melody.rows())
 
 
-def test_melody_overlap_cut_and_holds() -> None:
+def test_long_notes_are_one_event() -> None:
+    mel = Notes.from_rows([(0, 16, 60, 100)])
+    g = grid_from_parts(mel, Notes.empty(), Notes.empty(), 32)
+    assert int((g.mel > 0).sum()) == 1 and DURATIONS[g.mel_dur[0]] == 16
+    assert g.mel_sound[:15].all() and not g.mel_sound[15:].any()
+    assert (g.mel_last[:20] == 60 - MEL_LO).all()
+
+
+def test_monophonic_onset_cuts_the_note_before() -> None:
     mel = Notes.from_rows([(0, 8, 60, 100), (2, 2, 64, 100)])
-    g = grid_from_notes(mel, Notes.empty(), 16)
-    # the later onset cuts the long note; the long note's tail must not extend the short one
-    assert g.mel[0] >= 2 and g.mel[1] == HOLD and g.mel[2] >= 2 and g.mel[3] == HOLD
-    assert np.all(g.mel[4:] == REST)
+    g = grid_from_parts(mel, Notes.empty(), Notes.empty(), 16)
+    out, _, _ = parts_from_grid(g)
+    assert out.rows() == [(0, 2, 60, 100), (2, 2, 64, 100)]
 
 
-def test_accomp_repeated_note_restarts() -> None:
+def test_accompaniment_repeated_pitch_restarts() -> None:
     acc = Notes.from_rows([(0, 8, 60, 80), (4, 4, 60, 80)])
-    g = grid_from_notes(Notes.empty(), acc, 16)
-    k = 60 - 24
-    assert g.acc[0, k] == ONSET and g.acc[4, k] == ONSET and g.acc[3, k] == HELD and g.acc[8, k] == 0
+    g = grid_from_parts(Notes.empty(), Notes.empty(), acc, 16)
+    _, _, out = parts_from_grid(g)
+    assert out.rows() == [(0, 4, 60, 84), (4, 4, 60, 84)]
+    assert g.acc[0, 60 - ACC_LO] and g.acc[4, 60 - ACC_LO]
 
 
-def test_encode_shape_and_one_hot() -> None:
-    g = grid_from_notes(*_two_notes(), 32)
+def test_split_bass_takes_the_lowest_sounding_line() -> None:
+    # a held root under an arpeggio: the root is bass, the arpeggio is not
+    acc = Notes.from_rows([(0, 16, 36, 80), (0, 4, 60, 70), (4, 4, 43, 70), (8, 4, 64, 70), (16, 4, 41, 80)])
+    bass, rest = split_bass(acc)
+    assert bass.pitch.tolist() == [36, 41]
+    assert sorted(rest.pitch.tolist()) == [43, 60, 64]
+
+
+def test_encode_layout() -> None:
+    g = _grid()
     x = encode(g)
-    assert x.shape == (32, x.shape[1]) and x.dtype == np.float32
-    assert np.all(x[:, :50].sum(axis=1) == 1)
+    assert x.shape == (g.steps, FRAME_DIM) and x.dtype == np.float32
+    assert np.all(x[:, SL["mel"]].sum(axis=1) == 1)  # "no onset" or one pitch
+    on = g.mel > 0
+    assert np.all(x[on][:, SL["mel_dur"]].sum(axis=1) == 1) and np.all(x[~on][:, SL["mel_dur"]].sum(axis=1) == 0)
+    assert np.array_equal(x[:, SL["acc"]] > 0, g.acc)
 
 
-def _two_notes() -> tuple[Notes, Notes]:
-    return Notes.from_rows([(0, 4, 72, 100)]), Notes.from_rows([(0, 16, 48, 60)])
+def test_derive_state_from_the_middle_equals_from_the_start() -> None:
+    g = _grid(5)
+    h = g.copy()
+    h.mel_sound[:] = False
+    h.acc_sound[:] = False
+    h.mel_last[:] = -7
+    h.mel_last[:40] = g.mel_last[:40]
+    h.mel_sound[:40] = g.mel_sound[:40]
+    h.acc_sound[:40] = g.acc_sound[:40]
+    derive_state(h, 40)
+    assert np.array_equal(h.mel_sound, g.mel_sound) and np.array_equal(h.mel_last, g.mel_last)
+    assert np.array_equal(h.acc_sound, g.acc_sound)
 
 
-def test_transpose_keeps_length_and_moves_pitch() -> None:
-    g = grid_from_notes(*_two_notes(), 16)
+def test_transpose_moves_every_part_and_keeps_rhythm() -> None:
+    g = _grid()
     up = transpose(g, 3)
-    mel, acc = notes_from_grid(up)
-    assert mel.pitch.tolist() == [75] and acc.pitch.tolist() == [51]
+    a, b = parts_from_grid(g), parts_from_grid(up)
+    for x, y in zip(a, b, strict=True):
+        assert np.array_equal(x.start, y.start) and np.array_equal(x.dur, y.dur)
+        assert np.all((y.pitch - x.pitch) % 12 == 3)
+    assert np.array_equal(encode(up), encode(grid_from_parts(*b, g.steps)))
 
 
 def test_midi_write_read_round_trip(tmp_path) -> None:
-    song = synthetic_song("A4B4A4", 5)
-    g = grid_from_notes(song.melody, song.accomp, song.bars * STEPS_PER_BAR)
+    g = _grid(5)
+    drums = Notes.from_rows([(0, 1, 36, 100), (4, 1, 38, 90)])
+    chords = [Chord(0, "maj"), Chord(0, "maj"), Chord(9, "min")] + [None] * (2 * g.bars - 3)
+    piece = Piece(g, drums, 96.0, Key(10, False), chords, [(0, "A"), (4, "B")], {"melody": 40, "acc": 4, "bass": 34})
     path = tmp_path / "piece.mid"
-    write_midi(g, path, tempo_bpm=96)
+    write_midi(piece, path)
     mid = mido.MidiFile(path)
-    names = [t.name for t in mid.tracks]
-    assert names == ["Refrain", "Melody", "Accompaniment"]
-    # exactly the grid's bars from time 0: every track ends on the last bar line
-    for tr in mid.tracks:
+    assert [t.name for t in mid.tracks] == ["Refrain", "Melody", "Accompaniment", "Bass", "Drums"]
+    for tr in mid.tracks:  # exactly the grid's bars from time 0
         assert sum(m.time for m in tr) == g.steps * TPB // 4
-    progs = [m.program for t in mid.tracks for m in t if m.type == "program_change"]
-    assert progs == [73, 0]
+    assert [m.program for t in mid.tracks for m in t if m.type == "program_change"] == [40, 4, 34]
+    assert {m.channel for m in mid.tracks[4] if m.type == "note_on"} == {DRUM_CHANNEL}
     meta = {m.type: m for m in mid.tracks[0] if m.is_meta}
-    assert meta["time_signature"].numerator == 4 and meta["time_signature"].denominator == 4
-    assert round(mido.tempo2bpm(meta["set_tempo"].tempo)) == 96
-    back, tempo = read_midi(path)
-    assert round(tempo) == 96
-    assert back.steps == g.steps
-    assert np.array_equal(back.mel, g.mel) and np.array_equal(back.acc, g.acc)
+    assert meta["key_signature"].key == "Bb" and round(mido.tempo2bpm(meta["set_tempo"].tempo)) == 96
+    assert [m.text for m in mid.tracks[0] if m.type == "marker"] == ["A", "B"]
+    assert [m.text for m in mid.tracks[0] if m.type == "text"][:2] == ["C", "Am"]
+    back = read_midi(path)
+    assert round(back.tempo) == 96 and back.key == Key(10, False)
+    assert back.programs == {"melody": 40, "acc": 4, "bass": 34}
+    assert back.sections == [(0, "A"), (4, "B")]
+    assert back.grid.steps == g.steps
+    for name in ("mel", "mel_dur", "bass", "bass_dur", "acc", "acc_dur"):
+        assert np.array_equal(getattr(back.grid, name), getattr(g, name)), name
+    assert back.drums.rows() == drums.rows()
 
 
-def test_read_midi_skyline_without_melody_track(tmp_path) -> None:
+def test_read_midi_skyline_and_bass_without_named_tracks(tmp_path) -> None:
     mid = mido.MidiFile(ticks_per_beat=96)
     tr = mido.MidiTrack()
-    for pitch in (48, 52, 67):
+    for pitch in (36, 52, 67):
         tr.append(mido.Message("note_on", note=pitch, velocity=80, time=0))
-    tr.append(mido.Message("note_off", note=48, time=96))
+    tr.append(mido.Message("note_off", note=36, time=96))
     tr.append(mido.Message("note_off", note=52, time=0))
     tr.append(mido.Message("note_off", note=67, time=0))
     mid.tracks.append(tr)
     p = tmp_path / "chord.mid"
     mid.save(p)
-    g, tempo = read_midi(p)
-    mel, acc = notes_from_grid(g)
-    assert mel.pitch.tolist() == [67] and sorted(acc.pitch.tolist()) == [48, 52]
-    assert tempo == 120.0 and g.bars == 1
+    piece = read_midi(p)
+    parts = piece.parts()
+    assert parts["melody"].pitch.tolist() == [67] and parts["bass"].pitch.tolist() == [36]
+    assert parts["acc"].pitch.tolist() == [52]
+    assert piece.tempo == 120.0 and piece.bars == 1
 
 
 def test_read_midi_errors(tmp_path) -> None:
@@ -116,8 +165,16 @@ def test_read_midi_errors(tmp_path) -> None:
     mido.MidiFile().save(empty)
     with pytest.raises(UserError, match="no notes"):
         read_midi(empty)
+    waltz = mido.MidiFile()
+    tr = mido.MidiTrack()
+    tr.append(mido.MetaMessage("time_signature", numerator=3, denominator=4))
+    tr.append(mido.Message("note_on", note=60, velocity=80, time=0))
+    tr.append(mido.Message("note_off", note=60, time=480))
+    waltz.tracks.append(tr)
+    waltz.save(tmp_path / "waltz.mid")
+    with pytest.raises(UserError, match="3/4"):
+        read_midi(tmp_path / "waltz.mid")
 
 
 def test_grid_empty_has_no_notes() -> None:
-    mel, acc = notes_from_grid(Grid.empty(32))
-    assert len(mel) == 0 and len(acc) == 0
+    assert all(len(n) == 0 for n in parts_from_grid(Grid.empty(32)))

@@ -4,6 +4,7 @@ step model used for generation agrees with the torch sequence model used in trai
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -11,35 +12,20 @@ import pytest
 import torch
 
 from models.generator.codec import STEPS_PER_BAR
-from models.generator.dataset import TemplateCache, collate, make_example, song_grid
-from models.generator.export import export
-from models.generator.model import Generator, frame_nll
-from models.generator.pop909 import Song, save_cache
-from models.generator.sampler import Cancelled, Plan, StructuredGenerator
-from models.generator.train import batch_loss, config_from_args, to_tensors
-from models.generator.train import main as train_main
+from models.generator.conditions import layout_from_sections
+from models.generator.dataset import TemplateCache, collate, make_example, song_conditions, song_grid
+from models.generator.model import Generator, event_nll
+from models.generator.pop909 import Song
+from models.generator.sampler import EVENTS, Cancelled, Plan, StructuredGenerator
+from models.generator.train import NOTE_KEYS, batch_loss, config_from_args, to_tensors
 from models.platform.checkpoint import load_checkpoint
 from models.platform.onnx import sha256_of
-from models.structure import template_from_structure
-
-TINY = ["--hidden", "24", "--layers", "2", "--batch", "4", "--window-bars", "8", "--threads", "1"]
+from models.structure import parse_structure, template_from_structure
 
 
 @pytest.fixture(scope="module")
-def tiny_run(tmp_path_factory: pytest.TempPathFactory, synthetic_songs: list[Song]) -> dict[str, Path]:
-    d = tmp_path_factory.mktemp("tiny")
-    cache = d / "cache.npz"
-    save_cache(synthetic_songs, cache)
-    ids = [s.sid for s in synthetic_songs]
-    split = d / "split.json"
-    split.write_text(json.dumps({"train": ids[:6], "valid": ids[6:], "test": ids[6:]}))
-    out = d / "run"
-    args = ["--model", "sing", "--out", str(out), "--cache", str(cache), "--split", str(split), *TINY]
-    assert train_main([*args, "--updates", "4", "--valid-every", "2"]) == 0
-    assert train_main([*args, "--updates", "6", "--valid-every", "2", "--resume"]) == 0
-    model_dir = d / "model"
-    export(out / "last.pt", model_dir, name="tiny-sing")
-    return {"run": out, "model": model_dir, "cache": cache, "split": split}
+def tiny_run(tiny_generator: dict[str, Path]) -> dict[str, Path]:
+    return tiny_generator
 
 
 def test_checkpoint_format_and_resume(tiny_run: dict[str, Path]) -> None:
@@ -56,8 +42,12 @@ def test_checkpoint_format_and_resume(tiny_run: dict[str, Path]) -> None:
 def test_sidecar_matches_onnx(tiny_run: dict[str, Path]) -> None:
     side = json.loads((tiny_run["model"] / "model.json").read_text())
     assert side["sha256"] == sha256_of(tiny_run["model"] / "model.onnx")
-    assert side["inputs"] == ["prev", "ctx", "conf", "pos", "h", "c"]
-    assert side["codec"]["steps_per_bar"] == STEPS_PER_BAR
+    assert side["inputs"] == ["prev", "ctx", "conf", "cond", "h", "c"]
+    assert side["codec"]["steps_per_bar"] == STEPS_PER_BAR and side["codec"]["version"] == 2
+
+
+def _plans(songs: list[Song]) -> list[Plan]:
+    return [Plan(template_from_structure(s.labels[0]), song_conditions(s)) for s in songs]
 
 
 def test_onnx_step_nll_equals_torch_sequence_nll(tiny_run: dict[str, Path], synthetic_songs: list[Song]) -> None:
@@ -67,36 +57,44 @@ def test_onnx_step_nll_equals_torch_sequence_nll(tiny_run: dict[str, Path], synt
     net.eval()
     songs = synthetic_songs[:3]
     grids = [song_grid(s) for s in songs]
-    templates = [template_from_structure(s.labels[0]) for s in songs]
     cache = TemplateCache(songs, net.cfg.beta, net.cfg.null_score)
-    exs = [make_example(g, *cache.attention(i, "label0"), 0, g.bars) for i, g in enumerate(grids)]
+    exs = [
+        make_example(g, song_conditions(s), *cache.attention(i, "label0"), 0, g.bars)
+        for i, (g, s) in enumerate(zip(grids, songs, strict=True))
+    ]
     b = to_tensors(collate(exs, max(g.bars for g in grids) * STEPS_PER_BAR), torch.device("cpu"))
     with torch.no_grad():
-        mel, acc, _, _, _ = net(b["prev"], b["ctx"], b["conf"], b["pos"])
-        nm, na = frame_nll(mel, acc, b["mel"], b["acc"], b["mask"])
-    torch_nll = float(nm + na) / float(b["mask"].sum())
+        out, _ = net(b["prev"], b["ctx"], b["conf"], b["cond"])
+        nll = event_nll(out, b)
+    frames = float(b["mask"].sum())
     gen = StructuredGenerator(str(tiny_run["model"]))
-    onnx_nll, _, _ = gen.frame_nll(grids, templates)
-    assert onnx_nll == pytest.approx(torch_nll, rel=1e-4)
+    onnx = gen.event_nll(grids, _plans(songs))
+    for k in NOTE_KEYS:
+        assert onnx[k] == pytest.approx(float(nll[k]) / frames, rel=1e-4, abs=1e-6), k
 
 
 def test_generate_lengths_primer_and_regenerate(tiny_run: dict[str, Path], synthetic_songs: list[Song]) -> None:
     gen = StructuredGenerator(str(tiny_run["model"]))
-    plans = [Plan(template_from_structure("A2B2A2")), Plan(template_from_structure("A3B3"))]
+    a_song, b_song = synthetic_songs[0], synthetic_songs[2]
+    plans = _plans([a_song, b_song])
     a, b = gen.generate(plans, seed=1)
-    assert a.bars == 6 and b.bars == 6 and a.steps == 96
+    assert a.bars == a_song.bars and b.bars == b_song.bars and a.steps == a_song.bars * STEPS_PER_BAR
     again = gen.generate(plans, seed=1)[0]
-    assert np.array_equal(again.mel, a.mel) and np.array_equal(again.acc, a.acc)  # seeded
-    primer = song_grid(synthetic_songs[0])  # 16 bars
+    assert all(np.array_equal(getattr(again, k), getattr(a, k)) for k in EVENTS)  # seeded
+    primer = song_grid(a_song)  # 16 bars
     keep = np.zeros(8 * STEPS_PER_BAR, bool)
     keep[: 4 * STEPS_PER_BAR] = True
     keep[6 * STEPS_PER_BAR :] = True  # regenerate bars 5-6 only
-    out = gen.generate([Plan(template_from_structure("A4A4"), primer, keep)], seed=3)[0]
-    assert np.array_equal(out.mel[keep], primer.mel[: 8 * STEPS_PER_BAR][keep])
-    assert np.array_equal(out.acc[keep], primer.acc[: 8 * STEPS_PER_BAR][keep])
+    form = parse_structure("A4A4")
+    cond = song_conditions(a_song)
+    cond = replace(cond, chords=cond.chords[:16], keys=cond.keys[:8], layout=layout_from_sections(form))
+    plan = Plan(template_from_structure(form), cond, primer, keep)
+    out = gen.generate([plan], seed=3)[0]
+    for k in EVENTS:
+        assert np.array_equal(getattr(out, k)[keep], getattr(primer, k)[: 8 * STEPS_PER_BAR][keep]), k
 
 
-def test_generate_cancel_and_progress(tiny_run: dict[str, Path]) -> None:
+def test_generate_cancel_and_progress(tiny_run: dict[str, Path], synthetic_songs: list[Song]) -> None:
     gen = StructuredGenerator(str(tiny_run["model"]))
     polls: list[int] = []
 
@@ -105,10 +103,10 @@ def test_generate_cancel_and_progress(tiny_run: dict[str, Path]) -> None:
         return len(polls) >= 3
 
     with pytest.raises(Cancelled):
-        gen.generate([Plan(template_from_structure("A8A8"))], cancel=cancel)
+        gen.generate(_plans(synthetic_songs[:1]), cancel=cancel)
     assert len(polls) == 3  # polled once per bar, stopped at the third
     fracs: list[float] = []
-    gen.generate([Plan(template_from_structure("A2"))], progress=fracs.append)
+    gen.generate(_plans(synthetic_songs[:1]), progress=fracs.append)
     assert fracs[-1] == 1.0 and fracs == sorted(fracs)
 
 

@@ -13,8 +13,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from models.generator.codec import STEPS_PER_BAR, grid_from_notes
+from models.generator.codec import STEPS_PER_BAR
+from models.generator.dataset import song_conditions, song_grid
 from models.generator.metrics import adherence_auc
+from models.generator.piece import GenerateRequest, generate_pieces
 from models.generator.sampler import Plan, StructuredGenerator
 from models.platform.onnx import ASSETS, sha256_of
 from models.structure import parse_structure, similar_pairs, template_from_structure
@@ -28,10 +30,10 @@ def golden_values(name: str) -> dict[str, object]:
     """Teacher-forced NLL of a fixed fixture song and the notes of a seeded 4-bar generation."""
     gen = StructuredGenerator(name)
     song = synthetic_song(FORM, 0)
-    g = grid_from_notes(song.melody, song.accomp, song.bars * STEPS_PER_BAR)
-    nll = gen.frame_nll([g], [template_from_structure(FORM)])[0]
-    piece = gen.generate([Plan(template_from_structure("A2A2"))], seed=0)[0]
-    return {"nll": round(nll, 5), "first_bar_melody": piece.mel[:STEPS_PER_BAR].tolist()}
+    plan = Plan(template_from_structure(FORM), song_conditions(song))
+    nll = gen.event_nll([song_grid(song)], [plan])["total"]
+    piece = gen.generate([plan], seed=0)[0]
+    return {"nll": round(nll, 5), "first_bar_accomp_onsets": piece.acc[:STEPS_PER_BAR].sum(axis=1).tolist()}
 
 
 @pytest.mark.parametrize("name", ["sing", "lstm"])
@@ -50,18 +52,21 @@ def test_golden_outputs(name: str) -> None:
     golden = json.loads(GOLDEN.read_text())[name]
     got = golden_values(name)
     assert got["nll"] == pytest.approx(golden["nll"], rel=1e-4)
-    assert got["first_bar_melody"] == golden["first_bar_melody"]
+    assert got["first_bar_accomp_onsets"] == golden["first_bar_accomp_onsets"]
 
 
 def test_sing_follows_the_template_and_the_baseline_does_not() -> None:
+    """With free sampling (variation 1: no bar is copied), only the attention can make repeats alike."""
     form = "A4B4A4B4"
-    sim = similar_pairs(parse_structure(form))
+    sections = parse_structure(form)
+    sim = similar_pairs(sections)
     t = template_from_structure(form)
     auc = {}
     for name in ("sing", "lstm"):
-        pieces = StructuredGenerator(name).generate([Plan(t), Plan(t), Plan(t)], seed=4)
-        auc[name] = float(np.mean([adherence_auc(p, sim) for p in pieces]))
-    assert auc["sing"] >= 0.9
+        reqs = [GenerateRequest(t, sections, model=name, seed=s, variation=1.0, tempo=90.0) for s in range(4)]
+        pieces = generate_pieces(reqs, generator=StructuredGenerator(name))
+        auc[name] = float(np.mean([adherence_auc(p.grid, sim) for p in pieces]))
+    assert auc["sing"] >= 0.85
     assert auc["sing"] > auc["lstm"] + 0.15
 
 

@@ -9,22 +9,26 @@ import pytest
 import soundfile as sf
 
 from engine.errors import UserError
-from models.generator.codec import STEPS_PER_BAR, grid_from_notes
-from models.generator.midi import write_midi
-from models.structure import template_from_track
+from models.generator.chords import Key
+from models.generator.codec import STEPS_PER_BAR, grid_from_parts
+from models.generator.midi import Piece, write_midi
+from models.structure import parse_structure, similar_pairs, template_from_track
+from models.structure.tracks import track_form
 from tests.conftest import synthetic_song
 
 
-def test_midi_template_finds_repeats(tmp_path: Path) -> None:
+def test_midi_form_finds_repeats_tempo_key_and_chords(tmp_path: Path) -> None:
     song = synthetic_song("A4B4A4B4", 11)
-    g = grid_from_notes(song.melody, song.accomp, song.bars * STEPS_PER_BAR)
+    g = grid_from_parts(song.melody, song.bass, song.accomp, song.bars * STEPS_PER_BAR)
     p = tmp_path / "s.mid"
-    write_midi(g, p)
-    t = template_from_track(p)
-    assert t.shape == (16, 16)
-    for i in range(4):
-        assert t[i, i + 8] == pytest.approx(1.0, abs=1e-5)  # A repeats
-    assert t[0, 4] < 0.9  # A differs from B
+    write_midi(Piece(g, tempo=93.0, key=Key(0, False)), p)
+    form = track_form(p)
+    t = form.template
+    assert t.shape == (16, 16) and form.bars == 16 and round(form.tempo) == 93 and form.key == Key(0, False)
+    similar = similar_pairs(parse_structure("A4B4A4B4"))
+    assert np.all(t[similar] >= 0.5) and np.all(t[~similar & ~np.eye(16, dtype=bool)] < 0.5)
+    # the estimated chords are the song's (bass and triads agree on the root)
+    assert [c.root for c in form.chords if c is not None] == [c.root for c in song.chords if c is not None]
     assert template_from_track(p, bars=8).shape == (8, 8)
 
 
