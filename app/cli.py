@@ -89,7 +89,6 @@ def cmd_generate(a: argparse.Namespace) -> int:
         TEMPO_RANGE,
         GenerateRequest,
         generate_piece,
-        key_from_text,
         parse_bar_ranges,
         parse_part_values,
         parse_programs,
@@ -106,7 +105,9 @@ def cmd_generate(a: argparse.Namespace) -> int:
         from engine.soundfont import find_soundfont
 
         find_soundfont(a.soundfont)
-    key = key_from_text(a.key)
+    from models.generator.chords import parse_key
+
+    key = parse_key(a.key) if a.key else None
     programs = parse_programs(a.programs) if a.programs else None
     density = parse_part_values(a.density, "density", 0, 4) if a.density else {}
     track = None
@@ -115,17 +116,19 @@ def cmd_generate(a: argparse.Namespace) -> int:
         template, sections = track.template, None
     else:
         template, sections = resolve_template(a.structure, a.preset, a.template, None, a.bars)
-    if a.tempo is not None:
-        tempo = a.tempo
-    elif track is not None:  # the new piece keeps the track's tempo
-        tempo = round(min(max(track.tempo, TEMPO_RANGE[0]), TEMPO_RANGE[1]), 1)
-    else:
-        tempo = 120.0
     primer = None
     if a.primer:
         from models.generator.midi import read_midi
 
-        primer = read_midi(a.primer).grid
+        primer = read_midi(a.primer)
+    if a.tempo is not None:
+        tempo = a.tempo
+    elif primer is not None:  # a continuation keeps the primer's tempo
+        tempo = round(min(max(primer.tempo, TEMPO_RANGE[0]), TEMPO_RANGE[1]), 1)
+    elif track is not None:  # the new piece keeps the track's tempo
+        tempo = round(min(max(track.tempo, TEMPO_RANGE[0]), TEMPO_RANGE[1]), 1)
+    else:
+        tempo = 120.0
     regen = parse_bar_ranges(a.regenerate, template.shape[0]) if a.regenerate else []
     chord_list = None
     if track is not None and not a.chords and track.chords and track.bars == template.shape[0]:
@@ -175,7 +178,7 @@ def add_model_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser])
     p = sub.add_parser("eval", help="evaluate a model family on held-out data (prints JSON)")
     p.add_argument("what", choices=names)
     p.add_argument("--split", default="test", choices=["train", "valid", "test"])
-    p.add_argument("--model", default=None, help="model names or folders, comma-separated (separator)")
+    p.add_argument("--model", default=None, help="model names or folders, comma-separated")
     p.add_argument("--limit", type=int, default=0, help="only the first N songs (0: all)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--temperature", type=float, default=None)

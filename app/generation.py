@@ -67,10 +67,14 @@ class Generation:
         not applied: setting it would retime every MIDI clip of the project (the user sets it in the
         transport when the piece should match the track)."""
 
-        def done(result: tuple[np.ndarray, float]) -> None:
-            m, tempo = result
+        def done(result: tuple[np.ndarray, float, str | None]) -> None:
+            m, tempo, key = result
             self.set_template(m, None, f"Form from {Path(path).name}")
-            self.s.message.emit(f"form from {Path(path).name}: {m.shape[0]} bars; the track plays at {tempo:.1f} BPM")
+            in_key = f" in {key}" if key else ""
+            self.s.message.emit(
+                f"form from {Path(path).name}: {m.shape[0]} bars; the track plays at {tempo:.1f} BPM{in_key}"
+            )
+            self.s.form_derived.emit(tempo, key or "")
 
         return self.s.jobs.submit_process(
             f"Analysing {Path(path).name}", form_task, (path, bars), done, self.s.failed("cannot derive a form")

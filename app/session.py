@@ -72,6 +72,7 @@ class Session(QObject):
     message = Signal(str)  # one line for the status bar
     generated = Signal(object)  # GenerationResult of a new piece (``piece_restored`` for a reopened one)
     piece_restored = Signal(object)  # GenerationResult of a project's piece, read again after opening
+    form_derived = Signal(float, str)  # tempo (BPM) and key name ("" unknown) of a track the form was taken from
     document_reset = Signal()  # another document replaced this one (new, open, recover): views forget state
     graph_ready = Signal()
 

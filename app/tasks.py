@@ -47,18 +47,21 @@ def analyse_piece(piece: Any, template: np.ndarray) -> tuple[np.ndarray, float]:
     return np.asarray(ssm, np.float32), float(adherence_auc(piece.grid, template_similar(template)))
 
 
-def sections_of(labels: list[str]) -> list[Any] | None:
-    """Per-bar section letters -> sections (runs of one letter); None when the bars are unlabelled."""
+def sections_of(labels: list[str], template: np.ndarray) -> list[Any] | None:
+    """Per-bar section letters -> sections; None when the bars are unlabelled. A run of one letter is
+    one section, unless a bar of it repeats the run's first bar (A8A8 is two sections, not A16)."""
     from models.structure import Section
 
-    if not labels or any(not lab for lab in labels):
+    if not labels or any(not lab for lab in labels) or len(labels) != template.shape[0]:
         return None
     out: list[Any] = []
-    for lab in labels:
-        if out and out[-1].letter == lab:
+    start = 0
+    for i, lab in enumerate(labels):
+        if out and out[-1].letter == lab and template[i, start] < 0.5:
             out[-1] = Section(lab, out[-1].bars + 1)
         else:
             out.append(Section(lab, 1))
+            start = i
     return out
 
 
@@ -71,7 +74,7 @@ def request_from_settings(template: np.ndarray, settings: dict[str, Any], primer
     key = settings.get("key")
     return GenerateRequest(
         template=template,
-        sections=sections_of(list(settings.get("labels") or [])),
+        sections=sections_of(list(settings.get("labels") or []), template),
         model=settings["model"],
         seed=int(settings["seed"]),
         temperature=float(settings["temperature"]),
@@ -119,7 +122,7 @@ def generate_task(
     gen = generator(model, threads)
     task.check()
     primer = settings["primer"]
-    req = request_from_settings(template, settings, read_midi(primer).grid if primer else None)
+    req = request_from_settings(template, settings, read_midi(primer) if primer else None)
     piece = generate_piece(req, progress=task.progress, cancel=lambda: task.cancelled, generator=gen)
     out_dir.mkdir(parents=True, exist_ok=True)
     target = out_dir / f"generated-{model}-seed{seed}-{stamp()}.mid"
@@ -172,12 +175,12 @@ def export_stems_task(task: Any, jobs: list[tuple[str, Project]], bits: str) -> 
     return [target for target, _ in jobs]
 
 
-def form_task(task: Any, path: str, bars: int) -> tuple[np.ndarray, float]:
-    """Derive a form template and the tempo (BPM) from an audio or MIDI file."""
+def form_task(task: Any, path: str, bars: int) -> tuple[np.ndarray, float, str | None]:
+    """Derive a form template, the tempo (BPM) and the key's name from an audio or MIDI file."""
     from models.structure.tracks import track_form
 
     form = track_form(path, bars)
-    return np.asarray(form.template), form.tempo
+    return np.asarray(form.template), form.tempo, (form.key.name if form.key is not None else None)
 
 
 def separate_task(task: Any, path: str, out_dir: str, model: str) -> dict[str, str]:

@@ -89,6 +89,7 @@ class MidiFile:
     time_signature: tuple[int, int] = (4, 4)
     key_signature: tuple[int, bool] | None = None  # (sharps, negative for flats; minor) of the first key meta
     cues: list[tuple[float, str]] = field(default_factory=list)  # (beats, text) of marker events (format 0/1)
+    texts: list[tuple[float, str]] = field(default_factory=list)  # (beats, text) of text events (format 0/1)
 
     @property
     def tempo_bpm(self) -> float:
@@ -133,6 +134,7 @@ class _RawTrack:
     time_signature: tuple[int, int] | None = None
     key_signature: tuple[int, bool] | None = None  # (sharps, negative for flats; minor)
     cues: list[tuple[int, str]] = field(default_factory=list)  # (tick, text) of marker events
+    texts: list[tuple[int, str]] = field(default_factory=list)  # (tick, text) of text events
     end_tick: int = 0
     truncated: bool = False
 
@@ -206,6 +208,8 @@ def _meta(tr: _RawTrack, tick: int, kind: int, payload: bytes) -> None:
             tr.tempos.append((tick, us))
     elif kind == 0x06:
         tr.cues.append((tick, payload.decode("latin-1", errors="replace")))
+    elif kind == 0x01:
+        tr.texts.append((tick, payload.decode("latin-1", errors="replace")))
     elif kind == 0x03 and not tr.name:
         tr.name = payload.decode("latin-1", errors="replace")
     elif kind == 0x58 and len(payload) >= 2 and tr.time_signature is None and payload[0] > 0 and payload[1] < 8:
@@ -322,6 +326,7 @@ def read_midi_file(path: str | os.PathLike[str]) -> MidiFile:
     tempos: list[tuple[float, float]] = []
     markers: list[tuple[float, float]] = []  # (seconds, beats) of each track's end-of-track
     cues: list[tuple[float, str]] = []
+    texts: list[tuple[float, str]] = []
     if fmt == 2:  # independent patterns, one after another, each with its own tempo map
         at_s, at_b = 0.0, 0.0
         for k, tr in enumerate(tracks):
@@ -336,6 +341,7 @@ def read_midi_file(path: str | os.PathLike[str]) -> MidiFile:
         for k, tr in enumerate(tracks):
             events += _timed(tr, k, clock)
             cues += [(clock.beats(tick), text) for tick, text in tr.cues]
+            texts += [(clock.beats(tick), text) for tick, text in tr.texts]
             markers.append((clock.seconds(tr.end_tick), clock.beats(tr.end_tick)))
         tempos = clock.tempo_list()
     events.sort(key=lambda e: (e.seconds, e.track))
@@ -363,6 +369,7 @@ def read_midi_file(path: str | os.PathLike[str]) -> MidiFile:
         time_signature=signature,
         key_signature=key_sig,
         cues=sorted(cues),
+        texts=sorted(texts),
     )
 
 

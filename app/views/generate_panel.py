@@ -208,6 +208,7 @@ class GeneratePanel(QWidget):
         session.changed.connect(self.refresh)
         session.generated.connect(self.show_result)
         session.piece_restored.connect(self.show_result)
+        session.form_derived.connect(self._track_key)
         self.refresh()
 
     def refresh(self) -> None:
@@ -228,6 +229,11 @@ class GeneratePanel(QWidget):
             b.setEnabled(has_piece)
         if not has_piece:
             self.chord_lane.show_piece([], [])
+
+    def _track_key(self, _tempo: float, key: str) -> None:
+        """A form taken from a track brings its key into the key box (the tempo is only reported)."""
+        if key:
+            self.key.setCurrentText(key)
 
     def show_result(self, res: Any) -> None:
         piece = res.piece

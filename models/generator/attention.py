@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import numpy as np
 
-from models.generator.codec import STEPS_PER_BAR
-
 
 def sparsemax(z: np.ndarray) -> np.ndarray:
     """Sparsemax (Martins and Astudillo, 2016) of a 1-D score vector: a sparse probability vector."""
@@ -40,13 +38,3 @@ def bar_attention(template: np.ndarray, beta: float, null_score: float) -> tuple
         w[i, :i] = p[:i]
         null[i] = p[i]
     return w, null
-
-
-def step_context(w: np.ndarray, frames: np.ndarray) -> np.ndarray:
-    """Attended frames for every step: ``ctx[i*16+p] = sum_j W[i, j] * frames[j*16+p]``.
-
-    ``frames`` is (bars*16, F) encoded frames; the result has the same shape.
-    """
-    n = w.shape[0]
-    f = frames.reshape(n, STEPS_PER_BAR * frames.shape[1])
-    return np.asarray((w @ f).reshape(frames.shape), dtype=np.float32)

@@ -104,7 +104,8 @@ def parse_harte(label: str) -> Chord | None:
 
 _SYMBOL = re.compile(r"^([A-Ga-g])([#b♯♭]*)(.*?)(?:/([A-Ga-g][#b]*))?$")
 _SYMBOL_QUALITY = [
-    ("maj7", "maj7"), ("M7", "maj7"), ("Δ", "maj7"), ("m7b5", "dim"), ("ø", "dim"), ("min7", "min7"), ("m7", "min7"),
+    ("maj9", "maj7"), ("maj7", "maj7"), ("M7", "maj7"), ("Δ", "maj7"), ("m7b5", "dim"), ("ø", "dim"), ("min9", "min7"),
+    ("m9", "min7"), ("min7", "min7"), ("m7", "min7"), ("7sus4", "sus4"), ("add9", "maj"),
     ("-7", "min7"), ("dim7", "dim"), ("dim", "dim"), ("°", "dim"), ("aug", "aug"), ("+", "aug"), ("sus2", "sus2"),
     ("sus4", "sus4"), ("sus", "sus4"), ("min", "min"), ("m", "min"), ("-", "min"), ("7", "7"), ("9", "7"),
     ("13", "7"), ("11", "7"), ("6", "maj"), ("maj", "maj"), ("M", "maj"), ("", "maj"),

@@ -49,7 +49,7 @@ class Layout:
             return 0
         if letter.islower() or letter == "X":
             return 1
-        order = sorted({c for c in self.letters if c.isupper() and c != "X"})
+        order = [c for c in dict.fromkeys(self.letters) if c.isupper() and c != "X"]  # by first appearance
         return 2 if order.index(letter) == 0 else 3
 
 

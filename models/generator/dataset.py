@@ -94,10 +94,16 @@ class TemplateCache:
 
 
 def sample_batch(
-    cache: TemplateCache, rng: np.random.Generator, batch: int, window_bars: int, augment: bool = True
+    cache: TemplateCache,
+    rng: np.random.Generator,
+    batch: int,
+    window_bars: int,
+    augment: bool = True,
+    no_template: float = 0.0,
 ) -> dict[str, np.ndarray]:
-    """A random training batch: songs, templates (40 % label 1, 20 % label 2, 40 % own SSM),
-    transposition over all 12 keys (-6..+5 semitones), windows starting on a bar line."""
+    """A random training batch: songs, templates (40 % label 1, 20 % label 2, 40 % own SSM; a share
+    ``no_template`` of windows gets none, so attention has nothing to copy and the LSTM has to model the
+    music on its own), transposition over all 12 keys (-6..+5 semitones), windows starting on a bar line."""
     out: list[Example] = []
     for _ in range(batch):
         i = int(rng.integers(len(cache.songs)))
@@ -105,6 +111,8 @@ def sample_batch(
         r = rng.random()
         kind = "label0" if r < 0.4 else ("label1" if r < 0.6 else "feature")
         w, null = cache.attention(i, kind)
+        if rng.random() < no_template:
+            w, null = np.zeros_like(w), np.ones_like(null)
         cond = song_conditions(cache.songs[i], 1 if kind == "label1" else 0)
         if augment:
             s = int(rng.integers(-6, 6))

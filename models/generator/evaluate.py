@@ -197,4 +197,5 @@ def run(a: argparse.Namespace) -> dict[str, Any]:
     """``refrain eval generator``: the options of the eval command -> the figures."""
     temp = DEFAULT_TEMPERATURE if a.temperature is None else a.temperature
     log = None if a.json else (lambda m: print(m, file=sys.stderr))
-    return evaluate(a.split, a.limit, a.seed, temp, log=log)
+    models = tuple(m.strip() for m in a.model.split(",") if m.strip()) if a.model else ("sing", "lstm")
+    return evaluate(a.split, a.limit, a.seed, temp, models=models, log=log)

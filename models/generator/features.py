@@ -4,21 +4,24 @@ from __future__ import annotations
 
 import numpy as np
 
-from models.generator.codec import ACC_LO, BASS_LO, MEL_LO, STEPS_PER_BAR, Grid, parts_from_grid
+from models.generator.codec import ACC_LO, BASS_LO, MEL_LO, STEPS_PER_BAR, Grid, Notes, parts_from_grid
 
 
-def sounding_pitch_classes(g: Grid) -> np.ndarray:
-    """(T, 12) count of sounding notes per pitch class (all pitched parts)."""
-    pc = np.zeros((g.steps, 12), np.float32)
-    for n in parts_from_grid(g):
-        for s, d, p in zip(n.start.tolist(), n.dur.tolist(), n.pitch.tolist(), strict=True):
-            pc[s : s + d, p % 12] += 1.0
+def sounding_pitch_classes(
+    parts: tuple[Notes, ...], steps: int, weights: tuple[float, ...] = (1.0, 1.0, 1.0)
+) -> np.ndarray:
+    """(steps, 12) sounding notes per pitch class and step, each part's notes counted with its weight."""
+    pc = np.zeros((steps, 12), np.float32)
+    for notes, weight in zip(parts, weights, strict=True):
+        for s, d, p in zip(notes.start.tolist(), notes.dur.tolist(), notes.pitch.tolist(), strict=True):
+            if s < steps:
+                pc[s : s + d, p % 12] += weight
     return pc
 
 
 def template_features(g: Grid) -> np.ndarray:
     """(bars, 96) sounding pitch class at each 8th note: what feature SSMs compare."""
-    pc = sounding_pitch_classes(g)
+    pc = sounding_pitch_classes(parts_from_grid(g), g.steps)
     bars = g.bars
     return np.asarray(pc[: bars * STEPS_PER_BAR].reshape(bars, 8, 2, 12).sum(2).reshape(bars, 96))
 

@@ -32,8 +32,6 @@ DEFAULT_PROGRAMS = {"melody": 73, "acc": 0, "bass": 33}  # flute lead, grand pia
 PART_TRACKS = {"melody": ("Melody", 0), "acc": ("Accompaniment", 1), "bass": ("Bass", 2), "drums": ("Drums", 9)}
 MELODY_NAMES = ("melody", "lead", "vocal", "voice", "singer")
 BASS_NAMES = ("bass",)
-# Key signatures: sharps (negative: flats) of each major tonic pitch class.
-MAJOR_SHARPS = {0: 0, 7: 1, 2: 2, 9: 3, 4: 4, 11: 5, 6: 6, 5: -1, 10: -2, 3: -3, 8: -4, 1: -5}
 
 
 @dataclass
@@ -160,12 +158,18 @@ def read_midi(path: str | os.PathLike[str]) -> Piece:
     if (num, den) != (4, 4):
         raise UserError(f"{os.path.basename(m.path)} is in {num}/{den}: Refrain's generator reads and writes 4/4 only")
     rows: dict[str, list[tuple[int, int, int, int]]] = {"melody": [], "bass": [], "acc": [], "drums": []}
-    found = {"melody": False, "bass": False}
+    names = [n.lower() for n in m.track_names]
+    # A part is present when a track is named for it, even an empty one (an instrumental piece has no melody).
+    found = {
+        "melody": any(any(k in n for k in MELODY_NAMES) for n in names),
+        "bass": any(any(k in n for k in BASS_NAMES) for n in names),
+    }
     programs = dict(DEFAULT_PROGRAMS)
     track_program: dict[int, int] = {}
     for e in m.events:
         if e.status & 0xF0 == 0xC0 and e.track not in track_program:
             track_program[e.track] = e.data1
+    acc_program = False
     for n in m.notes:
         s = round(n.start_beat * 4)
         row = (s, max(1, round(n.end_beat * 4) - s), n.pitch, n.velocity)
@@ -173,17 +177,15 @@ def read_midi(path: str | os.PathLike[str]) -> Piece:
         if n.is_drum:
             rows["drums"].append(row)
         elif any(k in name for k in MELODY_NAMES):
-            found["melody"] = True
             rows["melody"].append(row)
             programs["melody"] = track_program.get(n.track, programs["melody"])
         elif any(k in name for k in BASS_NAMES):
-            found["bass"] = True
             rows["bass"].append(row)
             programs["bass"] = track_program.get(n.track, programs["bass"])
         else:
             rows["acc"].append(row)
-            if not found.get("acc_program") and n.track in track_program:
-                found["acc_program"] = True
+            if not acc_program and n.track in track_program:
+                acc_program = True
                 programs["acc"] = track_program[n.track]
     if not any(rows[k] for k in ("melody", "bass", "acc")):
         raise UserError(f"MIDI file {os.path.basename(m.path)} has only drum notes: the generator reads pitched parts")
@@ -203,7 +205,30 @@ def read_midi(path: str | os.PathLike[str]) -> Piece:
     if key is None:
         key = estimate_key(chroma.sum(axis=0))
     sections = [(round(beats / 4), text) for beats, text in m.cues if text and abs(beats / 4 - round(beats / 4)) < 1e-6]
-    return Piece(grid, Notes.from_rows(rows["drums"]), m.tempo_bpm, key, estimate_chords(chroma), sections, programs)
+    chords = _written_chords(m.texts, bars) or estimate_chords(chroma)
+    return Piece(grid, Notes.from_rows(rows["drums"]), m.tempo_bpm, key, chords, sections, programs)
+
+
+def _written_chords(texts: list[tuple[float, str]], bars: int) -> list[Chord | None]:
+    """Chords per half bar from the chord-symbol text events Refrain writes (each holds until the next);
+    an empty list when the file has none or any text is not a chord symbol."""
+    from models.generator.chords import parse_symbol
+
+    marks: list[tuple[int, Chord | None]] = []
+    for beats, text in texts:
+        if abs(beats / 2 - round(beats / 2)) > 1e-6:
+            return []
+        try:
+            marks.append((round(beats / 2), parse_symbol(text)))
+        except UserError:
+            return []
+    if not marks or marks[0][0] != 0:
+        return []
+    out: list[Chord | None] = []
+    for k, (h, c) in enumerate(marks):
+        end = marks[k + 1][0] if k + 1 < len(marks) else 2 * bars
+        out += [c] * max(0, min(end, 2 * bars) - h)
+    return out[: 2 * bars]
 
 
 def half_bar_chroma(g: Grid) -> np.ndarray:
@@ -214,17 +239,15 @@ def half_bar_chroma(g: Grid) -> np.ndarray:
 def notes_chroma(parts: tuple[Notes, Notes, Notes], steps: int) -> np.ndarray:
     """(steps / 8, 12) sounding time per pitch class in each half bar of (melody, bass, accompaniment), the
     bass weighted double (it defines the chord's root) and the melody half."""
-    w = np.zeros((steps, 12), np.float64)
-    for notes, weight in zip(parts, (0.5, 2.0, 1.0), strict=True):
-        for s, d, p, _ in notes.rows():
-            if s < steps:
-                w[s : s + d, p % 12] += weight
-    return np.asarray(w.reshape(-1, STEPS_PER_BAR // 2, 12).sum(axis=1))
+    from models.generator.features import sounding_pitch_classes
+
+    w = sounding_pitch_classes(parts, steps, (0.5, 2.0, 1.0))
+    return np.asarray(w.reshape(-1, STEPS_PER_BAR // 2, 12).sum(axis=1), np.float64)
 
 
 def _file_key(sig: tuple[int, bool]) -> Key:
     sharps, minor = sig
-    tonic = next(pc for pc, n in MAJOR_SHARPS.items() if n == sharps)
+    tonic = (7 * sharps) % 12  # each sharp moves the major tonic a fifth up, each flat a fifth down
     return Key((tonic + 9) % 12, True) if minor else Key(tonic, False)
 
 

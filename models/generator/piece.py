@@ -18,8 +18,8 @@ from pathlib import Path
 import numpy as np
 
 from engine.errors import UserError
-from models.generator.chords import Chord, Key, parse_key
-from models.generator.codec import STEPS_PER_BAR, Grid
+from models.generator.chords import Chord, Key, chord_chroma, estimate_key
+from models.generator.codec import STEPS_PER_BAR, Notes
 from models.generator.conditions import Conditions, Layout, layout_from_sections, layout_from_template
 from models.generator.drums import drum_part
 from models.generator.harmony import fit_progression, generate_progression, parse_progression, warn_out_of_key
@@ -58,7 +58,7 @@ class GenerateRequest:
     programs: dict[str, int] = field(default_factory=lambda: dict(DEFAULT_PROGRAMS))
     dynamics: float = 1.0
     time_signature: str = "4/4"
-    primer: Grid | None = None
+    primer: Piece | None = None  # a piece to continue or partly regenerate (its key and chords carry over)
     regenerate_bars: list[int] = field(default_factory=list)  # 0-based; empty: keep all primer bars
 
 
@@ -161,7 +161,11 @@ def repeat_sources(
     out = np.full(n, -1, np.int64)
     for i in range(1, n):
         similar = np.nonzero(template[i, :i] >= REPEAT_SIMILARITY)[0]
-        cands = [int(j) for j in similar if chords[2 * j : 2 * j + 2] == chords[2 * i : 2 * i + 2]]
+        cands = [
+            int(j)
+            for j in similar
+            if chords[2 * j : 2 * j + 2] == chords[2 * i : 2 * i + 2] and layout.melody_on[j] == layout.melody_on[i]
+        ]
         if not cands:
             continue
         weight = 2.0 if layout.to_end[i] == 0 else 1.0
@@ -177,15 +181,22 @@ def plan_piece(req: GenerateRequest) -> tuple[Plan, Conditions]:
     bars = check_bar_count(req.template.shape[0])
     rng = np.random.default_rng([req.seed, 7])
     layout = form_layout(req)
-    key = req.key or draw_key(rng)
-    if req.chords:
-        chords = fit_progression(parse_progression(req.chords), layout, req.chord_fit)
+    typed = fit_progression(parse_progression(req.chords), layout, req.chord_fit) if req.chords else None
+    key = req.key or (req.primer.key if req.primer is not None else None)
+    if key is None and typed is not None:  # the key the typed chords imply
+        key = estimate_key(np.sum([chord_chroma(c) for c in typed], axis=0))
+    key = key or draw_key(rng)
+    if typed is not None:
+        chords = typed
         if not req.chromatic:
             warn_out_of_key(chords, key)
     elif req.chord_list:
         chords = [req.chord_list[h % len(req.chord_list)] for h in range(2 * bars)]
     else:
         chords = generate_progression(layout, key, rng, req.variation, diatonic=not req.chromatic)
+        if req.primer is not None:  # the kept bars keep their own chords
+            n = min(len(req.primer.chords), 2 * req.primer.bars, 2 * bars)
+            chords[:n] = req.primer.chords[:n]
     cond = Conditions(chords, [key] * bars, layout, req.tempo)
     pcs = None
     if not req.chromatic:
@@ -199,24 +210,24 @@ def plan_piece(req: GenerateRequest) -> tuple[Plan, Conditions]:
         return plan, cond
     from models.generator.midi import grid_bars
 
-    plan.keep = grid_bars(req.primer, bars)
+    plan.keep = grid_bars(req.primer.grid, bars)
     mask_bars = np.zeros(bars, bool)
     mask_bars[: min(bars, req.primer.bars)] = True
     mask_bars[req.regenerate_bars] = False
     if mask_bars.all():
         raise UserError(f"the primer covers all {bars} bars: give more bars than the primer has, or bars to regenerate")
     plan.keep_mask = np.repeat(mask_bars, STEPS_PER_BAR)
+    # Kept bars are not generated; a bar being regenerated is never a copy (of a kept bar, it would not change).
     plan.copy_from = np.where(mask_bars, -1, plan.copy_from)  # type: ignore[arg-type]
+    plan.copy_from[req.regenerate_bars] = -1
     return plan, cond
 
 
 def dynamics_offsets(layout: Layout, amount: float) -> np.ndarray:
     """(steps,) velocity offsets: section levels by energy and accents on the bar's strong beats."""
-    level = np.array([-10, -5, 0, 5])[[layout.energy(int(k)) for k in layout.section]]
+    level = np.array([-8, -4, 0, 4])[[layout.energy(int(k)) for k in layout.section]]
     accent = np.zeros(STEPS_PER_BAR)
-    accent[[0, 8]] = [6, 3]
-    accent[[4, 12]] = 1
-    accent[1::2] = -2
+    accent[[0, 8]] = [5, 2]  # the downbeat most, beat 3 a little
     off = np.repeat(level, STEPS_PER_BAR) + np.tile(accent, layout.bars)
     return np.asarray(np.round(off * amount), dtype=np.int64)
 
@@ -248,13 +259,25 @@ def generate_pieces(
     sampling = Sampling(r0.temperature, r0.top_p, dens)
     grids = gen.generate([p for p, _ in planned], seed=r0.seed, sampling=sampling, progress=progress, cancel=cancel)
     pieces = []
-    for req, (_, cond), grid in zip(reqs, planned, grids, strict=True):
+    for req, (plan, cond), grid in zip(reqs, planned, grids, strict=True):
         layout = cond.layout
         drums = drum_part(layout, req.tempo, req.seed, req.density.get("drums", 1.0))
+        dynamics = dynamics_offsets(layout, req.dynamics)
+        if plan.keep_mask is not None and req.primer is not None:
+            # Kept bars keep their drums and their dynamics (a primer read from MIDI has them in its velocities).
+            kept = plan.keep_mask[: dynamics.shape[0]]
+            old_dyn = np.zeros_like(dynamics)
+            if req.primer.dynamics is not None:
+                n = min(old_dyn.shape[0], req.primer.dynamics.shape[0])
+                old_dyn[:n] = req.primer.dynamics[:n]
+            dynamics[kept] = old_dyn[kept]
+            old = req.primer.drums
+            old = old.select((old.start < kept.shape[0]) & kept[np.minimum(old.start, kept.shape[0] - 1)])
+            new = drums.select(~kept[np.minimum(drums.start, kept.shape[0] - 1)])
+            drums = Notes.from_rows(sorted(old.rows() + new.rows()))
         starts = [(int(layout.section_bars(k)[0]), layout.letters[k]) for k in range(len(layout.letters))]
         pieces.append(Piece(
-            grid, drums, req.tempo, cond.keys[0], cond.chords, starts, dict(req.programs), (4, 4),
-            dynamics_offsets(layout, req.dynamics),
+            grid, drums, req.tempo, cond.keys[0], cond.chords, starts, dict(req.programs), (4, 4), dynamics,
         ))  # fmt: skip
     return pieces
 
@@ -305,7 +328,3 @@ def _check_suffix(path: str | os.PathLike[str], allowed: tuple[str, ...], what: 
         raise UserError(f"{what} {p.name!r} must end with {' or '.join(allowed)}")
     if p.is_dir():
         raise UserError(f"{what} {p} is a folder")
-
-
-def key_from_text(text: str | None) -> Key | None:
-    return None if text is None else parse_key(text)

@@ -101,8 +101,9 @@ def _sample(logits: np.ndarray, rng: np.random.Generator, top_p: float = 1.0) ->
         np.put_along_axis(keep, order, keep_sorted, axis=-1)
         p = np.where(keep, p, 0.0)
         p /= p.sum(axis=-1, keepdims=True)
-    u = rng.random((p.shape[0], 1))
-    return np.asarray(np.minimum((np.cumsum(p, axis=-1) < u).sum(axis=-1), p.shape[1] - 1))
+    c = np.cumsum(p, axis=-1)
+    u = rng.random((p.shape[0], 1)) * c[:, -1:]  # scaled by the total: rounding never picks a masked last class
+    return np.asarray(np.minimum((c <= u).sum(axis=-1), p.shape[1] - 1))
 
 
 def _scale_odds(p: np.ndarray, d: float) -> np.ndarray:
@@ -112,6 +113,8 @@ def _scale_odds(p: np.ndarray, d: float) -> np.ndarray:
 def _tempered_bernoulli(logits: np.ndarray, allowed: np.ndarray, temperature: float, density: float) -> np.ndarray:
     """Per-pitch onset probabilities: tempered logits shifted so that the expected number of onsets among
     the allowed pitches equals the model's own (times ``density``). The shift is found by bisection."""
+    if density <= 0.0:
+        return np.zeros_like(logits)
     target = (1.0 / (1.0 + np.exp(-logits))).sum(axis=-1, keepdims=True) * density
     target = np.minimum(target, allowed.sum(axis=-1, keepdims=True) * 0.95)
     e = np.where(allowed, np.exp(-np.clip(logits / temperature, -30.0, 30.0)), np.inf)  # sigmoid(z+b) = 1/(1+e*exp(-b))

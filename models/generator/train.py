@@ -90,6 +90,14 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--window-bars", type=int, default=24)
     ap.add_argument("--lr", type=float, default=2e-3)
     ap.add_argument("--max-songs", type=int, default=0, help="limit training songs (tiny runs)")
+    ap.add_argument(
+        "--no-template", type=float, default=0.3,
+        help="share of windows trained without a template (attention off), so the LSTM also learns alone",
+    )  # fmt: skip
+    ap.add_argument(
+        "--init-from", type=Path, default=None, metavar="CKPT",
+        help="start from another generator checkpoint (e.g. SING from the trained baseline); not with --resume",
+    )  # fmt: skip
     add_loop_arguments(ap, updates=6000, valid_every=250, cpu_clock=False)
     args = ap.parse_args(argv)
 
@@ -108,6 +116,8 @@ def main(argv: list[str] | None = None) -> int:
     vbatches = valid_batches(valid_cache, args.window_bars, "label0", 48 if not args.max_songs else 4)
 
     net = Generator(cfg).to(run.device)
+    if args.init_from is not None and not args.resume:
+        init_from(net, args.init_from)
     opt = torch.optim.AdamW(net.parameters(), lr=args.lr, weight_decay=1e-4)
     settings = LoopSettings.from_args(args, f"generator-{args.model}", higher_is_better=False, grad_clip=1.0)
     meta = {"model": args.model, "config": cfg.to_dict(), "train_args": {k: str(v) for k, v in vars(args).items()}}
@@ -123,7 +133,7 @@ def main(argv: list[str] | None = None) -> int:
         return float(args.lr) * 0.5 * (1 + math.cos(math.pi * done))
 
     def loss(model: nn.Module, _step: int) -> torch.Tensor:
-        batch = sample_batch(train_cache, rng, args.batch, args.window_bars)
+        batch = sample_batch(train_cache, rng, args.batch, args.window_bars, no_template=args.no_template)
         return batch_loss(model, to_tensors(batch, run.device))[0]
 
     def validate(model: nn.Module) -> tuple[float, dict[str, Any]]:
@@ -133,6 +143,20 @@ def main(argv: list[str] | None = None) -> int:
     loop.fit(loss, validate, lr_at, lambda v, _d: f"valid NLL/frame {v:.3f}")
     finish_run(run)
     return 0
+
+
+def init_from(net: Generator, path: Path) -> None:
+    """Load another checkpoint's weights (same sizes). Into an attention model, the attended-frame inputs
+    and the output gates start at zero influence, so it begins as the loaded network and learns to attend."""
+    from models.generator.codec import FRAME_DIM
+    from models.platform.checkpoint import load_checkpoint
+
+    net.load_state_dict(load_checkpoint(path)["state_dict"])
+    if net.cfg.attention:
+        with torch.no_grad():
+            net.inp.weight[:, FRAME_DIM : 2 * FRAME_DIM + 1] = 0.0  # ctx and conf columns
+            net.gates.weight.zero_()
+            net.gates.bias.fill_(-4.0)  # softplus(-4) = 0.018
 
 
 def config_from_args(args: dict[str, Any]) -> GeneratorConfig:

@@ -78,6 +78,24 @@ def resolve_template(
     if bars is not None:
         check_bar_count(bars)
         if bars != t.shape[0]:
-            t = resample_template(t, bars)
-            sections = None
+            if sections is not None:  # scale the sections, so roles and section ends survive
+                sections = scale_sections(sections, bars)
+                t = template_from_structure(sections)
+            else:
+                t = resample_template(t, bars)
     return t, sections
+
+
+def scale_sections(sections: list[Section], bars: int) -> list[Section]:
+    """The same sections in ``bars`` bars in all, each at least one bar (lengths rounded, sum kept)."""
+    total = sum(s.bars for s in sections)
+    if bars < len(sections):
+        raise UserError(f"{bars} bars cannot hold the form's {len(sections)} sections")
+    ends = [round(bars * sum(s.bars for s in sections[: k + 1]) / total) for k in range(len(sections))]
+    out, prev = [], 0
+    for k, s in enumerate(sections):
+        end = max(ends[k], prev + 1)
+        end = min(end, bars - (len(sections) - 1 - k))
+        out.append(Section(s.letter, end - prev))
+        prev = end
+    return out

@@ -175,3 +175,13 @@ def test_jobs_report_progress_cancel_and_errors_on_the_gui_thread(qtbot, session
     assert seen["error"] == ("broken input", gui)
     assert seen["ok"] == (42, gui)
     assert ok.state == "done"
+
+
+def test_bar_letters_become_sections_split_where_a_run_repeats_itself() -> None:
+    from app.tasks import sections_of
+    from models.structure import template_from_structure
+
+    t = template_from_structure("A8A8B4")
+    secs = sections_of(["A"] * 16 + ["B"] * 4, t)
+    assert secs is not None and [(s.letter, s.bars) for s in secs] == [("A", 8), ("A", 8), ("B", 4)]
+    assert sections_of(["A", ""], template_from_structure("A2")) is None

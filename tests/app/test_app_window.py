@@ -68,6 +68,23 @@ def test_generate_panel_controls_reach_the_piece(qtbot, window: MainWindow) -> N
     assert "unknown key" in window.statusBar().currentMessage()
 
 
+def test_form_from_a_track_brings_its_key(qtbot, window: MainWindow, tmp_path: Path) -> None:
+    from models.generator.chords import Key
+    from models.generator.codec import STEPS_PER_BAR, grid_from_parts
+    from models.generator.midi import Piece
+    from models.generator.midi import write_midi as write_piece
+    from tests.conftest import synthetic_song
+
+    song = synthetic_song("A4B4A4", 2)
+    src = tmp_path / "song.mid"
+    g = grid_from_parts(song.melody, song.bass, song.accomp, song.bars * STEPS_PER_BAR)
+    write_piece(Piece(g, tempo=100.0, key=Key(7, False)), src)
+    window.session.generation.template_from_track(str(src), 12)
+    wait_jobs(qtbot, window.session)
+    assert window.generate_panel.key.currentText() == "G major"
+    assert window.session.generation.template().shape == (12, 12)
+
+
 def test_load_play_meters_and_stop(qtbot, window: MainWindow, tmp_path: Path) -> None:
     wav = write_wav(tmp_path / "take.wav", tone(3.0))
     load(qtbot, window, wav)

@@ -2,8 +2,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from models.generator.attention import bar_attention, sparsemax, step_context
+from models.generator.attention import bar_attention, sparsemax
 from models.generator.codec import STEPS_PER_BAR
+from models.generator.dataset import context
 from models.structure import template_from_structure
 
 
@@ -39,6 +40,6 @@ def test_step_context_takes_same_position_of_attended_bars() -> None:
     frames = np.arange(bars * STEPS_PER_BAR * F, dtype=np.float32).reshape(bars * STEPS_PER_BAR, F)
     w = np.zeros((3, 3), np.float32)
     w[2, 0] = 1.0
-    ctx = step_context(w, frames)
+    ctx = context(w, frames, 0, bars)
     assert np.array_equal(ctx[2 * STEPS_PER_BAR + 5], frames[5])
     assert np.all(ctx[: STEPS_PER_BAR * 2] == 0)

@@ -130,10 +130,27 @@ def test_midi_write_read_round_trip(tmp_path) -> None:
     assert round(back.tempo) == 96 and back.key == Key(10, False)
     assert back.programs == {"melody": 40, "acc": 4, "bass": 34}
     assert back.sections == [(0, "A"), (4, "B")]
+    assert back.chords == chords  # the chord symbols written, not re-estimated
     assert back.grid.steps == g.steps
     for name in ("mel", "mel_dur", "bass", "bass_dur", "acc", "acc_dur"):
         assert np.array_equal(getattr(back.grid, name), getattr(g, name)), name
     assert back.drums.rows() == drums.rows()
+
+
+@pytest.mark.parametrize("key", [Key(3, True), Key(6, False), Key(1, False), Key(11, False), Key(8, True)])
+def test_every_key_signature_round_trips(tmp_path, key: Key) -> None:
+    path = tmp_path / "k.mid"
+    write_midi(Piece(_grid(1), key=key), path)
+    assert read_midi(path).key == key
+
+
+def test_an_empty_named_melody_track_stays_empty(tmp_path) -> None:
+    g = _grid(2)
+    g.mel[:] = 0
+    derive_state(g)
+    path = tmp_path / "instrumental.mid"
+    write_midi(Piece(g), path)
+    assert len(read_midi(path).parts()["melody"]) == 0
 
 
 def test_read_midi_skyline_and_bass_without_named_tracks(tmp_path) -> None:

@@ -108,6 +108,7 @@ def test_sampling_helpers_keep_density_apart_from_variety() -> None:
     allowed[:, ::2] = False
     q = _tempered_bernoulli(logits, allowed, 1.0, 1.0)
     assert np.all(q[:, ::2] == 0)
+    assert not _tempered_bernoulli(logits * 50, allowed, 0.2, 0.0).any()  # density 0 is silent
     picks = _sample(np.log(np.array([[0.7, 0.2, 0.1]] * 200)), np.random.default_rng(1), top_p=0.5)
     assert np.all(picks == 0)  # nucleus of mass 0.5 is the top class only
     with pytest.raises(UserError, match="top-p"):
@@ -152,6 +153,31 @@ def test_variation_zero_repeats_exactly_and_one_does_not(tiny: StructuredGenerat
         _req(variation=1.0, chords="C G Am F", key=Key(0, False), temperature=2.0), generator=tiny
     ).grid
     assert not np.array_equal(free.acc[a0:a1], free.acc[b0 : b0 + 4 * STEPS_PER_BAR])
+
+
+def test_copies_never_bring_melody_into_instrumental_bars(tiny: StructuredGenerator) -> None:
+    sections = parse_structure("A4a4")
+    t = np.eye(8, dtype=np.float32)
+    for i in range(4):
+        t[i, i + 4] = t[i + 4, i] = 1.0  # a painted form: the instrumental bars repeat the sung ones
+    piece = generate_piece(GenerateRequest(t, sections, variation=0.0, seed=1), generator=tiny)
+    assert not (piece.parts()["melody"].start >= 4 * STEPS_PER_BAR).any()
+
+
+def test_regenerated_bars_are_new_and_kept_bars_keep_key_chords_and_drums(tiny: StructuredGenerator) -> None:
+    sections = parse_structure("A4A4")
+    t = template_from_structure(sections)
+    first = generate_piece(GenerateRequest(t, sections, key=Key(4, True), seed=1, variation=0.0), generator=tiny)
+    again = generate_piece(
+        GenerateRequest(t, sections, seed=2, variation=0.0, primer=first, regenerate_bars=[4, 5, 6, 7]), generator=tiny
+    )
+    assert again.key == Key(4, True) and again.chords == first.chords
+    kept = 4 * STEPS_PER_BAR
+    assert not np.array_equal(again.grid.acc[kept:], first.grid.acc[kept:])  # not copied from the kept A
+    for name, n in first.parts().items():
+        # onsets, pitches and velocities (a note held over the boundary may be cut by a new one)
+        keep_rows = [(s, p, v) for s, _, p, v in n.rows() if s < kept]
+        assert [(s, p, v) for s, _, p, v in again.parts()[name].rows() if s < kept] == keep_rows, name
 
 
 def test_density_zero_silences_a_part(tiny: StructuredGenerator) -> None:

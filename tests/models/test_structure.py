@@ -127,9 +127,18 @@ def test_resolve_template_bars_and_sources() -> None:
     t, secs = resolve_template(preset="aaba")
     assert t.shape == (32, 32) and secs is not None
     t, secs = resolve_template(structure="A4B4", bars=16)
-    assert t.shape == (16, 16) and secs is None
+    assert t.shape == (16, 16) and secs is not None and [(s.letter, s.bars) for s in secs] == [("A", 8), ("B", 8)]
     with pytest.raises(UserError, match="exactly one"):
         resolve_template(structure="A4", preset="aaba")
     for bad in (0, 5000):
         with pytest.raises(UserError, match="between 1 and"):
             resolve_template(preset="aaba", bars=bad)
+
+
+def test_bars_scale_the_sections_of_a_structure() -> None:
+    from models.structure import resolve_template, scale_sections
+
+    t, sections = resolve_template(structure="i4A8B8o4", bars=12)
+    assert sections is not None and [s.letter for s in sections] == ["i", "A", "B", "o"]
+    assert sum(s.bars for s in sections) == 12 and t.shape == (12, 12)
+    assert [s.bars for s in scale_sections(parse_structure("A8B8"), 3)] == [2, 1]
