@@ -34,7 +34,7 @@ def sweep(model: str, limit: int, temperatures: list[float], top_ps: list[float]
     for s in songs:
         sections = parse_structure(s.labels[0])
         base.append(GenerateRequest(template_from_structure(sections), sections, model=model, seed=seed,
-                                    tempo=s.tempo, key=s.keys[0]))  # fmt: skip
+                                    tempo=s.tempo))  # fmt: skip
     out: dict[str, Any] = {"model": model, "songs": len(songs), "data": ref, "settings": []}
     for t in temperatures:
         for p in top_ps:
@@ -52,14 +52,35 @@ def sweep(model: str, limit: int, temperatures: list[float], top_ps: list[float]
     return out
 
 
+def tempo_effect(model: str, limit: int, tempos: tuple[float, ...] = (60.0, 120.0, 180.0)) -> dict[str, Any]:
+    """The same validation forms and seed at several tempi: notes per bar and the melody's mean note length
+    (16ths) per tempo. In POP909, slower songs have more notes per bar."""
+    songs = load_eval_songs("valid", limit)
+    gen = StructuredGenerator(model)
+    out: dict[str, Any] = {}
+    for bpm in tempos:
+        reqs = []
+        for s in songs:
+            sections = parse_structure(s.labels[0])
+            reqs.append(GenerateRequest(template_from_structure(sections), sections, model=model, tempo=bpm))
+        pieces = generate_pieces(reqs, generator=gen)
+        notes = [sum(len(n) for k, n in p.parts().items() if k != "drums") / p.bars for p in pieces]
+        mel = np.concatenate([p.parts()["melody"].dur for p in pieces])
+        out[f"{bpm:g}"] = {"notes_per_bar": float(np.mean(notes)), "melody_mean_16ths": float(mel.mean())}
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--model", default="sing")
     ap.add_argument("--limit", type=int, default=40)
     ap.add_argument("--temperatures", default="0.8,0.9,1.0")
     ap.add_argument("--top-p", default="0.9,0.95,1.0")
+    ap.add_argument("--tempo", action="store_true", help="also report the effect of tempo")
     a = ap.parse_args(argv)
     res = sweep(a.model, a.limit, [float(x) for x in a.temperatures.split(",")], [float(x) for x in a.top_p.split(",")])
+    if a.tempo:
+        res["tempo_effect"] = tempo_effect(a.model, a.limit)
     print(json.dumps(res, indent=1))
     return 0
 

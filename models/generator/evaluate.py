@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 
 from engine.errors import UserError
+from models.generator.codec import parts_from_grid
 from models.generator.dataset import feature_template, song_conditions, song_grid
 from models.generator.metrics import (
     adherence_auc,
@@ -146,6 +147,10 @@ def evaluate(
         "seed": seed,
         "temperature": temperature,
         "data": data,
+        # The same songs through the note-event codec (what the representation can express at best).
+        "data_through_codec": mean_figures(
+            [musicality(parts_from_grid(g), g.bars, c.layout) for g, c in zip(grids, conds, strict=True)]
+        ),
         "from_track": from_track_figures(songs),
     }
     if audio_songs:
@@ -167,8 +172,9 @@ def evaluate(
             entry["nll_own_ssm"] = gen.event_nll(grids, own)["total"]
         if log:
             log(f"{name}: generating {len(songs)} pieces")
+        # The form and the song's tempo, as a user gives them; key and chords drawn (no scale mask).
         reqs = [
-            GenerateRequest(t, sec, model=name, seed=seed, temperature=temperature, tempo=s.tempo, key=s.keys[0])
+            GenerateRequest(t, sec, model=name, seed=seed, temperature=temperature, tempo=s.tempo)
             for t, sec, s in zip(label_t, sections, songs, strict=True)
         ]
         t1 = time.monotonic()
@@ -188,6 +194,17 @@ def evaluate(
         entry["musicality"] = mean_figures(figs)
         entry["musicality_rel_to_data"] = _rel(entry["musicality"], data)
         entry["real_vs_generated_accuracy"] = real_vs_generated_accuracy(real_fig, figs, seed)
+        # With the key named (the song's), every note must be in its scale.
+        keyed = generate_pieces(
+            [replace(r, key=s.keys[0]) for r, s in zip(reqs[:8], songs, strict=False)], generator=gen
+        )
+        inside = [
+            bool(set(parts[k].pitch % 12) <= set(s.keys[0].scale) or len(parts[k]) == 0)
+            for p, s in zip(keyed, songs, strict=False)
+            for parts in [p.parts()]
+            for k in ("melody", "acc", "bass")
+        ]
+        entry["key_given_all_notes_in_scale"] = bool(all(inside))
         res[name] = entry
     res["seconds"] = round(time.monotonic() - t0, 1)
     return res

@@ -47,7 +47,7 @@ class Piece:
     sections: list[tuple[int, str]] = field(default_factory=list)  # (first bar, letter)
     programs: dict[str, int] = field(default_factory=lambda: dict(DEFAULT_PROGRAMS))
     time_signature: tuple[int, int] = (4, 4)
-    dynamics: np.ndarray | None = None  # (steps,) velocity offsets of the pitched parts (accents, section levels)
+    dynamics: np.ndarray | None = None  # (2, steps) velocity offsets: melody; accompaniment and bass
 
     @property
     def bars(self) -> int:
@@ -57,8 +57,8 @@ class Piece:
         """Notes per part: melody, acc, bass, drums (velocities with the dynamics applied)."""
         mel, bass, acc = parts_from_grid(self.grid)
         if self.dynamics is not None:
-            for n in (mel, bass, acc):
-                n.vel = np.clip(n.vel + self.dynamics[n.start], 1, 127)
+            for n, row in ((mel, 0), (bass, 1), (acc, 1)):
+                n.vel = np.clip(n.vel + self.dynamics[row, n.start], 1, 127)
         return {"melody": mel, "acc": acc, "bass": bass, "drums": self.drums}
 
 

@@ -28,7 +28,7 @@ from models.generator.sampler import Plan, Sampling, StructuredGenerator
 from models.platform.registry import load_model
 from models.structure import Section, check_bar_count
 
-DEFAULT_TEMPERATURE = 0.9  # calibrated on the validation split (see CARD.md)
+DEFAULT_TEMPERATURE = 0.8  # chosen on the validation split (models.generator.calibrate, see CARD.md)
 DEFAULT_TOP_P = 0.95
 DEFAULT_VARIATION = 0.3
 TEMPO_RANGE = (20.0, 300.0)
@@ -48,7 +48,7 @@ class GenerateRequest:
     temperature: float = DEFAULT_TEMPERATURE
     top_p: float = DEFAULT_TOP_P
     tempo: float = 120.0
-    key: Key | None = None  # None: drawn from the seed
+    key: Key | None = None  # notes stay in its scale unless ``chromatic``; None: the primer's, the chords', or drawn
     chromatic: bool = False
     chords: str | None = None  # typed progression (see harmony.parse_progression)
     chord_list: list[Chord | None] | None = None  # one per half bar (from a track)
@@ -186,20 +186,23 @@ def plan_piece(req: GenerateRequest) -> tuple[Plan, Conditions]:
     if key is None and typed is not None:  # the key the typed chords imply
         key = estimate_key(np.sum([chord_chroma(c) for c in typed], axis=0))
     key = key or draw_key(rng)
+    # The scale is enforced when the user names the key; otherwise the model's own key sense decides
+    # (real songs borrow notes and chords outside the key: 4-6 % of their notes in POP909).
+    masked = req.key is not None and not req.chromatic
     if typed is not None:
         chords = typed
-        if not req.chromatic:
+        if masked:
             warn_out_of_key(chords, key)
     elif req.chord_list:
         chords = [req.chord_list[h % len(req.chord_list)] for h in range(2 * bars)]
     else:
-        chords = generate_progression(layout, key, rng, req.variation, diatonic=not req.chromatic)
+        chords = generate_progression(layout, key, rng, req.variation, diatonic=masked)
         if req.primer is not None:  # the kept bars keep their own chords
             n = min(len(req.primer.chords), 2 * req.primer.bars, 2 * bars)
             chords[:n] = req.primer.chords[:n]
     cond = Conditions(chords, [key] * bars, layout, req.tempo)
     pcs = None
-    if not req.chromatic:
+    if masked:
         pcs = np.zeros(12, bool)
         pcs[list(key.scale)] = True
     plan = Plan(req.template, cond, copy_from=repeat_sources(req.template, layout, chords, req.variation, rng),
@@ -224,11 +227,14 @@ def plan_piece(req: GenerateRequest) -> tuple[Plan, Conditions]:
 
 
 def dynamics_offsets(layout: Layout, amount: float) -> np.ndarray:
-    """(steps,) velocity offsets: section levels by energy and accents on the bar's strong beats."""
-    level = np.array([-8, -4, 0, 4])[[layout.energy(int(k)) for k in layout.section]]
+    """(2, steps) velocity offsets: row 0 for the melody (section levels by energy, a light downbeat
+    accent), row 1 for the accompaniment and bass (section levels plus accents on the strong beats)."""
+    level = np.repeat(np.array([-8, -4, 0, 4])[[layout.energy(int(k)) for k in layout.section]], STEPS_PER_BAR)
     accent = np.zeros(STEPS_PER_BAR)
     accent[[0, 8]] = [5, 2]  # the downbeat most, beat 3 a little
-    off = np.repeat(level, STEPS_PER_BAR) + np.tile(accent, layout.bars)
+    lead = np.zeros(STEPS_PER_BAR)
+    lead[0] = 3
+    off = np.stack([level + np.tile(lead, layout.bars), level + np.tile(accent, layout.bars)])
     return np.asarray(np.round(off * amount), dtype=np.int64)
 
 
@@ -265,12 +271,12 @@ def generate_pieces(
         dynamics = dynamics_offsets(layout, req.dynamics)
         if plan.keep_mask is not None and req.primer is not None:
             # Kept bars keep their drums and their dynamics (a primer read from MIDI has them in its velocities).
-            kept = plan.keep_mask[: dynamics.shape[0]]
+            kept = plan.keep_mask[: dynamics.shape[1]]
             old_dyn = np.zeros_like(dynamics)
             if req.primer.dynamics is not None:
-                n = min(old_dyn.shape[0], req.primer.dynamics.shape[0])
-                old_dyn[:n] = req.primer.dynamics[:n]
-            dynamics[kept] = old_dyn[kept]
+                n = min(old_dyn.shape[1], req.primer.dynamics.shape[1])
+                old_dyn[:, :n] = req.primer.dynamics[:, :n]
+            dynamics[:, kept] = old_dyn[:, kept]
             old = req.primer.drums
             old = old.select((old.start < kept.shape[0]) & kept[np.minimum(old.start, kept.shape[0] - 1)])
             new = drums.select(~kept[np.minimum(drums.start, kept.shape[0] - 1)])

@@ -4,11 +4,13 @@ The ONNX graph runs one step with the LSTM state as input and output; attention 
 (weights from the template, see ``attention.py``), the conditions, and sampling happen here in numpy.
 Pieces are generated in batches (the evaluation generates a whole test set at once).
 
-Sampling keeps density and variety apart: each part's onset probability is taken from the model as is
-(scaled only by the part's density control), while the temperature and top-p act on *which* pitch and
-duration are played; for the accompaniment's independent per-pitch onsets the tempered probabilities are
-shifted so their expected count stays the model's. Masks enforce the key's scale and the section roles
-(no melody in instrumental sections), and bars the variation control repeats are copied exactly.
+Sampling keeps density and variety apart: each part's onset probability and note lengths are taken from
+the model as they are (onsets scaled only by the part's density control), while the temperature acts on
+*which* pitch is played (tempering the lengths too made low temperatures write 16th notes and so more
+of them); for the accompaniment's independent per-pitch onsets the tempered probabilities are shifted so
+their expected count stays the model's. Top-p trims unlikely pitches and lengths. Masks enforce the key's
+scale and the section roles (no melody in instrumental sections), and bars the variation control repeats
+are copied exactly.
 """
 
 from __future__ import annotations
@@ -60,8 +62,9 @@ class Plan:
 
 @dataclass
 class Sampling:
-    """Sampling controls: ``temperature`` and ``top_p`` change variety (which pitch, which duration), not how
-    many notes; ``density`` scales each part's onset odds (``mel``, ``bass``, ``acc``; 1 = as learned)."""
+    """Sampling controls: ``temperature`` and ``top_p`` change variety (which pitch; top-p also trims unlikely
+    lengths), not how many notes; ``density`` scales each part's onset odds (``mel``, ``bass``, ``acc``;
+    1 = as learned)."""
 
     temperature: float = 1.0
     top_p: float = 0.95
@@ -205,11 +208,11 @@ class StructuredGenerator:
                 p_on = np.where(allow[part].any(axis=1), p_on, 0.0)
                 pk = _sample(np.where(allow[part].any(axis=1, keepdims=True), pitch_logits, 0.0), rng, sp.top_p)
                 ev[part][:, t] = np.where(rng.random(B) < p_on, pk + 1, 0)
-                ev[f"{part}_dur"][:, t] = _sample(out[f"{part}_dur"] * inv_t, rng, sp.top_p)
+                ev[f"{part}_dur"][:, t] = _sample(out[f"{part}_dur"], rng, sp.top_p)
                 ev[f"{part}_vel"][:, t] = _sample(out[f"{part}_vel"].astype(np.float64), rng)
             q = _tempered_bernoulli(out["acc"].astype(np.float64), allow["acc"], sp.temperature, dens["acc"])
             ev["acc"][:, t] = rng.random(q.shape) < q
-            ev["acc_dur"][:, t] = _sample(out["acc_dur"] * inv_t, rng, sp.top_p)
+            ev["acc_dur"][:, t] = _sample(out["acc_dur"], rng, sp.top_p)
             ev["acc_vel"][:, t] = _sample(out["acc_vel"].astype(np.float64), rng)
             src = copy_from[:, i]
             for b in np.nonzero(src >= 0)[0].tolist():

@@ -136,7 +136,8 @@ def test_primer_and_regenerate(tmp_path: Path, capsys: pytest.CaptureFixture[str
     g1 = read_midi(first).grid
     g2 = read_midi(again).grid
     kept = np.r_[0:32, 64:128]
-    for name in ("mel", "mel_dur", "bass", "acc", "acc_dur"):
+    # the kept notes (onsets and pitches; a note held into a regenerated bar may be cut by a new one)
+    for name in ("mel", "bass", "acc"):
         assert np.array_equal(getattr(g1, name)[kept], getattr(g2, name)[kept]), name
     longer = tmp_path / "longer.mid"
     assert run(["generate", "--structure", "A4A4B4", "--primer", str(first), "--out", str(longer)], capsys)[0] == 0
