@@ -50,7 +50,7 @@ def add_generate(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
         help="generate a structured piece (MIDI, optionally WAV) from a form template",
         description="Generate a four-part piece (melody, accompaniment, bass, drums) that follows a form.",
     )
-    src = p.add_mutually_exclusive_group(required=True)
+    src = p.add_mutually_exclusive_group()
     src.add_argument("--structure", metavar="STR", help="structure string, e.g. i4A8B8A8b4B8o4 (lower case: no melody)")
     src.add_argument("--preset", metavar="NAME", help="form preset (see 'refrain presets')")
     src.add_argument("--template", metavar="FILE", help="template matrix: .npy, .csv or greyscale .png")
@@ -74,7 +74,9 @@ def add_generate(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
     p.add_argument("--programs", metavar="PART=N,...", help="GM programs, e.g. melody=73,acc=0,bass=33")
     p.add_argument("--dynamics", type=float, default=1.0, help="accents and section levels: 0 flat .. 2 strong (1)")
     p.add_argument("--time-signature", default="4/4", metavar="N/D", help="only 4/4 is supported")
-    p.add_argument("--primer", metavar="FILE.mid", help="continue this MIDI file (its bars are kept)")
+    p.add_argument(
+        "--primer", metavar="FILE.mid", help="continue this MIDI file (its bars are kept; without a form: its own)"
+    )
     p.add_argument("--regenerate", metavar="BARS", help="with --primer: regenerate only these bars, e.g. 5-8,13")
     p.add_argument("--soundfont", metavar="SF2", help="SoundFont for --wav (default: the system's GM SoundFont)")
     p.add_argument("--save-template", metavar="FILE", help="also save the template used (.npy/.csv/.png)")
@@ -111,9 +113,12 @@ def cmd_generate(a: argparse.Namespace) -> int:
     programs = parse_programs(a.programs) if a.programs else None
     density = parse_part_values(a.density, "density", 0, 4) if a.density else {}
     track = None
-    if a.from_track is not None:
-        track = track_form(a.from_track, a.bars)
-        template, sections = track.template, None
+    given = [x is not None for x in (a.structure, a.preset, a.template, a.from_track)]
+    if not any(given) and not a.primer:
+        raise UserError("give a form: --structure, --preset, --template or --from-track (or a --primer to continue)")
+    if a.from_track is not None or not any(given):  # a primer alone keeps its own form
+        track = track_form(a.from_track if a.from_track is not None else a.primer, a.bars)
+        template, sections = track.template, track.sections
     else:
         template, sections = resolve_template(a.structure, a.preset, a.template, None, a.bars)
     primer = None

@@ -188,6 +188,12 @@ def fit_progression(
     common progression; when there is none they repeat the first given section's."""
     if fit not in ("loop", "stretch"):
         raise UserError(f"chord fit must be 'loop' or 'stretch', got {fit!r}")
+    unknown = sorted(k for k in given if k is not None and k not in layout.letters)
+    if unknown:
+        raise UserError(
+            f"chords for section {', '.join(unknown)}, "
+            f"but the form has sections {''.join(dict.fromkeys(layout.letters))}"
+        )
     default = given.get(None) or next(iter(given.values()))
     out: list[Chord | None] = []
     for k, letter in enumerate(layout.letters):

@@ -11,6 +11,7 @@ clearly repeated bars count as similar, as in a drawn template.
 
 from __future__ import annotations
 
+import itertools
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +23,7 @@ from engine.errors import UserError
 from engine.midi import MIDI_SUFFIXES
 from models.generator.chords import Chord, Key, estimate_chords, estimate_key
 from models.structure.matrix import resample_template, ssm_from_features
+from models.structure.strings import Section
 
 ANALYSIS_SR = 22050
 HOP = 512
@@ -39,6 +41,7 @@ class TrackForm:
     key: Key | None
     chords: list[Chord | None]
     bars: int  # the track's own number of bars
+    sections: list[Section] | None = None  # from the file's section markers (as Refrain writes them), if any
 
 
 def template_from_track(path: str | os.PathLike[str], bars: int | None = None) -> np.ndarray:
@@ -52,15 +55,40 @@ def track_form(path: str | os.PathLike[str], bars: int | None = None) -> TrackFo
     if not p.is_file():
         raise UserError(f"track not found: {p}")
     suffix = p.suffix.lower()
+    sections = None
     if suffix in MIDI_SUFFIXES:
         feats, tempo, key, chords = midi_bar_features(p)
+        sections = marker_sections(p, feats.shape[0])
     elif suffix in AUDIO_SUFFIXES:
         feats, tempo, key, chords = audio_bar_features(p)
     else:
         raise UserError(f"unsupported track type {suffix!r}: use MIDI or WAV/FLAC/OGG/MP3")
+    n = feats.shape[0]
+    if sections is not None:  # the file names its sections: that is its form
+        from models.structure import resolve_template
+
+        structure = "".join(f"{s.letter}{s.bars}" for s in sections)
+        t, sections = resolve_template(structure=structure, bars=bars)
+        return TrackForm(t, tempo, key, chords, n, sections)
     t = form_template(feats)
-    n = t.shape[0]
     return TrackForm(resample_template(t, bars) if bars is not None else t, tempo, key, chords, n)
+
+
+def marker_sections(path: Path, bars: int) -> list[Section] | None:
+    """Sections from single-letter markers on bar lines that start at bar 0 and cover the file (the way
+    Refrain writes its forms); None for any other file."""
+    from engine.midi import read_midi_file
+
+    marks = [(b / 4, t.strip()) for b, t in read_midi_file(path).cues]
+    if not marks or any(len(t) != 1 or not t.isalpha() or abs(b - round(b)) > 1e-6 for b, t in marks):
+        return None
+    starts = [(round(b), t) for b, t in marks]
+    if starts[0][0] != 0 or any(b1 <= b0 for (b0, _), (b1, _) in itertools.pairwise(starts)):
+        return None
+    ends = [b for b, _ in starts[1:]] + [bars]
+    if ends[-1] <= starts[-1][0]:
+        return None
+    return [Section(t, e - b) for (b, t), e in zip(starts, ends, strict=True)]
 
 
 def diagonal_smooth(s: np.ndarray, length: int = SMOOTH_BARS) -> np.ndarray:

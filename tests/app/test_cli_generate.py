@@ -192,6 +192,8 @@ def _bad_template(tmp_path: Path, kind: str) -> str:
         (["--structure", "A4", "--top-p", "0"], "top-p"),
         (["--structure", "A4", "--time-signature", "3/4"], "not supported"),
         (["--structure", "A4", "--time-signature", "waltz"], "bad time signature"),
+        (["--structure", "A4B4", "--chords", "A=C G; C=F G"], "the form has sections AB"),
+        (["--seed", "1"], "give a form"),
     ],
 )
 def test_bad_input_one_line_exit_2_no_output(
@@ -213,6 +215,11 @@ def test_from_track_takes_length_tempo_and_key(tmp_path: Path, capsys: pytest.Ca
     assert run(args, capsys)[0] == 0
     out = tmp_path / "o.mid"
     code, stdout, _ = run(["generate", "--from-track", str(src), "--out", str(out)], capsys)
+    assert code == 0 and "12 bars" in stdout and "87 BPM" in stdout and "E minor" in stdout
+    markers = [m.text for m in mido.MidiFile(out).tracks[0] if m.type == "marker"]
+    assert markers == ["A", "B", "A"]  # the sections it wrote are its form
+    again = tmp_path / "again.mid"  # a primer alone keeps its own form, tempo and key
+    code, stdout, _ = run(["generate", "--primer", str(src), "--regenerate", "5-8", "--out", str(again)], capsys)
     assert code == 0 and "12 bars" in stdout and "87 BPM" in stdout and "E minor" in stdout
 
 
