@@ -88,8 +88,10 @@ class ChordLane(QWidget):
             if b in starts:
                 p.setPen(pal.color(QPalette.ColorRole.Highlight))
                 p.drawText(QRectF(b * w + 2, 0, 40, 12), Qt.AlignmentFlag.AlignLeft, starts[b])
-            p.setPen(pal.color(QPalette.ColorRole.Text))
-            p.drawText(r, Qt.AlignmentFlag.AlignCenter, self.bar_text(b))
+            text = self.bar_text(b)
+            if b == 0 or b in starts or text != self.bar_text(b - 1):  # a chord held on is not repeated
+                p.setPen(pal.color(QPalette.ColorRole.Text))
+                p.drawText(r.adjusted(2, 0, 0, 0), Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignLeft, text)
 
 
 class GeneratePanel(QWidget):
