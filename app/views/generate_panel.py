@@ -29,9 +29,9 @@ from app.session import Session
 from app.workers import Job
 from engine.build import has_midi
 from engine.errors import UserError
+from models.generator.chords import Key
 
-KEYS = ["Auto"] + [f"{n} {m}" for m in ("major", "minor") for n in
-                   ("C", "Db", "D", "Eb", "E", "F", "F#", "G", "Ab", "A", "Bb", "B")]  # fmt: skip
+KEYS = ["Auto"] + [Key(pc, minor).name for minor in (False, True) for pc in range(12)]
 PARTS = (("melody", "Melody"), ("acc", "Accomp."), ("bass", "Bass"), ("drums", "Drums"))
 
 

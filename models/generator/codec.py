@@ -61,6 +61,8 @@ def _layout() -> dict[str, slice]:
 
 SL = _layout()
 FRAME_DIM = SL["acc_sound"].stop
+# The per-step event fields of a Grid (the rest of it is sounding state derived from these).
+EVENTS = ("mel", "mel_dur", "mel_vel", "bass", "bass_dur", "bass_vel", "acc", "acc_dur", "acc_vel")
 
 
 @dataclass

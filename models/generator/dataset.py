@@ -8,14 +8,14 @@ from dataclasses import dataclass
 import numpy as np
 
 from models.generator.attention import bar_attention
-from models.generator.codec import STEPS_PER_BAR, Grid, encode, grid_from_parts, transpose
+from models.generator.codec import EVENTS, STEPS_PER_BAR, Grid, encode, grid_from_parts, transpose
 from models.generator.conditions import Conditions, layout_from_sections
 from models.generator.features import template_features
 from models.generator.pop909 import Song
 from models.structure.matrix import ssm_from_features
 from models.structure.strings import parse_structure, template_from_structure
 
-TARGETS = ("mel", "mel_dur", "mel_vel", "bass", "bass_dur", "bass_vel", "acc", "acc_dur", "acc_vel")
+TARGETS = EVENTS  # the network predicts every event field
 INPUTS = ("prev", "ctx", "conf", "cond")
 
 

@@ -198,13 +198,11 @@ def evaluate(
         keyed = generate_pieces(
             [replace(r, key=s.keys[0]) for r, s in zip(reqs[:8], songs, strict=False)], generator=gen
         )
-        inside = [
-            bool(set(parts[k].pitch % 12) <= set(s.keys[0].scale) or len(parts[k]) == 0)
-            for p, s in zip(keyed, songs, strict=False)
-            for parts in [p.parts()]
-            for k in ("melody", "acc", "bass")
-        ]
-        entry["key_given_all_notes_in_scale"] = bool(all(inside))
+        inside = True
+        for p, s in zip(keyed, songs, strict=False):
+            pitched = np.concatenate([n.pitch for k, n in p.parts().items() if k != "drums"])
+            inside &= set((pitched % 12).tolist()) <= set(s.keys[0].scale)
+        entry["key_given_all_notes_in_scale"] = inside
         res[name] = entry
     res["seconds"] = round(time.monotonic() - t0, 1)
     return res

@@ -19,6 +19,19 @@ def sounding_pitch_classes(
     return pc
 
 
+def notes_chroma(parts: tuple[Notes, Notes, Notes], steps: int) -> np.ndarray:
+    """(steps / 8, 12) sounding time per pitch class in each half bar of (melody, bass, accompaniment), the
+    bass weighted double (it defines the chord's root) and the melody half."""
+    w = sounding_pitch_classes(parts, steps, (0.5, 2.0, 1.0))
+    return np.asarray(w.reshape(-1, STEPS_PER_BAR // 2, 12).sum(axis=1), np.float64)
+
+
+def half_bar_chroma(g: Grid) -> np.ndarray:
+    """(2 * bars, 12) sounding time per pitch class in each half bar of a grid (see ``notes_chroma``)."""
+    mel, bass, acc = parts_from_grid(g)
+    return notes_chroma((mel, bass, acc), g.steps)
+
+
 def template_features(g: Grid) -> np.ndarray:
     """(bars, 96) sounding pitch class at each 8th note: what feature SSMs compare."""
     pc = sounding_pitch_classes(parts_from_grid(g), g.steps)

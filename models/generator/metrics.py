@@ -13,7 +13,7 @@ import numpy as np
 from models.generator.chords import MAJOR_SCALE, MINOR_SCALE, estimate_chords
 from models.generator.codec import STEPS_PER_BAR, Grid, Notes, parts_from_grid
 from models.generator.conditions import Layout
-from models.generator.features import onset_features
+from models.generator.features import notes_chroma, onset_features
 from models.structure.matrix import ssm_from_features
 
 
@@ -124,8 +124,6 @@ def musicality(parts: tuple[Notes, Notes, Notes], bars: int, layout: Layout) -> 
         out["key_window_share"] = float(np.mean(win)) if win else nan
     else:
         out["in_key_share"] = out["key_window_share"] = nan
-    from models.generator.midi import notes_chroma
-
     chroma = notes_chroma(parts, bars * STEPS_PER_BAR)
     chords = estimate_chords(chroma, min_energy=2.0)
     out["distinct_chords"] = float(len({c for c in chords if c is not None}))

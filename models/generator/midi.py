@@ -15,8 +15,10 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from engine.errors import UserError
+from engine.midi import MidiFile
 from models.generator.chords import Chord, Key, estimate_chords, estimate_key
 from models.generator.codec import (
+    EVENTS,
     STEPS_PER_BAR,
     Grid,
     Notes,
@@ -25,6 +27,7 @@ from models.generator.codec import (
     parts_from_grid,
     split_bass,
 )
+from models.generator.features import half_bar_chroma
 
 TPB = 480
 TICKS_PER_STEP = TPB // 4
@@ -153,7 +156,11 @@ def read_midi(path: str | os.PathLike[str]) -> Piece:
     file that cannot be read or has no pitched notes."""
     from engine.midi import read_midi_file
 
-    m = read_midi_file(path)
+    return piece_from_midi(read_midi_file(path))
+
+
+def piece_from_midi(m: MidiFile) -> Piece:
+    """A MIDI file already read by :func:`engine.midi.read_midi_file` as a piece (see :func:`read_midi`)."""
     num, den = m.time_signature
     if (num, den) != (4, 4):
         raise UserError(f"{os.path.basename(m.path)} is in {num}/{den}: Refrain's generator reads and writes 4/4 only")
@@ -231,20 +238,6 @@ def _written_chords(texts: list[tuple[float, str]], bars: int) -> list[Chord | N
     return out[: 2 * bars]
 
 
-def half_bar_chroma(g: Grid) -> np.ndarray:
-    """(2 * bars, 12) sounding time per pitch class in each half bar of a grid (see ``notes_chroma``)."""
-    return notes_chroma(parts_from_grid(g), g.steps)
-
-
-def notes_chroma(parts: tuple[Notes, Notes, Notes], steps: int) -> np.ndarray:
-    """(steps / 8, 12) sounding time per pitch class in each half bar of (melody, bass, accompaniment), the
-    bass weighted double (it defines the chord's root) and the melody half."""
-    from models.generator.features import sounding_pitch_classes
-
-    w = sounding_pitch_classes(parts, steps, (0.5, 2.0, 1.0))
-    return np.asarray(w.reshape(-1, STEPS_PER_BAR // 2, 12).sum(axis=1), np.float64)
-
-
 def _file_key(sig: tuple[int, bool]) -> Key:
     sharps, minor = sig
     tonic = (7 * sharps) % 12  # each sharp moves the major tonic a fifth up, each flat a fifth down
@@ -269,7 +262,7 @@ def grid_bars(g: Grid, bars: int) -> Grid:
     if g.steps >= steps:
         return g.slice_steps(0, steps)
     out = Grid.empty(steps)
-    for name in ("mel", "mel_dur", "mel_vel", "bass", "bass_dur", "bass_vel", "acc", "acc_dur", "acc_vel"):
+    for name in EVENTS:
         getattr(out, name)[: g.steps] = getattr(g, name)
     derive_state(out)
     return out

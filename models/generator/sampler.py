@@ -32,6 +32,7 @@ from models.generator.codec import (
     BASS_LO,
     BASS_N,
     DURATIONS,
+    EVENTS,
     FRAME_DIM,
     MEL_LO,
     MEL_N,
@@ -44,7 +45,6 @@ from models.generator.conditions import COND_DIM, Conditions
 from models.platform.onnx import OnnxModel
 from models.platform.registry import resolve_model
 
-EVENTS = ("mel", "mel_dur", "mel_vel", "bass", "bass_dur", "bass_vel", "acc", "acc_dur", "acc_vel")
 PARTS = ("mel", "bass", "acc")
 
 

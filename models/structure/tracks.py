@@ -20,7 +20,7 @@ import numpy as np
 
 from engine.audio_io import AUDIO_SUFFIXES
 from engine.errors import UserError
-from engine.midi import MIDI_SUFFIXES
+from engine.midi import MIDI_SUFFIXES, MidiFile
 from models.generator.chords import Chord, Key, estimate_chords, estimate_key
 from models.structure.matrix import resample_template, ssm_from_features
 from models.structure.strings import Section
@@ -57,8 +57,11 @@ def track_form(path: str | os.PathLike[str], bars: int | None = None) -> TrackFo
     suffix = p.suffix.lower()
     sections = None
     if suffix in MIDI_SUFFIXES:
-        feats, tempo, key, chords = midi_bar_features(p)
-        sections = marker_sections(p, feats.shape[0])
+        from engine.midi import read_midi_file
+
+        m = read_midi_file(p)  # once: features and markers both come from it
+        feats, tempo, key, chords = midi_bar_features(m)
+        sections = marker_sections(m, feats.shape[0])
     elif suffix in AUDIO_SUFFIXES:
         feats, tempo, key, chords = audio_bar_features(p)
     else:
@@ -74,12 +77,10 @@ def track_form(path: str | os.PathLike[str], bars: int | None = None) -> TrackFo
     return TrackForm(resample_template(t, bars) if bars is not None else t, tempo, key, chords, n)
 
 
-def marker_sections(path: Path, bars: int) -> list[Section] | None:
+def marker_sections(m: MidiFile, bars: int) -> list[Section] | None:
     """Sections from single-letter markers on bar lines that start at bar 0 and cover the file (the way
     Refrain writes its forms); None for any other file."""
-    from engine.midi import read_midi_file
-
-    marks = [(b / 4, t.strip()) for b, t in read_midi_file(path).cues]
+    marks = [(b / 4, t.strip()) for b, t in m.cues]
     if not marks or any(len(t) != 1 or not t.isalpha() or abs(b - round(b)) > 1e-6 for b, t in marks):
         return None
     starts = [(round(b), t) for b, t in marks]
@@ -123,16 +124,14 @@ def form_template(features: np.ndarray) -> np.ndarray:
     return np.asarray(t, np.float32)
 
 
-def midi_bar_features(path: Path) -> tuple[np.ndarray, float, Key | None, list[Chord | None]]:
-    """(bars, dims) features, tempo, key and chords of a MIDI file: sounding pitch classes at each 8th note,
-    or, for a drums-only file, which drum sounds at each 16th (no key or chords then)."""
-    from engine.midi import read_midi_file
+def midi_bar_features(m: MidiFile) -> tuple[np.ndarray, float, Key | None, list[Chord | None]]:
+    """(bars, dims) features, tempo, key and chords of a read MIDI file: sounding pitch classes at each 8th
+    note, or, for a drums-only file, which drum sounds at each 16th (no key or chords then)."""
     from models.generator.features import template_features
-    from models.generator.midi import read_midi
+    from models.generator.midi import piece_from_midi
 
-    m = read_midi_file(path)
     if any(not n.is_drum for n in m.notes):
-        piece = read_midi(path)
+        piece = piece_from_midi(m)
         return template_features(piece.grid), piece.tempo, piece.key, piece.chords
     bars = max(1, int(np.ceil(m.end_beats / 4 - 1e-9)))
     feats = np.zeros((bars, 16, 128), np.float32)
