@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from app.cli_engine import add_engine_commands
-from app.cli_separate import add_separate_command
+from app.cli_separate import add_separate_command, add_transcribe_command
 from engine.errors import UserError
 
 
@@ -222,13 +222,13 @@ def cmd_eval(a: argparse.Namespace) -> int:
 def cmd_train(a: argparse.Namespace, rest: list[str]) -> int:
     from models.platform.registry import entry_point, family
 
-    return int(entry_point(family(a.what).train)(rest))
+    return int(entry_point(family(a.what).train, "train")(rest))
 
 
 def cmd_export(a: argparse.Namespace, rest: list[str]) -> int:
     from models.platform.registry import entry_point, family
 
-    return int(entry_point(family(a.what).export)(rest))
+    return int(entry_point(family(a.what).export, "export")(rest))
 
 
 # -- presets / demo ---------------------------------------------------------------------------------------
@@ -282,6 +282,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_model_commands(sub)
     add_engine_commands(sub)
     add_separate_command(sub)
+    add_transcribe_command(sub)
     from app.main import add_app_command
 
     add_app_command(sub)

@@ -1,4 +1,4 @@
-"""``refrain separate``."""
+"""``refrain separate`` and ``refrain transcribe``."""
 
 from __future__ import annotations
 
@@ -39,4 +39,48 @@ def cmd_separate(a: argparse.Namespace) -> int:
         bar.done()
     for name, path in paths.items():
         print(f"{name}\t{path}")
+    return 0
+
+
+def add_transcribe_command(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser(
+        "transcribe",
+        help="transcribe audio (a stem, a melody, a part) to MIDI",
+        description="Write a MIDI file of the notes in an audio file, with the tempo estimated from the audio "
+        "(basic-pitch's model and Refrain's note decoding). Works best on one instrument or voice: a stem.",
+    )
+    p.add_argument("input", help="audio file (WAV, FLAC, OGG, Opus, MP3, AIFF)")
+    p.add_argument("--out", required=True, metavar="OUT.mid", help="MIDI file to write")
+    p.add_argument("--program", type=int, default=0, help="GM program of the MIDI track (0-127, default 0)")
+    p.add_argument("--tempo", type=float, default=None, help="BPM for the file (default: estimated from the audio)")
+    p.add_argument("--onset-threshold", type=float, default=0.5, help="0-1; higher: fewer, surer notes")
+    p.add_argument("--frame-threshold", type=float, default=0.3, help="0-1; higher: shorter notes")
+    p.add_argument("--min-note-ms", type=float, default=60.0, help="drop notes shorter than this")
+    p.set_defaults(func=cmd_transcribe)
+
+
+def cmd_transcribe(a: argparse.Namespace) -> int:
+    from app.cli import Progress
+    from engine.errors import UserError
+    from models.features.transcribe import transcribe_file
+
+    if not 0 <= a.program <= 127:
+        raise UserError(f"--program must be 0-127, not {a.program}")
+    if a.tempo is not None and not 20 <= a.tempo <= 400:
+        raise UserError(f"--tempo must be 20-400 BPM, not {a.tempo}")
+    bar = Progress(f"transcribing {Path(a.input).name}")
+    try:
+        t = transcribe_file(
+            a.input,
+            a.out,
+            program=a.program,
+            tempo_bpm=a.tempo,
+            onset_threshold=a.onset_threshold,
+            frame_threshold=a.frame_threshold,
+            min_note_ms=a.min_note_ms,
+            progress=bar,
+        )
+    finally:
+        bar.done()
+    print(f"{a.out}\t{len(t.notes)} notes\t{t.tempo_bpm:.1f} BPM\t{t.seconds:.1f} s")
     return 0

@@ -200,6 +200,13 @@ class MainWindow(QMainWindow):
         )
         self._act(
             e,
+            "&Transcribe Selected Track to MIDI",
+            lambda: self.session.transcriber.transcribe(self.arrangement.selected),
+            "Ctrl+Shift+M",
+            "The notes of an audio track (best on one instrument or voice: a stem) as a new MIDI track under it",
+        )
+        self._act(
+            e,
             "Play Everything but Selected Stem",
             lambda: self.session.stems.audition_without(self.arrangement.selected),
             "Ctrl+Shift+B",
@@ -521,6 +528,7 @@ class MainWindow(QMainWindow):
             again = any(x.group == t.id for x in s.project.tracks)
             label = "Separate Again (Replaces Its Stems)" if again else "Separate into Stems"
             m.addAction(label, lambda: self._guard(lambda: s.stems.separate(lane)))
+            m.addAction("Transcribe to MIDI", lambda: self._guard(lambda: s.transcriber.transcribe(lane)))
         try:
             stems = s.stems.group(lane)[1]
         except UserError:

@@ -81,6 +81,7 @@ class Session(QObject):
         from app.generation import Generation
         from app.mixer import Mixer
         from app.stems import Stems
+        from app.transcription import Transcriber
 
         super().__init__()
         self.prefs = prefs or Preferences.load()
@@ -101,6 +102,7 @@ class Session(QObject):
         self.documents = Documents(self)
         self.mixer = Mixer(self)
         self.stems = Stems(self)
+        self.transcriber = Transcriber(self)
         self.generation = Generation(self)
         self.autosave_timer = QTimer(self)
         self.autosave_timer.timeout.connect(self.documents.autosave)

@@ -60,6 +60,18 @@ def descendants(tracks: list[TrackSpec], track_id: str) -> set[str]:
     return out
 
 
+def audio_clip_of(project: Project, index: int, verb: str) -> tuple[TrackSpec, Clip]:
+    """Track ``index`` and its one audio clip, for a command that works on a track's audio (separate,
+    transcribe); UserError naming ``verb`` otherwise."""
+    if not 0 <= index < len(project.tracks):
+        raise UserError(f"select an audio track to {verb}")
+    track = project.tracks[index]
+    audio = [c for c in track.clips if not c.is_midi]
+    if len(audio) != 1:
+        raise UserError(f"{track.name} must hold one audio clip to {verb}")
+    return track, audio[0]
+
+
 class Stems:
     def __init__(self, session: Session) -> None:
         self.s = session
@@ -81,13 +93,7 @@ class Stems:
         from app.session import unique_name
 
         s = self.s
-        if not 0 <= index < len(s.project.tracks):
-            raise UserError("select an audio track to separate")
-        src = s.project.tracks[index]
-        audio = [c for c in src.clips if not c.is_midi]
-        if len(audio) != 1:
-            raise UserError(f"{src.name} must hold one audio clip to separate")
-        clip = audio[0]
+        src, clip = audio_clip_of(s.project, index, "separate")
         out_dir = s.documents.media_dir() / f"stems-{Path(clip.path).stem}-{stamp()}"
         source_id, source_name = src.id, src.name
 

@@ -191,3 +191,14 @@ def separate_task(task: Any, path: str, out_dir: str, model: str) -> dict[str, s
         path, out_dir, model=model, bits="float", progress=task.progress, cancel=lambda: task.cancelled
     )
     return {k: os.fspath(v) for k, v in paths.items()}
+
+
+def transcribe_task(task: Any, path: str, out_mid: str, program: int) -> tuple[int, float]:
+    """Transcribe an audio file to ``out_mid`` (written only when complete): (notes, tempo in BPM)."""
+    from pathlib import Path
+
+    from models.features.transcribe import transcribe_file
+
+    Path(out_mid).parent.mkdir(parents=True, exist_ok=True)
+    t = transcribe_file(path, out_mid, program=program, progress=task.progress, cancelled=lambda: bool(task.cancelled))
+    return len(t.notes), t.tempo_bpm

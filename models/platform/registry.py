@@ -20,7 +20,7 @@ from engine.errors import UserError
 from models.platform.onnx import ASSETS, read_sidecar
 
 # Every model family's package; a new family adds its package here and a FAMILY in its __init__.
-FAMILY_PACKAGES = ("models.generator", "models.separator")
+FAMILY_PACKAGES = ("models.generator", "models.separator", "models.features")
 
 
 @dataclass(frozen=True)
@@ -28,7 +28,8 @@ class Family:
     """What a model family offers the platform. Entry points are ``"module:function"`` strings.
 
     * ``load``: ``fn(folder: Path, threads: int) -> model`` for inference (onnxruntime, no torch);
-    * ``train`` / ``export``: ``fn(argv: list[str]) -> int`` command lines (torch);
+    * ``train`` / ``export``: ``fn(argv: list[str]) -> int`` command lines (torch), or "" for a family
+      that ships a model trained elsewhere (the pretrained feature extractor);
     * ``evaluate``: ``fn(args: argparse.Namespace) -> dict`` held-out figures, or "" when it has none.
     """
 
@@ -83,8 +84,11 @@ def family(name: str) -> Family:
     return fams[name]
 
 
-def entry_point(spec: str) -> Callable[..., Any]:
-    """The function a ``module:function`` string names (imported on demand)."""
+def entry_point(spec: str, what: str = "") -> Callable[..., Any]:
+    """The function a ``module:function`` string names (imported on demand); UserError naming ``what``
+    when the family has no such entry point."""
+    if not spec:
+        raise UserError(f"this model family has no {what or 'such'} command (its model is trained elsewhere)")
     module, _, fn = spec.partition(":")
     return getattr(importlib.import_module(module), fn)  # type: ignore[no-any-return]
 

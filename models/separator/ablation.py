@@ -1,9 +1,13 @@
-"""The random-mixing experiment of Jeon et al. (arXiv 2402.18407), built in: the same network and the
-same compute budget, trained with p = 0 (coherent mixes only) and p > 0 (random cross-song mixes), on a
-few and on all training songs; each run is exported and scored on the test songs through the app's own
-separation path. Prints JSON.
+"""Two experiments built in, each at one compute budget per run, on a few and on all training songs; each
+run is exported and scored through the app's own separation path on every evaluation set. Prints JSON.
+
+* ``--study random-mix``: the random-mixing experiment of Jeon et al. (arXiv 2402.18407): p = 0 (coherent
+  mixes only) against p > 0 (random cross-song mixes);
+* ``--study booster``: the SoniDo booster (Liao et al., arXiv 2411.01135): BandNet without and with
+  basic-pitch's features injected (``--booster film`` or ``concat``), at p > 0.
 
     python -m models.separator.ablation --out runs/sep-ablation --minutes 10 --few 30
+    python -m models.separator.ablation --study booster --arch bandnet --few 24 --minutes 60 --out runs/sep-booster
 
 Each finished run leaves OUT/<run>/done.json, so a second call skips it and an interrupted one resumes."""
 
@@ -19,30 +23,51 @@ from engine.files import atomic_path
 from models.data.recipe import STEMS
 
 
-def run_name(songs: int, p: float) -> str:
-    return f"songs{songs or 'all'}-p{p:g}"
+def run_name(songs: int, p: float, booster: str = "") -> str:
+    return f"songs{songs or 'all'}-p{p:g}" + (f"-{booster}" if booster else "")
 
 
-def train_run(out: Path, songs: int, p: float, args: argparse.Namespace) -> Path:
+def train_run(out: Path, songs: int, p: float, args: argparse.Namespace, booster: str = "") -> Path:
     """Train one arm to its budget (resuming a cut-off run); returns its exported model folder."""
     from models.separator.export import export
     from models.separator.train import main as train
 
-    folder = out / run_name(songs, p)
+    name = run_name(songs, p, booster)
+    folder = out / name
     done = folder / "done.json"
     if not done.exists():
         argv = [
             "--out", str(folder), "--songs", str(songs), "--p", str(p), "--loss", args.loss,
             "--minutes", str(args.minutes), "--threads", str(args.threads), "--seed", str(args.seed),
-            "--valid-every", "100000", "--valid-songs", "6", "--resume",
+            "--valid-every", "100000", "--valid-songs", "6", "--resume", "--arch", args.arch,
+            "--master", str(args.master),
         ]  # fmt: skip
+        if args.arch == "bandnet":
+            argv += ["--hidden", "64", "--layers", "1"]
+        if args.level:
+            argv.append("--level")
+        if booster:
+            argv += ["--booster", booster]
         if args.data is not None:
             argv += ["--data", str(args.data)]
         train(argv)
-        export(folder / "last.pt", folder / "onnx", name=run_name(songs, p))
+        export(folder / "last.pt", folder / "onnx", name=name)
         with atomic_path(done) as tmp:
-            tmp.write_text(json.dumps({"songs": songs, "p": p, "minutes": args.minutes}))
+            tmp.write_text(json.dumps({"songs": songs, "p": p, "booster": booster, "minutes": args.minutes}))
     return folder / "onnx"
+
+
+def _diff(scores: dict[str, Any], a: str, b: str) -> dict[str, float]:
+    return {k: round(scores[a][k] - scores[b][k], 2) for k in [*STEMS, "mean"]}
+
+
+def summarise_booster(scores: dict[str, Any], few: int, p: float, booster: str) -> dict[str, Any]:
+    """The booster's gain at each song count, and more songs with and without it."""
+    return {
+        f"booster_gain_{few}_songs": _diff(scores, run_name(few, p, booster), run_name(few, p)),
+        "booster_gain_all_songs": _diff(scores, run_name(0, p, booster), run_name(0, p)),
+        f"all_vs_{few}_songs": _diff(scores, run_name(0, p), run_name(few, p)),
+    }
 
 
 def summarise(scores: dict[str, Any], few: int, p: float) -> dict[str, Any]:
@@ -50,7 +75,7 @@ def summarise(scores: dict[str, Any], few: int, p: float) -> dict[str, Any]:
     songs at each p."""
 
     def diff(a: str, b: str) -> dict[str, float]:
-        return {k: round(scores[a][k] - scores[b][k], 2) for k in [*STEMS, "mean"]}
+        return _diff(scores, a, b)
 
     return {
         f"random_mix_gain_{few}_songs": diff(run_name(few, p), run_name(few, 0.0)),
@@ -61,7 +86,13 @@ def summarise(scores: dict[str, Any], few: int, p: float) -> dict[str, Any]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description="Random mixing (p = 0 vs p > 0) x few vs all songs, same budget.")
+    ap = argparse.ArgumentParser(description="Random mixing or the booster, x few vs all songs, same budget per run.")
+    ap.add_argument("--study", choices=["random-mix", "booster"], default="random-mix")
+    ap.add_argument("--arch", choices=["masknet", "bandnet"], default="masknet")
+    ap.add_argument("--booster", choices=["film", "concat"], default="film", help="the booster arms' injection")
+    ap.add_argument("--master", type=float, default=0.0, help="share of examples mastered (see train --master)")
+    ap.add_argument("--level", action="store_true", help="train at the runtime's input level (see train --level)")
+    ap.add_argument("--sets", default="test", help="evaluation sets, comma-separated (test,heldout,recorded)")
     ap.add_argument("--out", type=Path, default=Path("runs/sep-ablation"))
     ap.add_argument("--minutes", type=float, default=10.0, help="compute budget per run (see train --minutes)")
     ap.add_argument("--few", type=int, default=30, help="the 'few songs' arm: the first N training songs")
@@ -76,22 +107,35 @@ def main(argv: list[str] | None = None) -> int:
 
     from models.separator.evaluate import evaluate
 
-    arms = [(songs, p) for songs in (args.few, 0) for p in (0.0, args.p)]
-    models = {run_name(s, p): train_run(args.out, s, p, args) for s, p in arms}
+    if args.study == "booster" and args.arch != "bandnet":
+        raise SystemExit("the booster study needs --arch bandnet")
+    if args.study == "random-mix":
+        arms = [(songs, p, "") for songs in (args.few, 0) for p in (0.0, args.p)]
+    else:
+        arms = [(songs, args.p, b) for songs in (args.few, 0) for b in ("", args.booster)]
+    models = {run_name(s, p, b): train_run(args.out, s, p, args, b) for s, p, b in arms}
     if args.only_train:
         return 0
-    res = evaluate([str(m) for m in models.values()], sets=("test",), limit=args.limit, cache=args.data)
-    entry = res["sets"]["test"]
-    scores = {name: entry[str(path)] for name, path in models.items()}
-    report = {
+    sets = tuple(x.strip() for x in args.sets.split(",") if x.strip())
+    res = evaluate([str(m) for m in models.values()], sets=sets, limit=args.limit, cache=args.data)
+    report: dict[str, Any] = {
         "metric": res["metric"],
-        "test_songs": entry["songs"],
+        "study": args.study,
+        "arch": args.arch,
         "minutes_per_run": args.minutes,
         "loss": args.loss,
-        "runs": scores,
-        "mixture": entry["mixture"],
-        "effects": summarise(scores, args.few, args.p),
+        "sets": {},
     }
+    for name in sets:
+        entry = res["sets"][name]
+        scores = {run: entry[str(path)] for run, path in models.items()}
+        effects = (
+            summarise(scores, args.few, args.p)
+            if args.study == "random-mix"
+            else summarise_booster(scores, args.few, args.p, args.booster)
+        )
+        report["sets"][name] = {"songs": entry["songs"], "runs": scores, "mixture": entry["mixture"],
+                                "scaled mixture": entry["scaled mixture"], "effects": effects}  # fmt: skip
     text = json.dumps(report, indent=2)
     with atomic_path(args.out / "ablation.json") as tmp:
         tmp.write_text(text + "\n")

@@ -3,7 +3,14 @@
 With probability ``p`` an example is a *random mix*: each stem comes from its own randomly drawn song
 and offset, so the network sees combinations no song contains; otherwise all stems come from one song
 at one offset (a coherent mix). Each stem also gets a random gain and, half the time, swapped
-channels. ``p = 0`` is the usual coherent training."""
+channels. ``p = 0`` is the usual coherent training.
+
+Records are mastered, so (with ``master``) most examples are mastered here, after mixing: a bus
+compressor and limiter drive the mix to a drawn loudness (:mod:`models.data.production`), as a gain
+envelope applied to every stem so the stems still add up to the mix. With ``level_dbfs`` every example
+is then brought to the loudness the runtime feeds the network (``INPUT_RMS_DBFS``) within a random
++-``level_jitter_db``: training sees what inference sees, and the jitter covers the level spread that
+per-chunk normalisation leaves."""
 
 from __future__ import annotations
 
@@ -12,7 +19,9 @@ from pathlib import Path
 
 import numpy as np
 
+from models.data.production import draw_master, master_gain
 from models.data.recipe import STEMS
+from models.data.synth import SAMPLE_RATE
 
 
 class StemBank:
@@ -52,10 +61,16 @@ class RandomMixSampler:
         seed: int,
         gain_db: tuple[float, float] = (-6.0, 3.0),
         swap: bool = True,
+        master: float = 0.0,
+        master_lufs: tuple[float, float] = (-14.0, -8.0),
+        level_dbfs: float | None = None,
+        level_jitter_db: float = 6.0,
     ) -> None:
         self.bank, self.segment, self.p = bank, segment, float(p)
         self.rng = np.random.default_rng(seed)
         self.gain_db, self.swap = gain_db, swap
+        self.master, self.master_lufs = float(master), master_lufs
+        self.level_dbfs, self.level_jitter_db = level_dbfs, level_jitter_db
 
     def _clip(self, song: int, stem: int, start: int) -> np.ndarray:
         a = self.bank.arrays[song]
@@ -81,6 +96,18 @@ class RandomMixSampler:
                 x = x[::-1]
             stems[s, :, : x.shape[-1]] = x
         mix = stems.sum(0)
+        if self.master > 0 and self.rng.random() < self.master:
+            g = master_gain(mix, SAMPLE_RATE, draw_master(self.rng, self.master_lufs))
+            stems *= g
+            mix *= g
+        if self.level_dbfs is not None:
+            rms = float(np.sqrt(np.mean(mix**2)))
+            if rms > 1e-6:
+                j = self.level_jitter_db
+                k = np.float32(10 ** ((self.level_dbfs + self.rng.uniform(-j, j)) / 20) / rms)
+                stems *= k
+                mix *= k
+            return mix, stems
         peak = float(np.abs(mix).max())
         if peak > 1.0:
             stems /= peak

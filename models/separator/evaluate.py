@@ -1,8 +1,11 @@
 """``refrain eval separator``: whole-clip SDR per stem on rendered held-out songs, through the same
-file-to-file path as ``refrain separate``, beside the "mixture as estimate" baseline.
+file-to-file path as ``refrain separate``, beside two trivial baselines: the mixture as every stem's
+estimate, and the **best-scaled mixture** (each stem estimated as the mixture times the constant that
+minimises its error; a separator must beat it to have separated anything).
 
-Sets: ``test`` (test songs, training SoundFonts) and ``heldout`` (the same songs through the SoundFont
-kept out of training)."""
+Sets: ``test`` (test songs, training SoundFonts), ``heldout`` (the same songs through the SoundFont kept
+out of training) and ``recorded`` (the test songs with recorded drum kits and loops and sampled
+instruments kept out of training, sung vocals, mixed and mastered). Evaluation renders are mastered."""
 
 from __future__ import annotations
 
@@ -23,7 +26,7 @@ from models.separator.dataset import StemBank
 from models.separator.metrics import sdr_per_stem
 from models.separator.render import cache_dir
 
-SETS = ("test", "heldout")
+SETS = ("test", "heldout", "recorded")
 
 
 def _bank(root: Path, name: str, limit: int) -> StemBank:
@@ -32,7 +35,7 @@ def _bank(root: Path, name: str, limit: int) -> StemBank:
     except FileNotFoundError as exc:
         raise UserError(
             f"no rendered {name} songs in {root}: render them with 'python -m models.separator.render "
-            f"--sets test,heldout' (needs ../shared/data/pop909 and the SoundFonts in models/separator/CARD.md)"
+            f"--sets {name}' (needs ../shared/data/pop909 and the SoundFonts in models/separator/CARD.md)"
         ) from exc
 
 
@@ -52,12 +55,13 @@ def evaluate(
     result: dict[str, Any] = {"metric": "whole-clip SDR (dB), mean over songs", "sets": {}}
     for name in sets:
         bank = _bank(root, name, limit)
-        scores: dict[str, list[list[float]]] = {k: [] for k in ["mixture", *models]}
+        scores: dict[str, list[list[float]]] = {k: [] for k in ["mixture", "scaled mixture", *models]}
         with tempfile.TemporaryDirectory() as tmp:
             for i, sid in enumerate(bank.ids):
                 song = bank.song(i)
                 mix = song.sum(0)
                 scores["mixture"].append(sdr_per_stem(song, np.broadcast_to(mix, song.shape)))
+                scores["scaled mixture"].append(sdr_per_stem(song, best_scaled_mixture(song, mix)))
                 wav = Path(tmp) / "mix.wav"
                 write_audio(wav, mix, SAMPLE_RATE, "float")
                 for m, sep in seps.items():
@@ -77,8 +81,17 @@ def evaluate(
             entry[k] = {s: round(float(x), 2) for s, x in zip(STEMS, per, strict=True)} | {
                 "mean": round(float(per.mean()), 2)
             }
+        for m in models:
+            entry[m]["over scaled mixture"] = round(entry[m]["mean"] - entry["scaled mixture"]["mean"], 2)
         result["sets"][name] = entry
     return result
+
+
+def best_scaled_mixture(stems: np.ndarray, mix: np.ndarray) -> np.ndarray:
+    """(stems, channels, n): each stem's estimate as the mixture times its least-squares constant."""
+    mm = float(np.sum(mix.astype(np.float64) ** 2)) + 1e-12
+    alpha = [float(np.sum(s.astype(np.float64) * mix)) / mm for s in stems]
+    return np.stack([a * mix for a in alpha]).astype(np.float32)
 
 
 def run(a: argparse.Namespace) -> dict[str, Any]:

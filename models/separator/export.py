@@ -54,10 +54,22 @@ def export(ckpt_path: Path, out_dir: Path, name: str | None = None) -> dict[str,
             "valid_sdr": float(ts.get("best", float("nan"))),
         },
     }
-    example = (torch.rand(1, cfg.channels, cfg.bins, 64),)
-    check = (torch.rand(1, cfg.channels, cfg.bins, 150, generator=torch.Generator().manual_seed(1)) * 3,)
+    gen = torch.Generator().manual_seed(1)
+    example: tuple[torch.Tensor, ...] = (torch.rand(1, cfg.channels, cfg.bins, 64),)
+    check: tuple[torch.Tensor, ...] = (torch.rand(1, cfg.channels, cfg.bins, 150, generator=gen) * 3,)
     axes = {"mag": {0: "batch", 3: "frames"}, "masks": {0: "batch", 4: "frames"}}
-    return export_onnx(net, example, check, INPUTS, OUTPUTS, axes, out_dir, sidecar, 1e-4)
+    inputs = list(INPUTS)
+    if cfg.booster:
+        from models.features.basic_pitch import FEATURE_DIM
+        from models.separator.booster import BOOSTER_MODEL
+
+        example += (torch.rand(1, 64, FEATURE_DIM),)
+        check += (torch.rand(1, 150, FEATURE_DIM, generator=gen),)
+        axes["feats"] = {0: "batch", 1: "frames"}
+        inputs.append("feats")
+        sidecar["booster"] = {"model": BOOSTER_MODEL, "feature_dim": FEATURE_DIM, "injection": cfg.booster}
+        sidecar["input"] += "; feats: booster features (batch, frames, feature_dim) on the same frames"
+    return export_onnx(net, example, check, inputs, OUTPUTS, axes, out_dir, sidecar, 1e-4)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -25,13 +25,15 @@ HOP = 512
 
 @dataclass(frozen=True)
 class SeparatorConfig:
-    arch: str = "masknet"  # masknet or umx
+    arch: str = "masknet"  # masknet, bandnet or umx
     n_fft: int = N_FFT
     hop: int = HOP
     channels: int = 2
     hidden: int = 192
     layers: int = 2
     max_bin: int = 0  # umx: bins seen by the encoder (0: all)
+    booster: str = ""  # bandnet: "", "concat" or "film": basic-pitch features injected (models.features.inject)
+    booster_depths: int = 1  # bandnet: injection points (before each block, then before the decoder)
     stems: tuple[str, ...] = STEMS
     sample_rate: int = SAMPLE_RATE
 
@@ -98,6 +100,10 @@ class UmxBaseline(nn.Module):
 def build(cfg: SeparatorConfig) -> nn.Module:
     if cfg.arch == "masknet":
         return MaskNet(cfg)
+    if cfg.arch == "bandnet":
+        from models.separator.bandnet import BandNet
+
+        return BandNet(cfg)
     if cfg.arch == "umx":
         return UmxBaseline(cfg)
     raise ValueError(f"unknown separator architecture {cfg.arch!r}")

@@ -27,22 +27,34 @@ import numpy as np
 
 from engine.errors import UserError
 from engine.files import atomic_files
+from models.data.kits import play_kit, play_loop
 from models.data.parts import bass_notes, drum_notes
 from models.data.pop909 import Note, load_split, read_song
-from models.data.recipe import STEMS, StemRecipe, draw_recipe
-from models.data.synth import SAMPLE_RATE, Line, SynthPool, note_events, render_part, set_level, stem_eq
+from models.data.production import Master, StemFx, master_gain, process_stem
+from models.data.recipe import GUITARS, STEMS, StemRecipe, draw_recipe
+from models.data.synth import SAMPLE_RATE, Line, SynthPool, note_events, render_part, stem_eq
+from models.data.vocals import vocal_stem
 
-RENDER_VERSION = 2  # bump when the renderer's output changes; the cache folder is versioned by it
+RENDER_VERSION = 3  # bump when the renderer's output changes; the cache folder is versioned by it
 # v2: notes come from the one MIDI reader (engine.midi), which keeps overlapping notes of one pitch that v1 lost
+# v3: sung vocals, recorded kits and loops, more programs, per-stem production, mastered evaluation sets
 STEM_RMS = 0.06  # each stem's level before its drawn gain (-6..0 dB)
+SET_KINDS = {"train": "train", "valid": "train", "test": "train", "heldout": "heldout", "recorded": "recorded"}
+
+
+def _level(audio: np.ndarray, gain_db: float) -> float:
+    """The factor :func:`set_level` would apply (so parts of a stem can follow the same scaling)."""
+    now = float(np.sqrt(np.mean(audio**2)))
+    return STEM_RMS * 10 ** (gain_db / 20) / now if now > 1e-5 else 1.0
 
 
 def render_stems(
-    song_dir: Path, seed: int, seconds: float, heldout: bool, pool: SynthPool
+    song_dir: Path, seed: int, seconds: float, kind: str, pool: SynthPool, mastered: bool = False
 ) -> tuple[np.ndarray, StemRecipe]:
-    """Render one song excerpt to (4, 2, frames) float32 stems in ``STEMS`` order, and its recipe."""
+    """Render one song excerpt to (4, 2, frames) float32 stems in ``STEMS`` order, and its recipe.
+    ``kind``: see :func:`models.data.recipe.draw_recipe`; ``mastered`` applies the recipe's mastering."""
     parts = read_song(song_dir)
-    r = draw_recipe(song_dir.name, seed, parts, seconds, heldout)
+    r = draw_recipe(song_dir.name, seed, parts, seconds, kind, mastered)
     rng = np.random.default_rng([seed, 7, int(song_dir.name) if song_dir.name.isdigit() else 0])
     t0, t1 = r.start, r.start + seconds
     frames = round(seconds * SAMPLE_RATE)
@@ -54,22 +66,35 @@ def render_stems(
     out = np.zeros((len(STEMS), 2, frames), np.float32)
     for si, stem in enumerate(STEMS):
         mix = {"pan": r.pan[stem], "send": r.send[stem]}
-        if stem == "drums":
+        amp_part: np.ndarray | None = None
+        if stem == "drums" and r.drum_source == "loop":
+            audio = play_loop(r.drum_sample, parts.beats, t0, t1, SAMPLE_RATE, rng)
+        elif stem == "drums" and r.drum_source == "kit":
+            audio = play_kit(r.drum_sample, drum_notes(parts, r.drum_style, rng), t0, t1, SAMPLE_RATE, rng)
+        elif stem == "drums":
             ch = 9 if r.drum_preset[0] == 128 else 0
             events = note_events(drum_notes(parts, r.drum_style, rng), ch, t0, t1)
             lines = [Line(ch, *r.drum_preset, events, **mix, chorus=int(rng.integers(0, 30)))]
-            soundfont = r.drum_kit
+            audio = render_part(pool, r.drum_kit, lines, r.reverb, frames)
+        elif stem == "vocals" and r.vocal_source == "sung":
+            audio, _takes = vocal_stem(parts.melody, t0, t1, SAMPLE_RATE, rng)
         else:
-            lines = []
+            rendered = []
             for ch, (prog, notes) in enumerate(sources[stem]):
                 # voices and leads sit an octave up when the source part is low
                 shift = 12 if stem == "vocals" and notes and np.median([n.pitch for n in notes]) < 55 else 0
-                lines.append(Line(ch, 0, prog, note_events(notes, ch, t0, t1, shift), **mix))
-            for ln in lines:
-                ln.chorus = int(rng.integers(0, 30))
-            soundfont = r.soundfont
-        audio = stem_eq(render_part(pool, soundfont, lines, r.reverb, frames), r.eq[stem])
-        out[si] = set_level(audio, STEM_RMS, r.gain_db[stem])
+                line = Line(ch, 0, prog, note_events(notes, ch, t0, t1, shift), **mix, chorus=int(rng.integers(0, 30)))
+                rendered.append((prog, render_part(pool, r.soundfont, [line], r.reverb, frames)))
+            audio = np.sum([a for _, a in rendered], axis=0)
+            guitars = [a for prog, a in rendered if prog in GUITARS]
+            amp_part = np.sum(guitars, axis=0) if guitars else None
+        audio = stem_eq(audio, r.eq[stem])
+        factor = np.float32(_level(audio, r.gain_db[stem]))
+        if amp_part is not None:
+            amp_part = stem_eq(amp_part, r.eq[stem]) * factor
+        out[si] = process_stem(audio * factor, SAMPLE_RATE, StemFx(**r.fx[stem]), amp_part)
+    if r.master:
+        out *= master_gain(out.sum(0), SAMPLE_RATE, Master(**r.master))
     return out, r
 
 
@@ -91,10 +116,12 @@ def render_set(
     out: Path,
     seed: int,
     seconds: float,
-    heldout: bool = False,
+    kind: str = "train",
+    mastered: bool = False,
     progress: Callable[[int, int], None] | None = None,
 ) -> list[str]:
-    """Render songs into ``out`` (skipping ones already there); returns the ids rendered or cached."""
+    """Render songs into ``out`` (skipping ones already there); returns the ids rendered or cached.
+    ``kind`` and ``mastered``: see :func:`render_stems`."""
     out.mkdir(parents=True, exist_ok=True)
     pool = SynthPool()
     done: list[str] = []
@@ -106,7 +133,7 @@ def render_set(
                 if not song_dir.is_dir():
                     continue
                 try:
-                    stems, recipe = render_stems(song_dir, seed, seconds, heldout, pool)
+                    stems, recipe = render_stems(song_dir, seed, seconds, kind, pool, mastered)
                 except (UserError, ValueError, OSError) as exc:
                     print(f"skipping {sid}: {exc}", file=sys.stderr)
                     continue
@@ -138,7 +165,7 @@ def splits(pop909: Path, n_train: int, n_valid: int = 12, n_test: int = 24) -> d
     }
 
 
-SETS = ("train", "valid", "test", "heldout")  # heldout: the test songs through the held-out SoundFont
+SETS = ("train", "valid", "test", "heldout", "recorded")  # heldout, recorded: the test songs (see SET_KINDS)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -157,7 +184,7 @@ def main(argv: list[str] | None = None) -> int:
     root = cache_dir(args.out)
     ids = splits(args.pop909, args.train)
     for name in args.sets.split(","):
-        song_ids = ids["test" if name == "heldout" else name]
+        song_ids = ids["test" if name in ("heldout", "recorded") else name]
         bar = tqdm(total=len(song_ids), desc=name, file=sys.stderr)
 
         def tick(k: int, n: int, bar: Any = bar) -> None:
@@ -169,7 +196,8 @@ def main(argv: list[str] | None = None) -> int:
             root / name,
             args.seed,
             args.seconds,
-            heldout=name == "heldout",
+            kind=SET_KINDS[name],
+            mastered=name != "train",
             progress=tick,
         )
         bar.close()

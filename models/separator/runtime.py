@@ -10,7 +10,8 @@ mixtures it was trained on), and its masks are applied to the chunk as it came. 
 longer changes what is separated, and the stems of a scaled file are exactly the scaled stems.
 
 A model is a folder with ``model.onnx`` (input ``mag`` (batch, 2, bins, frames) magnitudes, output
-``masks`` (batch, stems, 2, bins, frames)) and ``model.json`` with ``format`` ``refrain-separator-masks``,
+``masks`` (batch, stems, 2, bins, frames); a boosted model also takes ``feats``, basic-pitch's features of
+the chunk, :mod:`models.separator.booster`) and ``model.json`` with ``format`` ``refrain-separator-masks``,
 ``sample_rate``, ``n_fft``, ``hop``, ``stems`` and ``sha256``; any model exported that way loads here."""
 
 from __future__ import annotations
@@ -72,6 +73,11 @@ class Separator:
         self.sample_rate = self.info.sample_rate
         self.sources = self.info.stems
         self.input_rms = 10 ** (float(m.get("input_rms_dbfs", INPUT_RMS_DBFS)) / 20)
+        self.booster = None
+        if "feats" in self.model.input_names:  # a boosted model: basic-pitch features of each chunk
+            from models.separator.booster import load_booster
+
+            self.booster = load_booster(threads or (os.cpu_count() or 1))
 
     @property
     def stems(self) -> tuple[str, ...]:
@@ -93,7 +99,13 @@ class Separator:
         net_in = spec[:2] if x.shape[0] == 2 else np.repeat(stft(x.mean(0, keepdims=True), n_fft, hop), 2, 0)
         gain = min(self.input_rms / max(float(np.sqrt(np.mean(np.square(x[:, :n])))), 1e-12), 10 ** (MAX_GAIN_DB / 20))
         mag = (np.abs(net_in) * gain)[None].astype(np.float32)
-        masks = self.model.predict({"mag": mag})["masks"][0]  # (s, 2, f, t)
+        feeds = {"mag": mag}
+        if self.booster is not None:
+            from models.separator.booster import booster_features
+
+            feats = booster_features(self.booster, x * np.float32(gain), self.sample_rate, hop)
+            feeds["feats"] = feats[None, : mag.shape[-1]]
+        masks = self.model.predict(feeds)["masks"][0]  # (s, 2, f, t)
         if x.shape[0] != 2:
             masks = masks.mean(1, keepdims=True)  # one mask per stem for every channel
         return spec, masks, n

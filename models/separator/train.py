@@ -20,17 +20,31 @@ from torch import nn
 
 from models.data.recipe import STEMS
 from models.data.synth import SAMPLE_RATE
+from models.features.basic_pitch import BasicPitch
 from models.platform.distributed import finish_run, setup_run
 from models.platform.stft import istft_torch, stft_torch
 from models.platform.training import LoopSettings, TrainLoop, add_loop_arguments
+from models.separator.booster import batch_features, booster_features, load_booster
 from models.separator.dataset import RandomMixSampler, StemBank
 from models.separator.metrics import sdr_per_stem
 from models.separator.model import SeparatorConfig, build
 from models.separator.render import cache_dir
+from models.separator.runtime import INPUT_RMS_DBFS
+
+
+def masks_of(net: nn.Module, mag: torch.Tensor, feats: torch.Tensor | None) -> torch.Tensor:
+    """The network's masks, with booster features when it takes them."""
+    out: torch.Tensor = net(mag) if feats is None else net(mag, feats)
+    return out
 
 
 def spec_loss(
-    net: nn.Module, mix: torch.Tensor, stems: torch.Tensor, cfg: SeparatorConfig, kind: str = "l1"
+    net: nn.Module,
+    mix: torch.Tensor,
+    stems: torch.Tensor,
+    cfg: SeparatorConfig,
+    kind: str = "l1",
+    feats: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """Loss between the masked mixture STFT and each stem's STFT.
 
@@ -41,7 +55,7 @@ def spec_loss(
     estimate well below the mixture."""
     x = stft_torch(mix, cfg.n_fft, cfg.hop)  # (b, 2, f, t)
     y = stft_torch(stems, cfg.n_fft, cfg.hop)  # (b, s, 2, f, t)
-    masks = net(x.abs())
+    masks = masks_of(net, x.abs(), feats)
     est = masks * x.unsqueeze(1)
     if kind == "l1":
         loss: torch.Tensor = (est.real - y.real).abs().mean() + (est.imag - y.imag).abs().mean()
@@ -56,20 +70,29 @@ def spec_loss(
 
 
 @torch.no_grad()
-def separate_clip(net: nn.Module, mix: np.ndarray, cfg: SeparatorConfig) -> np.ndarray:
-    """(2, n) -> (stems, 2, n) in one pass (validation clips are short)."""
-    x = stft_torch(torch.from_numpy(mix).unsqueeze(0), cfg.n_fft, cfg.hop)
-    est = net(x.abs()) * x.unsqueeze(1)
-    return istft_torch(est, cfg.n_fft, cfg.hop, mix.shape[-1])[0].numpy()
+def separate_clip(
+    net: nn.Module, mix: np.ndarray, cfg: SeparatorConfig, booster: BasicPitch | None = None
+) -> np.ndarray:
+    """(2, n) -> (stems, 2, n) in one pass (validation clips are short), at the runtime's input level."""
+    rms = float(np.sqrt(np.mean(mix**2)))
+    gain = np.float32(10 ** (INPUT_RMS_DBFS / 20) / rms) if rms > 1e-6 else np.float32(1.0)
+    x = stft_torch(torch.from_numpy(mix * gain).unsqueeze(0), cfg.n_fft, cfg.hop)
+    feats = None
+    if booster is not None:
+        feats = torch.from_numpy(booster_features(booster, mix * gain, cfg.sample_rate, cfg.hop)).unsqueeze(0)
+    est = masks_of(net, x.abs(), feats) * x.unsqueeze(1)
+    return istft_torch(est, cfg.n_fft, cfg.hop, mix.shape[-1])[0].numpy() / gain
 
 
-def validate(net: nn.Module, bank: StemBank, cfg: SeparatorConfig) -> dict[str, float]:
+def validate(
+    net: nn.Module, bank: StemBank, cfg: SeparatorConfig, booster: BasicPitch | None = None
+) -> dict[str, float]:
     """Mean whole-clip SDR per stem over the validation songs."""
     net.eval()
     scores = []
     for i in range(len(bank)):
         song = bank.song(i)
-        scores.append(sdr_per_stem(song, separate_clip(net, song.sum(0), cfg)))
+        scores.append(sdr_per_stem(song, separate_clip(net, song.sum(0), cfg, booster)))
     net.train()
     per = np.mean(np.array(scores), 0)
     return {s: float(v) for s, v in zip(cfg.stems, per, strict=True)} | {"mean": float(per.mean())}
@@ -77,25 +100,37 @@ def validate(net: nn.Module, bank: StemBank, cfg: SeparatorConfig) -> dict[str, 
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description="Train the stem separator (MaskNet) or the Open-Unmix baseline.")
-    ap.add_argument("--arch", choices=["masknet", "umx"], default="masknet")
+    ap.add_argument("--arch", choices=["masknet", "bandnet", "umx"], default="masknet")
     ap.add_argument("--data", type=Path, default=None, help="render cache (default: models.separator.render.cache_dir)")
     ap.add_argument("--songs", type=int, default=0, help="use only the first N training songs (0: all)")
     ap.add_argument("--p", type=float, default=0.5, help="probability of a random (cross-song) mix")
-    ap.add_argument("--hidden", type=int, default=0, help="default: 192 (masknet), 512 (umx)")
+    ap.add_argument("--hidden", type=int, default=0, help="default: 192 (masknet), 64 (bandnet), 512 (umx)")
     ap.add_argument("--layers", type=int, default=2)
     ap.add_argument("--batch", type=int, default=8)
     ap.add_argument("--segment", type=float, default=3.0, help="seconds per example")
     ap.add_argument("--lr", type=float, default=1e-3)
     ap.add_argument("--loss", choices=["l1", "sdr"], default="l1", help="l1 on the STFT, or per-stem negative SDR")
     ap.add_argument("--valid-songs", type=int, default=12)
+    ap.add_argument("--master", type=float, default=0.0, help="share of examples mastered in the sampler (0..1)")
+    ap.add_argument("--level", action="store_true", help="bring each example to the runtime's input loudness (+-6 dB)")
     add_loop_arguments(ap, updates=100000, valid_every=200, cpu_clock=True)
     args = ap.parse_args(argv)
 
     run = setup_run(args.threads, args.seed)
 
     root = cache_dir(args.data)
-    hidden = args.hidden or (512 if args.arch == "umx" else 192)
-    cfg = SeparatorConfig(arch=args.arch, hidden=hidden, layers=args.layers, max_bin=743 if args.arch == "umx" else 0)
+    hidden = args.hidden or {"umx": 512, "bandnet": 64}.get(args.arch, 192)
+    if args.booster and args.arch != "bandnet":
+        raise SystemExit("--booster needs --arch bandnet")
+    cfg = SeparatorConfig(
+        arch=args.arch,
+        hidden=hidden,
+        layers=args.layers,
+        max_bin=743 if args.arch == "umx" else 0,
+        booster=args.booster,
+        booster_depths=args.booster_depths,
+    )
+    booster = load_booster(1) if args.booster else None
     train_bank = StemBank(root / "train", limit=args.songs)
     valid_bank = StemBank(root / "valid", limit=args.valid_songs)
     net = build(cfg).to(run.device)
@@ -110,7 +145,12 @@ def main(argv: list[str] | None = None) -> int:
     }
     loop = TrainLoop(run, net, opt, settings, meta)
     sampler = RandomMixSampler(
-        train_bank, round(args.segment * SAMPLE_RATE), args.p, seed=args.seed * 1000 + run.rank + loop.step
+        train_bank,
+        round(args.segment * SAMPLE_RATE),
+        args.p,
+        seed=args.seed * 1000 + run.rank + loop.step,
+        master=args.master,
+        level_dbfs=INPUT_RMS_DBFS if args.level else None,
     )
 
     def lr_at(_step: int, frac: float) -> float:
@@ -121,12 +161,15 @@ def main(argv: list[str] | None = None) -> int:
     def loss(model: nn.Module, _step: int) -> torch.Tensor:
         mix, stems = sampler.batch(args.batch)
         x, y = torch.from_numpy(mix).to(run.device), torch.from_numpy(stems).to(run.device)
-        return spec_loss(model, x, y, cfg, args.loss)
+        feats = None
+        if booster is not None:
+            feats = torch.from_numpy(batch_features(booster, mix, SAMPLE_RATE, cfg.hop)).to(run.device)
+        return spec_loss(model, x, y, cfg, args.loss, feats)
 
     def describe(score: float, v: dict[str, Any]) -> str:
         return "valid SDR " + " ".join(f"{s} {v[s]:.2f}" for s in STEMS) + f" mean {score:.2f}"
 
-    loop.fit(loss, lambda model: _score(validate(model, valid_bank, cfg)), lr_at, describe)
+    loop.fit(loss, lambda model: _score(validate(model, valid_bank, cfg, booster)), lr_at, describe)
     finish_run(run)
     return 0
 

@@ -3,6 +3,7 @@ counts, stems adding up, all-or-nothing writes, cancel), bad input, random mixin
 
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
 
 import numpy as np
@@ -229,3 +230,64 @@ def test_bring_your_own_model_with_other_rate_stft_and_stems(tmp_path: Path) -> 
     (tmp_path / "byo" / "model.json").write_text("{}")
     with pytest.raises(UserError, match=r"sidecar|sha256|model\.json"):
         Separator(tmp_path / "byo")
+
+
+def test_bandnet_bands_export_and_mixture_consistency(tmp_path: Path) -> None:
+    """BandNet's bands tile the spectrum (finer in the bass), its masks add up to one, and its ONNX export
+    agrees with torch on another length than it was traced with (the export checks that itself)."""
+    import torch
+
+    from models.platform.checkpoint import save_checkpoint
+    from models.platform.onnx import OnnxModel
+    from models.separator.bandnet import BINS, PADDED_BINS, band_edges
+    from models.separator.export import export
+    from models.separator.model import SeparatorConfig, build
+
+    edges = band_edges()
+    assert edges[0][0] == 0 and edges[-1][1] == PADDED_BINS >= BINS
+    assert all(a[1] == b[0] for a, b in itertools.pairwise(edges))
+    widths = [hi - lo for lo, hi in edges]
+    assert widths == sorted(widths) and widths[0] * 21.5 < 50  # under 50 Hz wide at the bottom
+    torch.manual_seed(0)
+    cfg = SeparatorConfig(arch="bandnet", hidden=8, layers=1)
+    net = build(cfg).eval()
+    mag = torch.rand(1, 2, BINS, 37)
+    with torch.no_grad():
+        masks = net(mag)
+    assert masks.shape == (1, 4, 2, BINS, 37)
+    torch.testing.assert_close(masks.sum(1), torch.ones(1, 2, BINS, 37))
+    ck = tmp_path / "band.pt"
+    save_checkpoint(ck, "separator-bandnet", {"config": cfg.to_dict()}, net.state_dict(), {"step": 1, "best": 0.0})
+    export(ck, tmp_path / "band")
+    onnx_masks = OnnxModel(tmp_path / "band").predict({"mag": mag.numpy()})["masks"]
+    np.testing.assert_allclose(onnx_masks, masks.numpy(), atol=1e-4)
+    with pytest.raises(ValueError, match="n_fft 2048"):
+        build(SeparatorConfig(arch="bandnet", n_fft=1024, hidden=8, layers=1))
+
+
+@pytest.mark.parametrize("mode", ["film", "concat"])
+def test_boosted_bandnet_exports_and_separates(tmp_path: Path, mode: str) -> None:
+    """A BandNet with basic-pitch features injected: FiLM starts as the identity, the export takes the
+    features as a second input (agreement checked by the export), and the runtime computes them per chunk."""
+    from models.features.inject import FeatureInjection
+    from models.platform.checkpoint import save_checkpoint
+    from models.separator.export import export
+
+    torch.manual_seed(0)
+    z, f = torch.rand(2, 3, 5, 8), torch.rand(2, 5, 16)
+    if mode == "film":
+        torch.testing.assert_close(FeatureInjection(16, 8, "film")(z, f), z)
+    cfg = SeparatorConfig(arch="bandnet", hidden=8, layers=1, booster=mode, booster_depths=2)
+    net = build(cfg).eval()
+    with pytest.raises(ValueError, match="booster"):
+        net(torch.rand(1, 2, 1025, 10))
+    ck = tmp_path / "b.pt"
+    save_checkpoint(ck, "separator-bandnet", {"config": cfg.to_dict()}, net.state_dict(), {"step": 1, "best": 0.0})
+    side = export(ck, tmp_path / "boosted")
+    assert side["booster"]["model"] == "basic-pitch"
+    sep = Separator(tmp_path / "boosted", threads=1)
+    assert sep.booster is not None
+    x = np.random.default_rng(0).standard_normal((2, 44100)).astype(np.float32) * 0.1
+    stems = sep.separate_chunk(x)
+    assert stems.shape == (4, 2, 44100)
+    np.testing.assert_allclose(stems.sum(0), x, atol=1e-4)
