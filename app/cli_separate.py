@@ -53,8 +53,8 @@ def add_transcribe_command(sub: argparse._SubParsersAction[argparse.ArgumentPars
     p.add_argument("--out", required=True, metavar="OUT.mid", help="MIDI file to write")
     p.add_argument("--program", type=int, default=0, help="GM program of the MIDI track (0-127, default 0)")
     p.add_argument("--tempo", type=float, default=None, help="BPM for the file (default: estimated from the audio)")
-    p.add_argument("--onset-threshold", type=float, default=0.5, help="0-1; higher: fewer, surer notes")
-    p.add_argument("--frame-threshold", type=float, default=0.3, help="0-1; higher: shorter notes")
+    p.add_argument("--onset-threshold", type=float, default=0.6, help="0-1; higher: fewer, surer notes")
+    p.add_argument("--frame-threshold", type=float, default=0.4, help="0-1; higher: shorter notes")
     p.add_argument("--min-note-ms", type=float, default=60.0, help="drop notes shorter than this")
     p.set_defaults(func=cmd_transcribe)
 

@@ -2,11 +2,11 @@
 
 The model reads 2 s windows of mono 22,050 Hz audio (43,844 samples) and writes 172 frames per window at
 86.13 frames per second (a 256-sample hop), the same frame rate as the separator's STFT (512 samples at
-44.1 kHz). Windows overlap by 30 frames and half the overlap is dropped on each side. Unlike basic-pitch's
-own inference (which advances windows by 36,164 samples, 141.3 frames, but keeps 142 frames per window,
-so its frames drift late by 0.7 frame per window: 50 ms after 10 s), windows here advance by exactly the
-142 frames they keep, so frame k is at k x 256 samples all through a file. Memory is bounded by
-``batch`` windows, whatever the file's length."""
+44.1 kHz). Windows overlap by 30 frames and half the overlap is dropped on each side. basic-pitch's own
+inference advances windows by 36,164 samples (141.3 frames) but keeps 142 frames per window, so its raw
+frames drift late by 8.5 ms per window and it corrects note times afterwards; windows here advance by
+exactly the 142 frames they keep, so frame k is at k x 256 samples all through a file, as features on
+another model's frame grid need. Memory is bounded by ``batch`` windows, whatever the file's length."""
 
 from __future__ import annotations
 

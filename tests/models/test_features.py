@@ -39,8 +39,8 @@ def test_shipped_and_registered() -> None:
 
 
 def test_frames_cover_the_signal_without_drift(model: BasicPitch) -> None:
-    # a note 10 s in (five windows later) must be found where it is: basic-pitch's own windowing drifts
-    # about 50 ms by then
+    # a note 10 s in (five windows later) must be found where it is: with basic-pitch's own window hop the
+    # raw frames are about 40 ms late by then
     rate = RATE
     audio = np.zeros(int(12 * rate), np.float32)
     note = tones([69], 0.6, rate)
