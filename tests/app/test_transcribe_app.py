@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from app.main_window import MainWindow
@@ -11,11 +12,13 @@ from engine.errors import UserError
 from engine.midi import read_midi_file
 from tests.app.conftest import wait_jobs
 from tests.app.test_app_window import load
-from tests.engine.conftest import tone, write_wav
+from tests.engine.conftest import write_wav
+from tests.models.test_features import tones
 
 
 def test_transcribe_lane_adds_a_midi_lane_and_undoes(qtbot, window: MainWindow, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
-    wav = write_wav(tmp_path / "line.wav", tone(2.0, freq=440.0))  # A4, struck every half second
+    line = tones([69, 72, 76, 71], 0.5)  # A4 C5 E5 B4, half a second each
+    wav = write_wav(tmp_path / "line.wav", np.stack([line, line]))
     load(qtbot, window, wav)
     s = window.session
     assert "Transcribe to MIDI" in [a.text() for a in window.build_lane_menu(0).actions()]
@@ -26,8 +29,7 @@ def test_transcribe_lane_adds_a_midi_lane_and_undoes(qtbot, window: MainWindow, 
     clip = s.project.tracks[1].clips[0]
     assert clip.is_midi and not clip.follow_tempo  # stays on the audio whatever the project tempo
     notes = [n for ns in read_midi_file(clip.path).track_notes().values() for n in ns]
-    assert notes and {n.pitch for n in notes} == {69}
-    assert [round(n.start * 2) / 2 for n in notes] == [0.0, 0.5, 1.0, 1.5]
+    assert [(n.pitch, round(n.start * 2) / 2) for n in notes] == [(69, 0.0), (72, 0.5), (76, 1.0), (71, 1.5)]
     assert len(s.bridge.engine.graph.tracks) == 2  # type: ignore[union-attr]
     s.undo.undo()
     assert [t.name for t in s.project.tracks] == ["line"]

@@ -189,15 +189,17 @@ def test_cli_separate(tiny_separator: Path, tmp_path: Path) -> None:
     )
 
 
-def test_shipped_separator_matches_its_checkpoint() -> None:
-    """The shipped ONNX model loads (checksum, sidecar) and agrees with the committed checkpoint."""
+@pytest.mark.parametrize("name", ["separator", "separator-fast"])
+def test_shipped_separator_matches_its_checkpoint(name: str) -> None:
+    """Each shipped ONNX model loads (checksum, sidecar) and agrees with its committed checkpoint."""
     from models.platform.onnx import ASSETS
     from models.separator.export import load_net
 
-    sep = Separator("separator")
+    sep = Separator(name)
     assert sep.stems == STEMS and sep.info.sample_rate == 44100
-    assert (ASSETS / "separator" / "model.onnx").stat().st_size < 50 * 2**20
-    net, cfg, _ = load_net(Path(__file__).resolve().parents[2] / "checkpoints" / "separator" / "masknet.pt")
+    assert (ASSETS / name / "model.onnx").stat().st_size < 50 * 2**20
+    arch = sep.model.meta["config"]["arch"]
+    net, cfg, _ = load_net(Path(__file__).resolve().parents[2] / "checkpoints" / "separator" / f"{arch}.pt")
     x = torch.rand(1, 2, cfg.bins, 40, generator=torch.Generator().manual_seed(3)) * 2
     with torch.no_grad():
         ref = net(x).numpy()
