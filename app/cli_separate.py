@@ -82,5 +82,6 @@ def cmd_transcribe(a: argparse.Namespace) -> int:
         )
     finally:
         bar.done()
-    print(f"{a.out}\t{len(t.notes)} notes\t{t.tempo_bpm:.1f} BPM\t{t.seconds:.1f} s")
+    notes = f"{len(t.notes)} note" + ("" if len(t.notes) == 1 else "s")
+    print(f"{a.out}\t{notes}\t{t.tempo_bpm:.1f} BPM\t{t.seconds:.1f} s")
     return 0

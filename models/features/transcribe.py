@@ -117,13 +117,16 @@ def frame_loudness(mono: np.ndarray, frames: int) -> np.ndarray:
 
 
 def estimate_tempo(mono: np.ndarray) -> float:
-    """Tempo in BPM from librosa's beat tracker (120 when it finds no beat), kept within 60..200."""
+    """Tempo in BPM from librosa's beat tracker: the median interval of the beats it places (its global
+    tempo estimate is quantised, 117.5 for a metronomic 120); 120 when it finds no beat; within 60..200."""
     import librosa
 
     if len(mono) < RATE:
         return 120.0
-    tempo, _beats = librosa.beat.beat_track(y=mono, sr=RATE)
+    tempo, beats = librosa.beat.beat_track(y=mono, sr=RATE, units="time")
     bpm = float(np.atleast_1d(tempo)[0])
+    if len(beats) >= 3:
+        bpm = 60.0 / float(np.median(np.diff(beats)))
     if not np.isfinite(bpm) or bpm <= 0:
         return 120.0
     while bpm < 60:
@@ -183,8 +186,8 @@ def write_transcription(t: Transcription, path: str | os.PathLike[str], program:
         kind = "note_on" if order == 1 else "note_off"
         tr.append(mido.Message(kind, channel=0, note=pitch, velocity=vel, time=tick - now))
         now = tick
-    tr.append(mido.MetaMessage("end_of_track", time=0))
-    mid.tracks.append(tr)
+    tr.append(mido.MetaMessage("end_of_track", time=max(0, round(t.seconds * ticks_per_second) - now)))
+    mid.tracks.append(tr)  # the track lasts as long as the audio, silent tail included
     with atomic_path(path) as tmp:
         mid.save(tmp)
 
@@ -207,8 +210,12 @@ def transcribe_file(
 
     if str(dst).lower().endswith((".wav", ".flac", ".mp3")):
         raise UserError(f"{dst}: the transcription is MIDI; name the output .mid")
-    if not 0 < onset_threshold < 1 or not 0 < frame_threshold < 1:
-        raise UserError("thresholds must lie between 0 and 1")
+    if not 0 < onset_threshold < 1:
+        raise UserError(f"the onset threshold must lie between 0 and 1, not {onset_threshold}")
+    if not 0 < frame_threshold < 1:
+        raise UserError(f"the frame threshold must lie between 0 and 1, not {frame_threshold}")
+    if min_note_ms < 0:
+        raise UserError(f"the shortest note must be 0 ms or more, not {min_note_ms}")
     audio, rate = read_audio(src, RATE, max_channels=None)
     model = load_model(model_name, "features")
     t = transcribe(audio, rate, model, onset_threshold, frame_threshold, min_note_ms, tempo_bpm, progress, cancelled)

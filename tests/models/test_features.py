@@ -92,6 +92,16 @@ def test_decode_rules() -> None:
     assert quiet[1].velocity < quiet[0].velocity  # the quiet passage plays quietly
 
 
+def test_tempo_of_a_metronomic_line_and_midi_length(tmp_path: Path, model: BasicPitch) -> None:
+    import mido
+
+    line = tones([60, 62, 64, 65, 67, 69, 71, 72] * 2, 0.4, rate=RATE, gap=0.1)  # a note every 0.5 s: 120 BPM
+    t = transcribe(line, RATE, model)
+    assert abs(t.tempo_bpm - 120) < 1.0
+    write_transcription(t, tmp_path / "m.mid")
+    assert abs(mido.MidiFile(tmp_path / "m.mid").length - len(line) / RATE) < 0.01  # as long as the audio
+
+
 def test_midi_round_trip(tmp_path: Path, model: BasicPitch) -> None:
     from engine.midi import read_midi_file
 
