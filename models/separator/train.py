@@ -113,6 +113,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--valid-songs", type=int, default=12)
     ap.add_argument("--master", type=float, default=0.0, help="share of examples mastered in the sampler (0..1)")
     ap.add_argument("--level", action="store_true", help="bring each example to the runtime's input loudness (+-6 dB)")
+    ap.add_argument("--booster", choices=["", "concat", "film"], default="", help="bandnet: basic-pitch features in")
+    ap.add_argument("--booster-depths", type=int, default=1, help="bandnet: injection points (1..layers+1)")
     add_loop_arguments(ap, updates=100000, valid_every=200, cpu_clock=True)
     args = ap.parse_args(argv)
 

@@ -293,3 +293,25 @@ def test_boosted_bandnet_exports_and_separates(tmp_path: Path, mode: str) -> Non
     stems = sep.separate_chunk(x)
     assert stems.shape == (4, 2, 44100)
     np.testing.assert_allclose(stems.sum(0), x, atol=1e-4)
+
+
+def test_train_cli_with_booster_runs_and_resumes(tmp_path: Path) -> None:
+    """Two updates of a boosted BandNet through the training command on a tiny render cache, then one
+    more with --resume: the arguments, the sampler (mastering, level), the features and the loop agree."""
+    from models.platform.checkpoint import load_checkpoint
+    from models.separator.render import RENDER_VERSION
+    from models.separator.train import main as train
+
+    rng = np.random.default_rng(0)
+    for name in ("train", "valid"):
+        folder = tmp_path / f"v{RENDER_VERSION}" / name
+        folder.mkdir(parents=True)
+        for k in range(2):
+            np.save(folder / f"{k:03d}.npy", (rng.standard_normal((4, 2, 44100 * 2)) * 2000).astype(np.int16))
+    args = ["--arch", "bandnet", "--hidden", "8", "--layers", "1", "--booster", "film", "--loss", "sdr",
+            "--master", "1", "--level", "--segment", "1", "--batch", "2", "--data", str(tmp_path),
+            "--valid-songs", "1", "--valid-every", "2", "--threads", "1", "--out", str(tmp_path / "run")]  # fmt: skip
+    assert train([*args, "--updates", "2"]) == 0
+    assert train([*args, "--updates", "3", "--resume"]) == 0
+    ck = load_checkpoint(tmp_path / "run" / "last.pt")
+    assert ck["train_state"]["step"] == 3 and ck["args"]["config"]["booster"] == "film"
