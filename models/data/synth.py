@@ -120,10 +120,8 @@ def render_part(
     return render_events(synth, events, frames, SAMPLE_RATE)
 
 
-def set_level(audio: np.ndarray, rms: float, gain_db: float) -> np.ndarray:
-    """Scale to ``rms`` times ``gain_db``: stems balance by level, not by how loud a SoundFont preset is.
-    Silence stays silent."""
+def level_factor(audio: np.ndarray, rms: float, gain_db: float) -> float:
+    """The factor that brings ``audio`` to ``rms`` times ``gain_db``: stems balance by level, not by how
+    loud a SoundFont preset is. 1 for silence, which stays silent. Parts of one stem scale by the same factor."""
     now = float(np.sqrt(np.mean(audio**2)))
-    if now > 1e-5:
-        audio = audio * np.float32(rms * 10 ** (gain_db / 20) / now)
-    return audio
+    return rms * 10 ** (gain_db / 20) / now if now > 1e-5 else 1.0

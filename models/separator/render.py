@@ -32,7 +32,7 @@ from models.data.parts import bass_notes, drum_notes
 from models.data.pop909 import Note, load_split, read_song
 from models.data.production import Master, StemFx, master_gain, process_stem
 from models.data.recipe import GUITARS, STEMS, StemRecipe, draw_recipe
-from models.data.synth import SAMPLE_RATE, Line, SynthPool, note_events, render_part, stem_eq
+from models.data.synth import SAMPLE_RATE, Line, SynthPool, level_factor, note_events, render_part, stem_eq
 from models.data.vocals import vocal_stem
 
 RENDER_VERSION = 3  # bump when the renderer's output changes; the cache folder is versioned by it
@@ -40,12 +40,6 @@ RENDER_VERSION = 3  # bump when the renderer's output changes; the cache folder 
 # v3: sung vocals, recorded kits and loops, more programs, per-stem production, mastered evaluation sets
 STEM_RMS = 0.06  # each stem's level before its drawn gain (-6..0 dB)
 SET_KINDS = {"train": "train", "valid": "train", "test": "train", "heldout": "heldout", "recorded": "recorded"}
-
-
-def _level(audio: np.ndarray, gain_db: float) -> float:
-    """The factor :func:`set_level` would apply (so parts of a stem can follow the same scaling)."""
-    now = float(np.sqrt(np.mean(audio**2)))
-    return STEM_RMS * 10 ** (gain_db / 20) / now if now > 1e-5 else 1.0
 
 
 def render_stems(
@@ -89,7 +83,7 @@ def render_stems(
             guitars = [a for prog, a in rendered if prog in GUITARS]
             amp_part = np.sum(guitars, axis=0) if guitars else None
         audio = stem_eq(audio, r.eq[stem])
-        factor = np.float32(_level(audio, r.gain_db[stem]))
+        factor = np.float32(level_factor(audio, STEM_RMS, r.gain_db[stem]))
         if amp_part is not None:
             amp_part = stem_eq(amp_part, r.eq[stem]) * factor
         out[si] = process_stem(audio * factor, SAMPLE_RATE, StemFx(**r.fx[stem]), amp_part)
