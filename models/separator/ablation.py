@@ -4,7 +4,11 @@ run is exported and scored through the app's own separation path on every evalua
 * ``--study random-mix``: the random-mixing experiment of Jeon et al. (arXiv 2402.18407): p = 0 (coherent
   mixes only) against p > 0 (random cross-song mixes);
 * ``--study booster``: the SoniDo booster (Liao et al., arXiv 2411.01135): BandNet without and with
-  basic-pitch's features injected (``--booster film`` or ``concat``), at p > 0.
+  basic-pitch's features injected (``--booster film`` or ``concat``), at p > 0;
+* ``--study arch``: BandNet, MaskNet and Open-Unmix at the same budget on all songs, at p > 0.
+
+All studies share run names, so one ``--out`` folder serves them all and a run two studies need is trained
+once. ``--runs a,b --only-train`` trains a subset, so two processes can share the arms of one folder.
 
     python -m models.separator.ablation --out runs/sep-ablation --minutes 10 --few 30
     python -m models.separator.ablation --study booster --arch bandnet --few 24 --minutes 60 --out runs/sep-booster
@@ -22,27 +26,31 @@ from typing import Any
 from engine.files import atomic_path
 from models.data.recipe import STEMS
 
-
-def run_name(songs: int, p: float, booster: str = "") -> str:
-    return f"songs{songs or 'all'}-p{p:g}" + (f"-{booster}" if booster else "")
+ARCHS = ("bandnet", "masknet", "umx")
 
 
-def train_run(out: Path, songs: int, p: float, args: argparse.Namespace, booster: str = "") -> Path:
+def run_name(songs: int, p: float, booster: str = "", arch: str = "") -> str:
+    """The arm's folder name; ``arch`` is named only where it differs from the study's ``--arch``."""
+    return f"songs{songs or 'all'}-p{p:g}" + "".join(f"-{x}" for x in (booster, arch) if x)
+
+
+def train_run(out: Path, songs: int, p: float, args: argparse.Namespace, booster: str = "", arch: str = "") -> Path:
     """Train one arm to its budget (resuming a cut-off run); returns its exported model folder."""
     from models.separator.export import export
     from models.separator.train import main as train
 
-    name = run_name(songs, p, booster)
+    name = run_name(songs, p, booster, arch)
+    arch = arch or args.arch
     folder = out / name
     done = folder / "done.json"
     if not done.exists():
         argv = [
             "--out", str(folder), "--songs", str(songs), "--p", str(p), "--loss", args.loss,
             "--minutes", str(args.minutes), "--threads", str(args.threads), "--seed", str(args.seed),
-            "--valid-every", "100000", "--valid-songs", "6", "--resume", "--arch", args.arch,
+            "--valid-every", "100000", "--valid-songs", "6", "--resume", "--arch", arch,
             "--master", str(args.master),
         ]  # fmt: skip
-        if args.arch == "bandnet":
+        if arch == "bandnet":
             argv += ["--hidden", "64", "--layers", "1"]
         if args.level:
             argv.append("--level")
@@ -53,7 +61,8 @@ def train_run(out: Path, songs: int, p: float, args: argparse.Namespace, booster
         train(argv)
         export(folder / "last.pt", folder / "onnx", name=name)
         with atomic_path(done) as tmp:
-            tmp.write_text(json.dumps({"songs": songs, "p": p, "booster": booster, "minutes": args.minutes}))
+            meta = {"songs": songs, "p": p, "booster": booster, "arch": arch, "minutes": args.minutes}
+            tmp.write_text(json.dumps(meta))
     return folder / "onnx"
 
 
@@ -68,6 +77,12 @@ def summarise_booster(scores: dict[str, Any], few: int, p: float, booster: str) 
         "booster_gain_all_songs": _diff(scores, run_name(0, p, booster), run_name(0, p)),
         f"all_vs_{few}_songs": _diff(scores, run_name(0, p), run_name(few, p)),
     }
+
+
+def summarise_arch(scores: dict[str, Any], p: float, arch: str) -> dict[str, Any]:
+    """``arch`` (the study's network) over each other network at the same budget."""
+    base = run_name(0, p)
+    return {f"{arch}_vs_{other}": _diff(scores, base, run_name(0, p, arch=other)) for other in ARCHS if other != arch}
 
 
 def summarise(scores: dict[str, Any], few: int, p: float) -> dict[str, Any]:
@@ -86,9 +101,9 @@ def summarise(scores: dict[str, Any], few: int, p: float) -> dict[str, Any]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description="Random mixing or the booster, x few vs all songs, same budget per run.")
-    ap.add_argument("--study", choices=["random-mix", "booster"], default="random-mix")
-    ap.add_argument("--arch", choices=["masknet", "bandnet"], default="masknet")
+    ap = argparse.ArgumentParser(description="Random mixing, the booster or the network; same budget per run.")
+    ap.add_argument("--study", choices=["random-mix", "booster", "arch"], default="random-mix")
+    ap.add_argument("--arch", choices=list(ARCHS), default="masknet", help="the network (the arch study: the baseline)")
     ap.add_argument("--booster", choices=["film", "concat"], default="film", help="the booster arms' injection")
     ap.add_argument("--master", type=float, default=0.0, help="share of examples mastered (see train --master)")
     ap.add_argument("--level", action="store_true", help="train at the runtime's input level (see train --level)")
@@ -103,6 +118,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--data", type=Path, default=None, help="render cache (default: models.separator.render.cache_dir)")
     ap.add_argument("--limit", type=int, default=0, help="score on the first N test songs (0: all)")
     ap.add_argument("--only-train", action="store_true", help="train the runs, score nothing")
+    ap.add_argument("--runs", default="", help="train only these arms (comma-separated run names; with --only-train)")
     args = ap.parse_args(argv)
 
     from models.separator.evaluate import evaluate
@@ -110,10 +126,19 @@ def main(argv: list[str] | None = None) -> int:
     if args.study == "booster" and args.arch != "bandnet":
         raise SystemExit("the booster study needs --arch bandnet")
     if args.study == "random-mix":
-        arms = [(songs, p, "") for songs in (args.few, 0) for p in (0.0, args.p)]
+        arms = [(songs, p, "", "") for songs in (args.few, 0) for p in (0.0, args.p)]
+    elif args.study == "booster":
+        arms = [(songs, args.p, b, "") for songs in (args.few, 0) for b in ("", args.booster)]
     else:
-        arms = [(songs, args.p, b) for songs in (args.few, 0) for b in ("", args.booster)]
-    models = {run_name(s, p, b): train_run(args.out, s, p, args, b) for s, p, b in arms}
+        arms = [(0, args.p, "", a if a != args.arch else "") for a in ARCHS]
+    wanted = {x.strip() for x in args.runs.split(",") if x.strip()}
+    unknown = wanted - {run_name(*arm) for arm in arms}
+    if unknown:
+        ap.error(f"--runs: no such arm in this study: {', '.join(sorted(unknown))}")
+    if wanted and not args.only_train:
+        ap.error("--runs needs --only-train (scoring compares every arm)")
+    arms = [arm for arm in arms if not wanted or run_name(*arm) in wanted]
+    models = {run_name(*arm): train_run(args.out, arm[0], arm[1], args, arm[2], arm[3]) for arm in arms}
     if args.only_train:
         return 0
     sets = tuple(x.strip() for x in args.sets.split(",") if x.strip())
@@ -129,15 +154,16 @@ def main(argv: list[str] | None = None) -> int:
     for name in sets:
         entry = res["sets"][name]
         scores = {run: entry[str(path)] for run, path in models.items()}
-        effects = (
-            summarise(scores, args.few, args.p)
-            if args.study == "random-mix"
-            else summarise_booster(scores, args.few, args.p, args.booster)
-        )
+        if args.study == "random-mix":
+            effects = summarise(scores, args.few, args.p)
+        elif args.study == "booster":
+            effects = summarise_booster(scores, args.few, args.p, args.booster)
+        else:
+            effects = summarise_arch(scores, args.p, args.arch)
         report["sets"][name] = {"songs": entry["songs"], "runs": scores, "mixture": entry["mixture"],
                                 "scaled mixture": entry["scaled mixture"], "effects": effects}  # fmt: skip
     text = json.dumps(report, indent=2)
-    with atomic_path(args.out / "ablation.json") as tmp:
+    with atomic_path(args.out / f"ablation-{args.study}.json") as tmp:
         tmp.write_text(text + "\n")
     print(text)
     return 0

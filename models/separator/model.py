@@ -15,6 +15,7 @@ from typing import Any
 
 import torch
 from torch import nn
+from torch.nn import functional as F
 
 from models.data.recipe import STEMS
 from models.data.synth import SAMPLE_RATE
@@ -93,8 +94,23 @@ class UmxBaseline(nn.Module):
         )
 
     def forward(self, mag: torch.Tensor) -> torch.Tensor:
-        est = torch.stack([net(mag) for net in self.nets], 1)  # (b, s, c, f, t) magnitudes
+        est = torch.stack([self._net(net, mag) for net in self.nets], 1)  # (b, s, c, f, t) magnitudes
         return est / (est.sum(1, keepdim=True) + 1e-8)
+
+    @staticmethod
+    def _net(net: nn.Module, mag: torch.Tensor) -> torch.Tensor:
+        """One ``OpenUnmix`` network on (b, c, f, t) magnitudes, through its own layers. ``OpenUnmix.forward``
+        reads its sizes from ``x.data.shape``, which the ONNX tracer freezes into constants, so an exported
+        model would accept only the example's frame count; here every reshape keeps the frame axis free."""
+        b, c = mag.shape[0], mag.shape[1]
+        x = mag.permute(3, 0, 1, 2)[..., : net.nb_bins]  # (t, b, c, f)
+        x = (x + net.input_mean) * net.input_scale
+        x = torch.tanh(net.bn1(net.fc1(x.reshape(-1, c * net.nb_bins))).reshape(-1, b, net.hidden_size))
+        x = torch.cat([x, net.lstm(x)[0]], -1)
+        x = F.relu(net.bn2(net.fc2(x.reshape(-1, x.shape[-1]))))
+        x = net.bn3(net.fc3(x)).reshape(-1, b, c, net.nb_output_bins)
+        x = F.relu(x * net.output_scale + net.output_mean) * mag.permute(3, 0, 1, 2)
+        return x.permute(1, 2, 3, 0)
 
 
 def build(cfg: SeparatorConfig) -> nn.Module:

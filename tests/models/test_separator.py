@@ -267,6 +267,31 @@ def test_bandnet_bands_export_and_mixture_consistency(tmp_path: Path) -> None:
         build(SeparatorConfig(arch="bandnet", n_fft=1024, hidden=8, layers=1))
 
 
+def test_open_unmix_baseline_matches_openunmix_and_exports_any_length(tmp_path: Path) -> None:
+    """The Open-Unmix baseline gives OpenUnmix.forward's output, and its ONNX export accepts frame counts
+    other than the traced one (OpenUnmix.forward itself freezes them)."""
+    from models.platform.checkpoint import save_checkpoint
+    from models.platform.onnx import OnnxModel
+    from models.separator.export import export
+
+    torch.manual_seed(0)
+    cfg = SeparatorConfig(arch="umx", hidden=16, max_bin=300)
+    net = build(cfg).eval()
+    mag = torch.rand(1, 2, cfg.bins, 29)
+    with torch.no_grad():
+        masks = net(mag)
+        ref = torch.stack([n(mag) for n in net.nets], 1)  # type: ignore[attr-defined]
+    torch.testing.assert_close(masks, ref / (ref.sum(1, keepdim=True) + 1e-8))
+    ck = tmp_path / "umx.pt"
+    save_checkpoint(ck, "separator-umx", {"config": cfg.to_dict()}, net.state_dict(), {"step": 1, "best": 0.0})
+    export(ck, tmp_path / "umx")
+    for frames in (29, 113):
+        x = torch.rand(1, 2, cfg.bins, frames)
+        with torch.no_grad():
+            want = net(x).numpy()
+        np.testing.assert_allclose(OnnxModel(tmp_path / "umx").predict({"mag": x.numpy()})["masks"], want, atol=1e-4)
+
+
 @pytest.mark.parametrize("mode", ["film", "concat"])
 def test_boosted_bandnet_exports_and_separates(tmp_path: Path, mode: str) -> None:
     """A BandNet with basic-pitch features injected: FiLM starts as the identity, the export takes the
