@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from app.cli_engine import add_engine_commands
-from app.cli_separate import add_separate_command, add_transcribe_command
+from app.cli_separate import add_separate_command, add_split_command, add_transcribe_command
 from engine.errors import UserError
 
 
@@ -282,6 +282,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_model_commands(sub)
     add_engine_commands(sub)
     add_separate_command(sub)
+    add_split_command(sub)
     add_transcribe_command(sub)
     from app.main import add_app_command
 

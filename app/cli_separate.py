@@ -1,4 +1,4 @@
-"""``refrain separate`` and ``refrain transcribe``."""
+"""``refrain separate``, ``refrain split`` and ``refrain transcribe``."""
 
 from __future__ import annotations
 
@@ -35,6 +35,42 @@ def cmd_separate(a: argparse.Namespace) -> int:
     bar = Progress(f"separating {Path(a.input).name}")
     try:
         paths = separate_file(a.input, a.out, stems, a.without, a.model, a.bits, progress=bar)
+    finally:
+        bar.done()
+    for name, path in paths.items():
+        print(f"{name}\t{path}")
+    return 0
+
+
+def add_split_command(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser(
+        "split",
+        help="split two sources of the same kind: a duet into its singers, two violins, two speakers",
+        description="Write OUT/source_1.wav ... OUT/source_N.wav at the input's sample rate and channel count; "
+        "they add up to the input and keep their order through the whole file. Works on a mix of two voices "
+        "or instruments of one kind, or on a stem (separate the vocals first, then split them). Nothing is "
+        "written unless every source completes.",
+    )
+    p.add_argument("input", help="audio file (WAV, FLAC, OGG, Opus, MP3, AIFF)")
+    p.add_argument("--out", required=True, metavar="DIR", help="folder for the sources (created if missing)")
+    p.add_argument("--sources", type=int, default=2, help="how many sources (the model's count; default 2)")
+    p.add_argument("--model", default="splitter", help="a splitter model ('refrain models') or a model folder")
+    p.add_argument(
+        "--bits",
+        default=None,
+        choices=["16", "24", "float"],
+        help="sample format (default: float for a float input, which may lie beyond full scale; else 24)",
+    )
+    p.set_defaults(func=cmd_split)
+
+
+def cmd_split(a: argparse.Namespace) -> int:
+    from app.cli import Progress
+    from models.splitter.runtime import split_file
+
+    bar = Progress(f"splitting {Path(a.input).name}")
+    try:
+        paths = split_file(a.input, a.out, a.sources, a.model, a.bits, progress=bar)
     finally:
         bar.done()
     for name, path in paths.items():

@@ -1,0 +1,115 @@
+"""Same-timbre splitting at run time: onnxruntime for the network and the platform's streaming chunk runner
+(:mod:`models.platform.stream`) for files of any length, rate and channel count, in constant memory.
+
+* **Order across chunks**: the network's outputs have no fixed order, so the runner's alignment hook
+  re-orders each chunk's sources to match the previous chunk's over their overlap (largest correlation),
+  and a source never swaps with the other mid-file.
+* **Channels**: the network splits the mono downmix; each channel then gets each source's estimate
+  times its least-squares gain for that channel in the chunk (a panned singer stays panned).
+* **Outputs add up to the input**: whatever the estimates leave out (the band above the model's Nyquist
+  frequency, resampling edges) is shared equally by the sources, at the input's rate.
+* **Level**: the network scales each chunk to unit RMS inside, so the input's level changes nothing.
+
+A model is a folder with ``model.onnx`` (input ``mix`` (batch, 1, samples), output ``sources`` (batch,
+S, samples)) and ``model.json`` (``format`` ``refrain-splitter-wave``, ``sample_rate``, ``sources``,
+``hop``, ``sha256``)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import numpy as np
+
+from engine.errors import UserError
+from models.platform.onnx import OnnxModel
+from models.platform.registry import load_model, resolve_model
+from models.platform.stream import CHUNK_SECONDS, correlation_order, run_file
+from models.splitter import FORMAT
+
+DEFAULT_MODEL = "splitter"
+BITS = ("16", "24", "float")
+CHUNK = 10.0  # seconds per network call: the network's memory grows with it, its context does not need more
+OVERLAP = 1.0
+
+
+class Splitter:
+    """A splitting model loaded for inference (a :class:`models.platform.stream.ChunkModel`)."""
+
+    mixture_consistent = False  # the residual is shared by every source in ``derive``, not given to the last
+
+    def __init__(self, model: str | os.PathLike[str] = DEFAULT_MODEL, threads: int = 0) -> None:
+        folder = resolve_model(model, "splitter")
+        self.model = OnnxModel(folder / "model.onnx", threads or (os.cpu_count() or 1), formats=(FORMAT,))
+        m = self.model.meta
+        try:
+            self.sample_rate = int(m["sample_rate"])
+            self.n_sources = int(m["sources"])
+            self.hop = int(m["hop"])
+        except (KeyError, TypeError, ValueError) as exc:
+            raise UserError(f"{folder}/model.json is not a splitter sidecar (needs sample_rate, sources, hop)") from exc
+        if "mix" not in self.model.input_names or "sources" not in self.model.output_names:
+            raise UserError(f"{folder}/model.onnx must take 'mix' and return 'sources'")
+        self.name = str(m.get("name", folder.name))
+        self.sources = tuple(f"source_{k + 1}" for k in range(self.n_sources))
+
+    def analyse(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The network half: (channels, n) -> (estimates (S, n) of the downmix, the chunk)."""
+        n = x.shape[-1]
+        padded = -(-n // self.hop) * self.hop
+        mono = np.zeros((1, 1, max(padded, 4 * self.hop)), np.float32)
+        mono[0, 0, :n] = x.mean(0)
+        est = self.model.predict({"mix": mono})["sources"][0, :, :n]
+        return est, x
+
+    def synthesise(self, state: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
+        """The signal half: per-channel gains by least squares -> (S, channels, n)."""
+        est, x = state
+        a = est.astype(np.float64)  # (S, n)
+        gram = a @ a.T
+        ridge = 1e-3 * np.trace(gram) / len(a) + 1e-12
+        gains = np.linalg.solve(gram + ridge * np.eye(len(a)), a @ x.astype(np.float64).T)  # (S, channels)
+        gains = np.clip(gains, 0.0, float(x.shape[0]))
+        return (gains.T[:, :, None] * a[None]).transpose(1, 0, 2).astype(np.float32)
+
+    def align(self, previous: np.ndarray, current: np.ndarray) -> Sequence[int] | None:
+        return correlation_order(previous, current)
+
+
+def load(folder: Path, threads: int) -> Splitter:
+    """The family's loader (see :mod:`models.platform.registry`)."""
+    return Splitter(folder, threads)
+
+
+def share_residual(sources: np.ndarray, mixture: np.ndarray) -> np.ndarray:
+    """(S, c, n) estimates and the (c, n) input -> estimates plus an equal share of what they leave out,
+    so they add up to the input exactly."""
+    out: np.ndarray = sources + (mixture - sources.sum(0)) / np.float32(len(sources))
+    return out
+
+
+def split_file(
+    input_path: str | os.PathLike[str],
+    out_dir: str | os.PathLike[str],
+    sources: int | None = None,
+    model: str | os.PathLike[str] | Splitter = DEFAULT_MODEL,
+    bits: str | None = None,
+    progress: Callable[[float], None] | None = None,
+    cancel: Callable[[], bool] | None = None,
+    chunk_seconds: float = CHUNK,
+) -> dict[str, Path]:
+    """Write ``out_dir/source_1.wav`` ... ``source_N.wav`` at the input's rate and channel count; they add
+    up to the input. ``sources``: the count asked for (UserError unless the model gives it). All or
+    nothing: no file appears unless every one is complete. Raises :class:`engine.errors.Cancelled` on cancel."""
+    sp = model if isinstance(model, Splitter) else load_model(model, "splitter", os.cpu_count() or 1)
+    if sources is not None and sources != sp.n_sources:
+        raise UserError(f"the {sp.name} model splits into {sp.n_sources} sources, not {sources}")
+    if bits is not None and bits not in BITS:
+        raise UserError(f"bits must be one of {', '.join(BITS)}")
+    out = Path(out_dir)
+    if out.exists() and not out.is_dir():
+        raise UserError(f"cannot write sources to {out}: it is a file")
+    targets = {name: out / f"{name}.wav" for name in sp.sources}
+    chunk = min(chunk_seconds, CHUNK_SECONDS)
+    return run_file(sp, input_path, targets, share_residual, bits, progress, cancel, chunk, min(OVERLAP, chunk / 4))

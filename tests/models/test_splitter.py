@@ -1,0 +1,281 @@
+"""The same-timbre splitter: PIT against brute force, dynamic sample dropout, the switch rate, the network
+(layer-wise outputs, level invariance, ONNX export), the runtime (rates, channels, sums, order across
+chunks, all-or-nothing) and training from a rendered-format bank."""
+
+from __future__ import annotations
+
+import itertools
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+import torch
+
+from engine.errors import Cancelled, UserError
+from models.data.pop909 import Note
+from models.platform.pit import (
+    DynamicSampleDropout,
+    SwitchCounter,
+    best_permutation,
+    reorder,
+    score_under,
+    si_sdr_matrix,
+)
+from models.splitter.data import RATE, top_voice, usable_seconds
+from models.splitter.model import SplitterConfig, SplitterNet
+
+TINY = SplitterConfig(filters=16, kernel=16, bottleneck=8, hidden=16, layers=2, blocks=2)
+
+
+def _si_sdr(est: np.ndarray, ref: np.ndarray) -> float:
+    """The textbook definition, in float64 (Le Roux et al. 2019)."""
+    est, ref = est - est.mean(), ref - ref.mean()
+    target = (est @ ref) / (ref @ ref) * ref
+    return float(10 * np.log10((target @ target) / ((est - target) @ (est - target))))
+
+
+def test_pit_matches_brute_force() -> None:
+    rng = np.random.default_rng(0)
+    ref = rng.standard_normal((5, 3, 400))
+    est = ref[:, [2, 0, 1]] + 0.3 * rng.standard_normal((5, 3, 400))
+    est[1] = ref[1] + 0.5 * rng.standard_normal((3, 400))  # one example already in order
+    m = si_sdr_matrix(torch.from_numpy(est), torch.from_numpy(ref))
+    for b in range(5):
+        for e, r in itertools.product(range(3), range(3)):
+            assert float(m[b, e, r]) == pytest.approx(_si_sdr(est[b, e], ref[b, r]), abs=1e-4)  # eps: 1e-8
+    score, perm = best_permutation(m)
+    for b in range(5):
+        brute = max(
+            itertools.permutations(range(3)), key=lambda p: sum(_si_sdr(est[b, p[i]], ref[b, i]) for i in range(3))
+        )
+        assert perm[b].tolist() == list(brute)
+        assert float(score[b]) == pytest.approx(
+            np.mean([_si_sdr(est[b, brute[i]], ref[b, i]) for i in range(3)]), abs=1e-6
+        )
+    assert perm[0].tolist() == [1, 2, 0] and perm[1].tolist() == [0, 1, 2]
+    torch.testing.assert_close(score_under(m, perm), score)
+    ordered = reorder(torch.from_numpy(est), perm)
+    torch.testing.assert_close(si_sdr_matrix(ordered, torch.from_numpy(ref)).diagonal(dim1=1, dim2=2).mean(-1), score)
+
+
+def _matrix(good: list[tuple[int, float]]) -> torch.Tensor:
+    """2x2 score matrices whose best assignment is identity (0) or swapped (1), scoring ``value``."""
+    out = torch.zeros(len(good), 2, 2)
+    for k, (which, value) in enumerate(good):
+        if which == 0:
+            out[k] = torch.tensor([[value, -20.0], [-20.0, value]])
+        else:
+            out[k] = torch.tensor([[-20.0, value], [value, -20.0]])
+    return out
+
+
+@pytest.mark.parametrize("mode", ["drop", "reorder"])
+def test_dynamic_sample_dropout(mode: str) -> None:
+    dsd = DynamicSampleDropout(4, 2, mode)
+    ids = np.array([0, 1, 2])
+    first = dsd.decide(ids, _matrix([(0, 5.0), (0, 5.0), (1, 5.0)]))
+    assert first.keep.all() and first.overruled == 0  # first visits are remembered, never overruled
+    # 0: switches without improving -> overruled; 1: switches and improves -> new memory; 2: agrees
+    second = dsd.decide(ids, _matrix([(1, 4.0), (1, 9.0), (1, 3.0)]))
+    assert second.overruled == 1
+    assert second.best.tolist() == [[1, 0], [1, 0], [1, 0]]
+    if mode == "drop":
+        assert second.keep.tolist() == [False, True, True]
+        assert second.perm.tolist() == [[1, 0], [1, 0], [1, 0]]
+    else:
+        assert second.keep.all()
+        assert second.perm.tolist() == [[0, 1], [1, 0], [1, 0]]  # example 0 keeps its remembered assignment
+    assert dsd.perm[1].tolist() == [1, 0] and dsd.score[1] == 9.0
+    assert dsd.perm[0].tolist() == [0, 1] and dsd.score[0] == 5.0
+    assert dsd.score[2] == 5.0  # agreeing with a lower score keeps the best score seen
+    restored = DynamicSampleDropout(4, 2, mode)
+    restored.load(json.loads(json.dumps(dsd.state())))
+    np.testing.assert_array_equal(restored.perm, dsd.perm)
+    off = DynamicSampleDropout(4, 2, "off").decide(ids, _matrix([(1, 1.0), (0, 1.0), (1, 1.0)]))
+    assert off.keep.all() and off.perm.tolist() == [[1, 0], [0, 1], [1, 0]]
+
+
+def test_switch_rate() -> None:
+    sc = SwitchCounter(4, 2)
+    sc.update(np.array([0, 1, 2, 3]), torch.tensor([[0, 1], [0, 1], [1, 0], [1, 0]]))
+    assert sc.end_epoch() is None  # nothing revisited yet
+    sc.update(np.array([0, 1, 2, 3]), torch.tensor([[1, 0], [0, 1], [1, 0], [0, 1]]))
+    assert sc.end_epoch() == 0.5
+
+
+def test_network_blocks_level_and_export(tmp_path: Path) -> None:
+    from models.platform.checkpoint import save_checkpoint
+    from models.platform.onnx import OnnxModel
+    from models.splitter.export import export
+
+    torch.manual_seed(0)
+    net = SplitterNet(TINY).eval()
+    x = torch.randn(2, 1, net.hop * 50)
+    with torch.no_grad():
+        blocks = net.all_blocks(x)
+        out = net(x)
+        loud = net(x * 100)
+    assert blocks.shape == (TINY.blocks, 2, 2, x.shape[-1])
+    torch.testing.assert_close(blocks[-1], out)
+    torch.testing.assert_close(loud, out * 100, rtol=1e-4, atol=1e-4)  # the level changes nothing
+    ck = tmp_path / "tiny.pt"
+    save_checkpoint(
+        ck, "splitter-tasnet", {"config": TINY.to_dict(), "variant": "pit"}, net.state_dict(), {"step": 1, "best": 0.0}
+    )
+    side = export(ck, tmp_path / "m")
+    assert side["format"] == "refrain-splitter-wave" and side["sources"] == 2 and side["hop"] == net.hop
+    y = torch.randn(1, 1, net.hop * 123)
+    got = OnnxModel(tmp_path / "m").predict({"mix": y.numpy()})["sources"]
+    with torch.no_grad():
+        np.testing.assert_allclose(got, net(y).numpy(), atol=1e-4)
+
+
+@pytest.fixture(scope="module")
+def tiny_splitter(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from models.platform.checkpoint import save_checkpoint
+    from models.splitter.export import export
+
+    torch.manual_seed(1)
+    d = tmp_path_factory.mktemp("splitter")
+    net = SplitterNet(TINY)
+    save_checkpoint(
+        d / "t.pt", "splitter-tasnet", {"config": TINY.to_dict()}, net.state_dict(), {"step": 1, "best": 0.0}
+    )
+    export(d / "t.pt", d / "tiny")
+    return d / "tiny"
+
+
+def _duet_file(path: Path, rate: int, channels: int, seconds: float) -> np.ndarray:
+    t = np.arange(round(seconds * rate)) / rate
+    a = 0.3 * np.sin(2 * np.pi * 220 * t) * (np.sin(2 * np.pi * 0.5 * t) > 0)
+    b = 0.2 * np.sign(np.sin(2 * np.pi * 330 * t)) * (np.sin(2 * np.pi * 0.5 * t) <= 0.3)
+    x = np.stack([a * (1 - c / max(1, channels)) + b * (0.3 + c / max(1, channels)) for c in range(channels)], 1)
+    sf.write(path, x.astype(np.float32), rate, subtype="FLOAT")
+    return x.astype(np.float32)
+
+
+@pytest.mark.parametrize(("rate", "channels"), [(44100, 2), (8000, 1), (48000, 3), (22050, 2)])
+def test_split_file_keeps_rate_channels_and_adds_up(
+    tiny_splitter: Path, tmp_path: Path, rate: int, channels: int
+) -> None:
+    from models.splitter.runtime import split_file
+
+    x = _duet_file(tmp_path / "in.wav", rate, channels, 3.5)
+    seen: list[float] = []
+    paths = split_file(tmp_path / "in.wav", tmp_path / "out", 2, tiny_splitter, progress=seen.append, chunk_seconds=1.0)
+    assert [p.name for p in paths.values()] == ["source_1.wav", "source_2.wav"]
+    outs = []
+    for p in paths.values():
+        y, r = sf.read(p, dtype="float32", always_2d=True)
+        assert r == rate and y.shape == x.shape
+        outs.append(y)
+    np.testing.assert_allclose(outs[0] + outs[1], x, atol=1e-5)
+    assert seen[-1] == 1.0
+
+
+def test_split_errors_and_cancel(tiny_splitter: Path, tmp_path: Path) -> None:
+    from models.splitter.runtime import split_file
+
+    _duet_file(tmp_path / "in.wav", 22050, 1, 3.0)
+    with pytest.raises(UserError, match="not 3"):
+        split_file(tmp_path / "in.wav", tmp_path / "o", 3, tiny_splitter)
+    (tmp_path / "bad.wav").write_bytes(b"RIFF....WAVEjunk")
+    with pytest.raises(UserError):
+        split_file(tmp_path / "bad.wav", tmp_path / "o", 2, tiny_splitter)
+    with pytest.raises(Cancelled):
+        split_file(tmp_path / "in.wav", tmp_path / "o", 2, tiny_splitter, cancel=lambda: True, chunk_seconds=1.0)
+    assert not (tmp_path / "o").exists()
+
+
+def test_alignment_keeps_the_order(tiny_splitter: Path) -> None:
+    from models.splitter.runtime import Splitter
+
+    sp = Splitter(tiny_splitter, 1)
+    rng = np.random.default_rng(0)
+    prev = rng.standard_normal((2, 2, 500)).astype(np.float32)
+    assert list(sp.align(prev, prev[::-1] * 0.5 + 0.01)) == [1, 0]
+    assert list(sp.align(prev, prev)) == [0, 1]
+
+
+def test_doubling_and_top_voice() -> None:
+    melody = [Note(float(t), float(t) + 0.9, 60 + (t % 3), 90) for t in range(10)]
+    octave = [Note(n.start, n.end, n.pitch - 12, 90) for n in melody[:5]]
+    other = [Note(float(t), float(t) + 0.9, 64 + (t % 2) * 3, 90) for t in range(5, 10)]
+    usable = usable_seconds(melody, octave + other, 0.0, 10.0)
+    assert usable.tolist() == [False] * 5 + [True] * 5
+    chords = [
+        Note(0.0, 1.0, 72, 80),
+        Note(0.0, 1.0, 60, 80),
+        Note(0.0, 1.0, 64, 80),
+        Note(1.0, 2.0, 74, 80),
+        Note(1.0, 2.0, 55, 80),
+    ]
+    top, rest = top_voice(chords)
+    assert sorted(n.pitch for n in top) == [72, 74] and sorted(n.pitch for n in rest) == [55, 60, 64]
+
+
+def _bank(folder: Path, songs: int = 4) -> None:
+    """Duets in the render cache's format: two tones per song on one 'timbre' (no SoundFont needed)."""
+    folder.mkdir(parents=True)
+    rng = np.random.default_rng(0)
+    for s in range(songs):
+        t = np.arange(6 * RATE) / RATE
+        a = np.sin(2 * np.pi * (200 + 20 * s) * t) * (rng.random() * 0.3 + 0.2)
+        b = np.sign(np.sin(2 * np.pi * (310 + 15 * s) * t)) * 0.15
+        pcm = np.round(np.stack([a, b]) * 32767).astype(np.int16)
+        np.save(folder / f"{s:03d}-instrument.npy", pcm)
+        meta = {"recipe": {"timbre": "sf:0", "kind": "instrument", "song": f"{s:03d}"}, "usable": [1, 1, 0, 1, 1, 1]}
+        (folder / f"{s:03d}-instrument.json").write_text(json.dumps(meta))
+
+
+def test_pool_respects_usable_seconds_and_timbre(tmp_path: Path) -> None:
+    from models.splitter.dataset import DuetBank, DuetPool
+
+    _bank(tmp_path / "train")
+    pool = DuetPool(DuetBank(tmp_path / "train"), 60, RATE * 2, p=0.5, seed=0)
+    assert len(pool) == 60 and 0 < pool.random_mixes < 60
+    for ex in pool.examples:
+        if ex.render[0] == ex.render[1]:  # coherent: both sources, one offset, clear of the doubled second
+            assert ex.source == (0, 1) and ex.offset[0] == ex.offset[1]
+            assert not (ex.offset[0] < 3 * RATE and ex.offset[0] + 2 * RATE > 2 * RATE)
+    mix, src = pool.batch(np.array([0, 1, 2]))
+    assert mix.shape == (3, 1, RATE * 2) and src.shape == (3, 2, RATE * 2)
+    np.testing.assert_allclose(mix[:, 0], src.sum(1), atol=1e-6)
+
+
+def test_train_with_dsd_and_lo_runs_and_resumes(tmp_path: Path) -> None:
+    from models.splitter.train import main as train
+
+    for name in ("train", "valid"):
+        _bank(tmp_path / "duets" / "v1" / name)
+    common = [
+        "--data", str(tmp_path / "duets"), "--out", str(tmp_path / "run"), "--dsd", "drop", "--lo", "--pool", "8",
+        "--batch", "4", "--segment", "1", "--filters", "16", "--hidden", "16", "--blocks", "2", "--layers", "2",
+        "--threads", "1", "--valid-every", "3",
+    ]  # fmt: skip
+    assert train([*common, "--updates", "5"]) == 0
+    assert train([*common, "--updates", "7", "--resume"]) == 0
+    epochs = [json.loads(x) for x in (tmp_path / "run" / "epochs.jsonl").read_text().splitlines()]
+    assert epochs and epochs[0]["switch_rate"] is None  # the first epoch revisits nothing
+    assert any(e["switch_rate"] is not None for e in epochs)
+    state = json.loads((tmp_path / "run" / "pit_state.json").read_text())
+    assert len(state["dsd"]["perm"]) == 8 and all(p[0] >= 0 for p in state["dsd"]["perm"])
+    log = [json.loads(x) for x in (tmp_path / "run" / "log.jsonl").read_text().splitlines()]
+    assert log[-1]["step"] == 7 and np.isfinite(log[-1]["valid"]["si_sdri"])
+
+
+def test_cli_split_and_eval_errors(tiny_splitter: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from app.cli import main
+
+    src = tmp_path / "duet.wav"
+    _duet_file(src, 44100, 2, 2.0)
+    assert main(["split", str(src), "--out", str(tmp_path / "o"), "--model", str(tiny_splitter)]) == 0
+    assert sorted(p.name for p in (tmp_path / "o").iterdir()) == ["source_1.wav", "source_2.wav"]
+    assert "source_1\t" in capsys.readouterr().out
+    assert main(["split", str(src), "--out", str(tmp_path / "o3"), "--sources", "3", "--model", str(tiny_splitter)]) == 2
+    assert main(["split", str(tmp_path / "nope.wav"), "--out", str(tmp_path / "o2"), "--model", str(tiny_splitter)]) == 2
+    assert not (tmp_path / "o2").exists() and not (tmp_path / "o3").exists()
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 2 and all(line.startswith("refrain: error: ") for line in err)
