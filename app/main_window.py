@@ -200,6 +200,13 @@ class MainWindow(QMainWindow):
         )
         self._act(
             e,
+            "Sp&lit Selected Track into Voices",
+            lambda: self.session.stems.split_voices(self.arrangement.selected),
+            "Ctrl+Shift+V",
+            "Two voices or instruments of one kind (a duet, a vocal stem) as new tracks under the source",
+        )
+        self._act(
+            e,
             "&Transcribe Selected Track to MIDI",
             lambda: self.session.transcriber.transcribe(self.arrangement.selected),
             "Ctrl+Shift+M",
@@ -528,6 +535,7 @@ class MainWindow(QMainWindow):
             again = any(x.group == t.id for x in s.project.tracks)
             label = "Separate Again (Replaces Its Stems)" if again else "Separate into Stems"
             m.addAction(label, lambda: self._guard(lambda: s.stems.separate(lane)))
+            m.addAction("Split into Voices", lambda: self._guard(lambda: s.stems.split_voices(lane)))
             m.addAction("Transcribe to MIDI", lambda: self._guard(lambda: s.transcriber.transcribe(lane)))
         try:
             stems = s.stems.group(lane)[1]

@@ -6,10 +6,11 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from app.tasks import export_stems_task, separate_task, stamp
+from app.tasks import export_stems_task, separate_task, split_task, stamp
 from app.workers import Job
 from engine.audio_io import SUBTYPES
 from engine.errors import UserError
@@ -90,11 +91,32 @@ class Stems:
         """Split an audio track into stems on the worker process. The stems land as tracks right after the
         source (named ``<source> · <stem>``, grouped under it), and the source is muted so the mix sounds
         the same. Separating a track again replaces its earlier stems (one undo step)."""
+        return self._derive(index, ("separate", "Separating", "separated"), "stems", separate_task, model, str)
+
+    def split_voices(self, index: int, model: str = "splitter") -> Job:
+        """Split an audio track (a duet, or a stem such as the vocals) into its same-timbre sources on the
+        worker process: ``<source> · voice 1``, ``voice 2`` land under it like stems (solo, mute, export),
+        the source is muted, and splitting again replaces them (one undo step)."""
+        words = ("split", "Splitting", "split")
+        return self._derive(index, words, "voices", split_task, model, lambda n: n.replace("source_", "voice "))
+
+    def _derive(
+        self,
+        index: int,
+        words: tuple[str, str, str],
+        what: str,
+        task: Callable[..., dict[str, str]],
+        model: str,
+        label: Callable[[str], str],
+    ) -> Job:
+        """Run ``task(path, out_dir, model)`` on the worker and put its files under the track as lanes named
+        by ``label``. ``words``: the verb, its -ing form for the job and its past for the status line."""
         from app.session import unique_name
 
         s = self.s
-        src, clip = audio_clip_of(s.project, index, "separate")
-        out_dir = s.documents.media_dir() / f"stems-{Path(clip.path).stem}-{stamp()}"
+        verb, doing, did = words
+        src, clip = audio_clip_of(s.project, index, verb)
+        out_dir = s.documents.media_dir() / f"{what}-{Path(clip.path).stem}-{stamp()}"
         source_id, source_name = src.id, src.name
 
         def done(paths: dict[str, str]) -> None:
@@ -107,31 +129,32 @@ class Stems:
                 p.tracks = [t for t in p.tracks if t.id not in old]
                 at = next((i for i, t in enumerate(p.tracks) if t.id == source_id), None)
                 if at is None:
-                    raise UserError(f"{source_name} was removed while separating")
+                    raise UserError(f"{source_name} was removed while {doing.lower()} it")
                 source = p.tracks[at]
                 source.mute = True
                 names = [t.name for t in p.tracks]
-                for k, (stem, path) in enumerate(paths.items()):
-                    name = unique_name(stem_name(source.name, stem), names)
+                for k, (part, path) in enumerate(paths.items()):
+                    name = unique_name(stem_name(source.name, label(part)), names)
                     names.append(name)
-                    stem_clip = Clip(path, clip.start, clip.offset, clip.length, clip.gain_db)
-                    p.tracks.insert(at + 1 + k, TrackSpec(name=name, clips=[stem_clip], group=source_id))
+                    part_clip = Clip(path, clip.start, clip.offset, clip.length, clip.gain_db)
+                    p.tracks.insert(at + 1 + k, TrackSpec(name=name, clips=[part_clip], group=source_id))
 
             try:
-                s.edit(f"Separate {source_name}", fn)
+                s.edit(f"{verb.capitalize()} {source_name}", fn)
             except UserError as exc:
                 s.message.emit(str(exc))
                 return
             s.ensure_overviews()
-            again = f" (replacing its {replaced} earlier stems)" if replaced else ""
-            s.message.emit(f"separated {source_name} into {', '.join(paths)}{again}")
+            again = f" (replacing {replaced} earlier tracks)" if replaced else ""
+            parts = ", ".join(label(k) for k in paths)
+            s.message.emit(f"{did} {source_name} into {parts}{again}")
 
         return s.jobs.submit_process(
-            f"Separating {source_name}",
-            separate_task,
+            f"{doing} {source_name}",
+            task,
             (clip.path, os.fspath(out_dir), model),
             done,
-            s.failed(f"cannot separate {source_name}"),
+            s.failed(f"cannot {verb} {source_name}"),
         )
 
     def group(self, index: int) -> tuple[int, list[int]]:

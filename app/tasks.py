@@ -193,6 +193,14 @@ def separate_task(task: Any, path: str, out_dir: str, model: str) -> dict[str, s
     return {k: os.fspath(v) for k, v in paths.items()}
 
 
+def split_task(task: Any, path: str, out_dir: str, model: str) -> dict[str, str]:
+    """Split an audio file into its same-timbre sources in ``out_dir`` (all or nothing)."""
+    from models.splitter.runtime import split_file
+
+    paths = split_file(path, out_dir, model=model, bits="float", progress=task.progress, cancel=lambda: task.cancelled)
+    return {k: os.fspath(v) for k, v in paths.items()}
+
+
 def transcribe_task(task: Any, path: str, out_mid: str, program: int) -> tuple[int, float]:
     """Transcribe an audio file to ``out_mid`` (written only when complete): (notes, tempo in BPM)."""
     from pathlib import Path

@@ -117,3 +117,24 @@ def tiny_generator(tmp_path_factory: pytest.TempPathFactory, synthetic_songs: li
     model_dir = d / "model"
     export(out / "last.pt", model_dir, name="tiny-sing")
     return {"run": out, "model": model_dir, "cache": cache, "split": split}
+
+
+@pytest.fixture(scope="session")
+def tiny_splitter(tmp_path_factory: pytest.TempPathFactory) -> object:
+    """A small random same-timbre splitter exported through the real export path (checked against torch):
+    the runtime, CLI and app tests run on it without trained weights."""
+    import torch
+
+    from models.platform.checkpoint import save_checkpoint
+    from models.splitter.export import export
+    from models.splitter.model import SplitterConfig, SplitterNet
+
+    torch.manual_seed(1)
+    cfg = SplitterConfig(filters=16, kernel=16, bottleneck=8, hidden=16, layers=2, blocks=2)
+    d = tmp_path_factory.mktemp("splitter")
+    net = SplitterNet(cfg)
+    save_checkpoint(
+        d / "t.pt", "splitter-tasnet", {"config": cfg.to_dict()}, net.state_dict(), {"step": 1, "best": 0.0}
+    )
+    export(d / "t.pt", d / "tiny")
+    return d / "tiny"

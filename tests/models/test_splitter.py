@@ -132,21 +132,6 @@ def test_network_blocks_level_and_export(tmp_path: Path) -> None:
         np.testing.assert_allclose(got, net(y).numpy(), atol=1e-4)
 
 
-@pytest.fixture(scope="module")
-def tiny_splitter(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from models.platform.checkpoint import save_checkpoint
-    from models.splitter.export import export
-
-    torch.manual_seed(1)
-    d = tmp_path_factory.mktemp("splitter")
-    net = SplitterNet(TINY)
-    save_checkpoint(
-        d / "t.pt", "splitter-tasnet", {"config": TINY.to_dict()}, net.state_dict(), {"step": 1, "best": 0.0}
-    )
-    export(d / "t.pt", d / "tiny")
-    return d / "tiny"
-
-
 def _duet_file(path: Path, rate: int, channels: int, seconds: float) -> np.ndarray:
     t = np.arange(round(seconds * rate)) / rate
     a = 0.3 * np.sin(2 * np.pi * 220 * t) * (np.sin(2 * np.pi * 0.5 * t) > 0)
@@ -274,8 +259,45 @@ def test_cli_split_and_eval_errors(tiny_splitter: Path, tmp_path: Path, capsys: 
     assert main(["split", str(src), "--out", str(tmp_path / "o"), "--model", str(tiny_splitter)]) == 0
     assert sorted(p.name for p in (tmp_path / "o").iterdir()) == ["source_1.wav", "source_2.wav"]
     assert "source_1\t" in capsys.readouterr().out
-    assert main(["split", str(src), "--out", str(tmp_path / "o3"), "--sources", "3", "--model", str(tiny_splitter)]) == 2
-    assert main(["split", str(tmp_path / "nope.wav"), "--out", str(tmp_path / "o2"), "--model", str(tiny_splitter)]) == 2
+    assert (
+        main(["split", str(src), "--out", str(tmp_path / "o3"), "--sources", "3", "--model", str(tiny_splitter)]) == 2
+    )
+    assert (
+        main(["split", str(tmp_path / "nope.wav"), "--out", str(tmp_path / "o2"), "--model", str(tiny_splitter)]) == 2
+    )
     assert not (tmp_path / "o2").exists() and not (tmp_path / "o3").exists()
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 2 and all(line.startswith("refrain: error: ") for line in err)
+
+
+def test_ablation_trains_scores_and_plots(tmp_path: Path) -> None:
+    """Every arm trains on one code path, is exported and scored through the split path, with its switch
+    rates in the JSON and the plot."""
+    from models.splitter.ablation import ARMS
+    from models.splitter.ablation import main as ablation
+
+    for name in ("train", "valid", "test", "heldout"):
+        _bank(tmp_path / "duets" / "v1" / name, songs=3)
+    tiny = "--filters 16 --hidden 16 --blocks 2 --layers 2 --batch 2 --segment 1 --updates 6"
+    argv = [
+        "--out",
+        str(tmp_path / "abl"),
+        "--minutes",
+        "5",
+        "--pool",
+        "4",
+        "--data",
+        str(tmp_path / "duets"),
+        "--train-args",
+        tiny,
+    ]
+    assert ablation([*argv, "--runs", "pit", "--only-train"]) == 0
+    assert (tmp_path / "abl" / "pit" / "done.json").exists() and not (tmp_path / "abl" / "dsd-drop").exists()
+    assert ablation(argv) == 0
+    report = json.loads((tmp_path / "abl" / "ablation.json").read_text())
+    for name in ("test", "heldout"):
+        entry = report["sets"][name]
+        assert entry["duets"] == 3 and all(np.isfinite(entry[arm]["mean"]) for arm in ARMS)
+        assert entry["ideal ratio mask"]["mean"] > 5  # the oracle separates tones well
+    assert all(len(r) >= 2 and r[0] is None and r[-1] is not None for r in report["switch_rate"].values())
+    assert (tmp_path / "abl" / "switch-rate.png").stat().st_size > 1000
