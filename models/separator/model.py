@@ -98,7 +98,7 @@ class UmxBaseline(nn.Module):
         return est / (est.sum(1, keepdim=True) + 1e-8)
 
     @staticmethod
-    def _net(net: nn.Module, mag: torch.Tensor) -> torch.Tensor:
+    def _net(net: Any, mag: torch.Tensor) -> torch.Tensor:
         """One ``OpenUnmix`` network on (b, c, f, t) magnitudes, through its own layers. ``OpenUnmix.forward``
         reads its sizes from ``x.data.shape``, which the ONNX tracer freezes into constants, so an exported
         model would accept only the example's frame count; here every reshape keeps the frame axis free."""
