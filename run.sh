@@ -7,9 +7,9 @@ cd "$(dirname "$0")"
 
 # Runtime: synth + SoundFont, PortAudio, liblilv (LV2 hosting), the libraries Qt's xcb and offscreen platforms
 # load, and a font. Tests: the JACK dummy server and real LV2 plugins. Training data (and its tests): Festival's
-# singing voices for sung vocals.
+# singing voices for sung vocals; flite and espeak-ng for the splitter's two-speaker speech.
 DEBS="fluidsynth fluid-soundfont-gm timgm6mb-soundfont libportaudio2 liblilv-0-0 jackd2 x42-plugins lsp-plugins-lv2 swh-lv2
- festival festvox-kallpc16k festvox-kdlpc16k
+ festival festvox-kallpc16k festvox-kdlpc16k flite espeak-ng
  libegl1 libgl1 libxkbcommon0 libxkbcommon-x11-0 libfontconfig1 libdbus-1-3 fonts-dejavu-core
  libxcb-cursor0 libxcb-icccm4 libxcb-keysyms1 libxcb-image0 libxcb-render-util0 libxcb-shape0 libxcb-randr0 libxcb-xkb1"
 PY=${PYTHON:-python3}

@@ -17,6 +17,7 @@ reverb) from :mod:`models.data.production`. Everything random comes from the see
 
 from __future__ import annotations
 
+import functools
 import shutil
 import subprocess
 import tempfile
@@ -124,6 +125,13 @@ def usable_seconds(a: list[Note], b: list[Note], t0: float, seconds: float) -> n
     return ~doubled
 
 
+@functools.cache
+def flite_voices() -> tuple[str, ...]:
+    """The voices compiled into Debian's flite (``flite -lv``)."""
+    out = subprocess.run(["flite", "-lv"], capture_output=True, text=True, timeout=30).stdout
+    return tuple(out.split(":", 1)[-1].split())
+
+
 def speak(text: str, engine: str, voice: str) -> np.ndarray:
     """``text`` read by a Debian speech synthesiser: float32 mono at :data:`RATE`. UserError when the
     engine is not installed or writes nothing."""
@@ -133,6 +141,8 @@ def speak(text: str, engine: str, voice: str) -> np.ndarray:
     exe = {"festival": "text2wave", "flite": "flite", "espeak-ng": "espeak-ng"}[engine]
     if shutil.which(exe) is None:
         raise UserError(f"{exe} is not installed (Debian: festival, flite, espeak-ng)")
+    if engine == "flite" and voice not in flite_voices():  # flite reads an unknown voice in its default one
+        raise UserError(f"flite has no voice {voice!r} (it has {', '.join(flite_voices())})")
     with tempfile.TemporaryDirectory(prefix="refrain-speak-") as tmp:
         wav = Path(tmp) / "s.wav"
         if engine == "festival":

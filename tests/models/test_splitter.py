@@ -301,3 +301,18 @@ def test_ablation_trains_scores_and_plots(tmp_path: Path) -> None:
         assert entry["ideal ratio mask"]["mean"] > 5  # the oracle separates tones well
     assert all(len(r) >= 2 and r[0] is None and r[-1] is not None for r in report["switch_rate"].values())
     assert (tmp_path / "abl" / "switch-rate.png").stat().st_size > 1000
+
+
+@pytest.mark.parametrize(
+    ("engine", "voice"), [("festival", "kal_diphone"), ("flite", "awb"), ("espeak-ng", "en-gb+f3")]
+)
+def test_speech_voices_read_a_sentence(engine: str, voice: str) -> None:
+    from models.splitter.data import SENTENCES, speak
+
+    y = speak(SENTENCES[2], engine, voice)  # "Nobody ever listens to the bridge anyway."
+    assert y.dtype == np.float32 and 1.2 * RATE < len(y) < 5 * RATE
+    frames = y[: len(y) // 512 * 512].reshape(-1, 512)
+    loud = np.sqrt(np.mean(frames**2, 1)) > 0.01
+    assert 0.4 < loud.mean() < 1.0  # speech with pauses, not silence or noise
+    with pytest.raises(UserError, match=r"wrote no audio|has no voice"):
+        speak("hello", engine, "zz_nosuchvoice")
