@@ -28,10 +28,12 @@ class SplitterConfig:
 
     sample_rate: int = 22050
     sources: int = 2
+    # Sized for CPU training and >= 10x real time on two cores: a 2.9 ms encoder (hop 1.45 ms, 689 frames a
+    # second), about 0.35 GMAC per second of audio, 1.5 s of context.
     filters: int = 128  # N
-    kernel: int = 32  # L (samples); the hop is L/2
-    bottleneck: int = 96  # B
-    hidden: int = 192  # H
+    kernel: int = 64  # L (samples); the hop is L/2
+    bottleneck: int = 64  # B
+    hidden: int = 128  # H
     layers: int = 7  # X: dilations 1, 2, ..., 2^(X-1) per block
     blocks: int = 4  # R
 

@@ -101,13 +101,16 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--lo", action="store_true", help="layer-wise optimisation: a loss on every block's output")
     ap.add_argument("--p", type=float, default=0.5, help="probability of a random (cross-song) duet")
     ap.add_argument("--pool", type=int, default=1200, help="examples in the fixed training pool")
-    ap.add_argument("--segment", type=float, default=3.0, help="seconds per example")
+    ap.add_argument("--segment", type=float, default=2.0, help="seconds per example")
     ap.add_argument("--batch", type=int, default=8)
     ap.add_argument("--lr", type=float, default=1e-3)
-    ap.add_argument("--filters", type=int, default=128)
-    ap.add_argument("--hidden", type=int, default=192)
-    ap.add_argument("--blocks", type=int, default=4)
-    ap.add_argument("--layers", type=int, default=7)
+    d = SplitterConfig()
+    ap.add_argument("--filters", type=int, default=d.filters, help="encoder filters (N)")
+    ap.add_argument("--kernel", type=int, default=d.kernel, help="encoder length in samples (L; hop L/2)")
+    ap.add_argument("--bottleneck", type=int, default=d.bottleneck, help="block channels (B)")
+    ap.add_argument("--hidden", type=int, default=d.hidden, help="convolution channels (H)")
+    ap.add_argument("--blocks", type=int, default=d.blocks, help="stacked blocks (R), each decoded with LO")
+    ap.add_argument("--layers", type=int, default=d.layers, help="dilated layers per block (X)")
     ap.add_argument("--valid-songs", type=int, default=8)
     add_loop_arguments(ap, updates=100000, valid_every=200, cpu_clock=True)
     args = ap.parse_args(argv)
@@ -115,7 +118,14 @@ def main(argv: list[str] | None = None) -> int:
     run = setup_run(args.threads, args.seed)
     root = cache_dir(args.data)
     kinds = tuple(k.strip() for k in args.kinds.split(",") if k.strip())
-    cfg = SplitterConfig(filters=args.filters, hidden=args.hidden, blocks=args.blocks, layers=args.layers)
+    cfg = SplitterConfig(
+        filters=args.filters,
+        kernel=args.kernel,
+        bottleneck=args.bottleneck,
+        hidden=args.hidden,
+        blocks=args.blocks,
+        layers=args.layers,
+    )
     net = SplitterNet(cfg).to(run.device)
     bank = DuetBank(root / "train", limit=args.songs, kinds=kinds)
     valid = DuetBank(root / "valid", limit=args.valid_songs, kinds=kinds)

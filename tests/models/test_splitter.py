@@ -237,7 +237,8 @@ def test_train_with_dsd_and_lo_runs_and_resumes(tmp_path: Path) -> None:
         _bank(tmp_path / "duets" / "v1" / name)
     common = [
         "--data", str(tmp_path / "duets"), "--out", str(tmp_path / "run"), "--dsd", "drop", "--lo", "--pool", "8",
-        "--batch", "4", "--segment", "1", "--filters", "16", "--hidden", "16", "--blocks", "2", "--layers", "2",
+        "--batch", "4", "--segment", "1", "--filters", "16", "--kernel", "16", "--bottleneck", "8", "--hidden", "16",
+        "--blocks", "2", "--layers", "2",
         "--threads", "1", "--valid-every", "3",
     ]  # fmt: skip
     assert train([*common, "--updates", "5"]) == 0
@@ -278,7 +279,7 @@ def test_ablation_trains_scores_and_plots(tmp_path: Path) -> None:
 
     for name in ("train", "valid", "test", "heldout"):
         _bank(tmp_path / "duets" / "v1" / name, songs=3)
-    tiny = "--filters 16 --hidden 16 --blocks 2 --layers 2 --batch 2 --segment 1 --updates 6"
+    tiny = "--filters 16 --kernel 16 --bottleneck 8 --hidden 16 --blocks 2 --layers 2 --batch 2 --segment 1 --updates 6"
     argv = [
         "--out",
         str(tmp_path / "abl"),
