@@ -30,7 +30,7 @@ import numpy as np
 from engine.errors import UserError
 from models.data.pop909 import Note, read_song
 from models.data.production import StemFx, draw_fx, process_stem
-from models.data.synth import SAMPLE_RATE, Line, SynthPool, installed, level_factor, note_events, render_part
+from models.data.synth import SAMPLE_RATE, Line, SynthPool, installed, note_events, render_part
 
 RATE = 22050  # the splitter's rate: what the renders are stored at and the network runs at
 KINDS = ("instrument", "piano", "sung", "speech")
@@ -51,6 +51,7 @@ SPEECH_VOICES = (
     ("espeak-ng", "en+f4"),
 )
 HELDOUT_SPEECH_VOICE = ("flite", "slt")
+MIN_ACTIVE = 0.3  # a source must sound this share of its excerpt (else the render is skipped)
 DOUBLED_SHARE = 0.5  # a second is unusable when the lines share a pitch class this much of it
 SENTENCES = (
     "The morning train was late again, so we walked along the river.",
@@ -100,6 +101,37 @@ def top_voice(notes: list[Note]) -> tuple[list[Note], list[Note]]:
         )
         (top if covered < 0.5 * length else rest).append(n)
     return top, rest
+
+
+def coverage(notes: list[Note], t0: float, t1: float) -> float:
+    """Share of [t0, t1) where at least one of ``notes`` sounds."""
+    times = np.arange(t0, t1, 0.05)
+    on = np.zeros(len(times), bool)
+    for n in notes:
+        on |= (times >= n.start) & (times < n.end)
+    return float(on.mean()) if len(on) else 0.0
+
+
+def pick_start(pair: tuple[list[Note], list[Note]], seconds: float, rng: np.random.Generator) -> float:
+    """An excerpt start where both lines sound as much as possible: the best of 16 random candidates by the
+    smaller of the two lines' coverage."""
+    starts = [n.start for line in pair for n in line] or [0.0]
+    lo, hi = max(0.0, min(starts) - 0.5), max(min(starts), max(starts) - seconds)
+    cands = rng.uniform(lo, hi, 16) if hi > lo else np.array([lo])
+    score = [min(coverage(pair[0], t, t + seconds), coverage(pair[1], t, t + seconds)) for t in cands]
+    return float(cands[int(np.argmax(score))])
+
+
+def activity(y: np.ndarray, frame: int = RATE // 10) -> tuple[float, float]:
+    """(share of 100 ms frames within 40 dB of the loudest, RMS over those frames) of a mono signal."""
+    n = len(y) // frame
+    if n == 0:
+        return 0.0, 0.0
+    e = np.square(y[: n * frame].astype(np.float64)).reshape(n, frame).mean(1)
+    if e.max() <= 1e-12:
+        return 0.0, 0.0
+    on = e > 1e-4 * e.max()
+    return float(on.mean()), float(np.sqrt(e[on].mean()))
 
 
 def _pitch_classes(notes: list[Note], times: np.ndarray) -> np.ndarray:
@@ -193,9 +225,12 @@ def render_duet(
         raise ValueError(f"unknown duet kind {kind!r}")
     parts = read_song(song_dir)
     rng = np.random.default_rng([seed, KINDS.index(kind), int(song_dir.name) if song_dir.name.isdigit() else 0])
-    starts = [n.start for n in parts.melody] or [0.0]
-    lo, hi = max(0.0, min(starts) - 0.5), max(min(starts), max(starts) - seconds)
-    t0 = float(rng.uniform(lo, hi)) if hi > lo else lo
+    pair: tuple[list[Note], list[Note]] = ([], [])
+    if kind in ("instrument", "sung"):
+        pair = (parts.melody, parts.bridge)
+    elif kind == "piano":
+        pair = top_voice(parts.piano)
+    t0 = pick_start(pair, seconds, rng) if kind != "speech" else 0.0
     t1 = t0 + seconds
     frames = round(seconds * RATE)
     r = DuetRecipe(song_dir.name, kind, seed, round(t0, 3), seconds, "", heldout)
@@ -206,7 +241,7 @@ def render_duet(
             raise UserError("no SoundFont installed for duets (Debian fluid-soundfont-gm, timgm6mb-soundfont)")
         sf_name = str(rng.choice(fonts))
         program = int(rng.choice(INSTRUMENT_PROGRAMS if kind == "instrument" else PIANO_PROGRAMS))
-        lines = (parts.melody, parts.bridge) if kind == "instrument" else top_voice(parts.piano)
+        lines = pair
         r.timbre = f"{sf_name}:{program}"
         synth_frames = round(seconds * SAMPLE_RATE)
         reverb = {
@@ -221,7 +256,7 @@ def render_duet(
             line_out = render_part(pool, sf_name, [Line(0, 0, program, ev, send=40)], reverb, synth_frames)
             sources.append(_mono(line_out))
     elif kind == "sung":
-        lines = (parts.melody, parts.bridge)
+        lines = pair
         sources = []
         for line in lines:
             inside = [n.pitch for n in line if t0 <= n.start < t1] or [60]
@@ -243,14 +278,18 @@ def render_duet(
     out = np.zeros((2, frames), np.float32)
     for k, y in enumerate(sources):
         y = y[:frames]
-        if float(np.sqrt(np.mean(y**2))) < 1e-5:
-            raise ValueError(f"song {song_dir.name}: the {kind} duet's source {k + 1} is silent in this excerpt")
+        share = activity(y)[0]
+        if share < MIN_ACTIVE:
+            raise ValueError(
+                f"song {song_dir.name}: the {kind} duet's source {k + 1} sounds {share:.0%} of the excerpt"
+            )
         fx = draw_fx(rng, "vocals" if kind in ("sung", "speech") else "other", False, kind in ("sung", "speech"))
         fx.width = 1.0
         r.fx.append(asdict(fx))
         wet = process_stem(np.stack([y, y]), RATE, StemFx(**r.fx[-1]))[0]
         r.gain_db.append(round(float(rng.uniform(-3, 3)), 2))
-        out[k, : len(wet)] = wet * np.float32(level_factor(wet, 0.1, r.gain_db[-1]))
+        # by the level while sounding: a line that rests half the time is not pushed up to make up for it
+        out[k, : len(wet)] = wet * np.float32(0.1 * 10 ** (r.gain_db[-1] / 20) / max(activity(wet)[1], 1e-6))
     usable = np.ones(int(np.ceil(seconds)), bool)
     if kind != "speech":
         usable = usable_seconds(lines[0], lines[1], t0, seconds)

@@ -25,7 +25,8 @@ from engine.files import atomic_files
 from models.data.synth import SynthPool
 from models.splitter.data import KINDS, render_duet
 
-RENDER_VERSION = 1
+RENDER_VERSION = 2  # bump when the renderer's output changes; the cache folder is versioned by it
+# v2: excerpts where both lines sound, levels by the level while sounding, sources sounding under 30 % skipped
 SETS = ("train", "valid", "test", "heldout", "long")
 # the order check's 70-second duets: a few test songs, two kinds
 LONG_SONGS, LONG_SECONDS, LONG_KINDS = 6, 72.0, ("instrument", "sung")
