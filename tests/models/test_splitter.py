@@ -25,6 +25,7 @@ from models.platform.pit import (
 )
 from models.splitter.data import RATE, top_voice, usable_seconds
 from models.splitter.model import SplitterConfig, SplitterNet
+from models.splitter.render import RENDER_VERSION
 
 TINY = SplitterConfig(filters=16, kernel=16, bottleneck=8, hidden=16, layers=2, blocks=2)
 
@@ -234,7 +235,7 @@ def test_train_with_dsd_and_lo_runs_and_resumes(tmp_path: Path) -> None:
     from models.splitter.train import main as train
 
     for name in ("train", "valid"):
-        _bank(tmp_path / "duets" / "v1" / name)
+        _bank(tmp_path / "duets" / f"v{RENDER_VERSION}" / name)
     common = [
         "--data", str(tmp_path / "duets"), "--out", str(tmp_path / "run"), "--dsd", "drop", "--lo", "--pool", "8",
         "--batch", "4", "--segment", "1", "--filters", "16", "--kernel", "16", "--bottleneck", "8", "--hidden", "16",
@@ -278,7 +279,7 @@ def test_ablation_trains_scores_and_plots(tmp_path: Path) -> None:
     from models.splitter.ablation import main as ablation
 
     for name in ("train", "valid", "test", "heldout"):
-        _bank(tmp_path / "duets" / "v1" / name, songs=3)
+        _bank(tmp_path / "duets" / f"v{RENDER_VERSION}" / name, songs=3)
     tiny = "--filters 16 --kernel 16 --bottleneck 8 --hidden 16 --blocks 2 --layers 2 --batch 2 --segment 1 --updates 6"
     argv = [
         "--out",
