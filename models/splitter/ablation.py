@@ -93,6 +93,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--data", type=Path, default=None, help="duet cache (default: models.splitter.render.cache_dir)")
     ap.add_argument("--limit", type=int, default=0, help="score on the first N songs of each set (0: all)")
+    ap.add_argument("--seconds", type=float, default=30.0, help="score on at most this much of each duet")
     ap.add_argument("--only-train", action="store_true", help="train the runs, score nothing")
     ap.add_argument("--train-args", default="", help="more train options for every arm, e.g. '--segment 4'")
     ap.add_argument("--runs", default="", help=f"train only these arms (comma-separated: {', '.join(ARMS)})")
@@ -109,11 +110,12 @@ def main(argv: list[str] | None = None) -> int:
     from models.splitter.evaluate import evaluate
 
     sets = tuple(x.strip() for x in args.sets.split(",") if x.strip())
-    res = evaluate([str(m) for m in models.values()], sets, args.limit, cache=args.data)
+    res = evaluate([str(m) for m in models.values()], sets, args.limit, cache=args.data, seconds=args.seconds)
     rates = {arm: switch_rates(args.out / arm) for arm in models}
     report: dict[str, Any] = {
         "metric": res["metric"],
         "minutes_per_run": args.minutes,
+        "seconds_per_duet": args.seconds,
         "sets": {},
         "switch_rate": rates,
     }
