@@ -84,6 +84,27 @@ class SplitterNet(nn.Module):
         )
         self.mask_head = nn.Sequential(nn.PReLU(), nn.Conv1d(cfg.bottleneck, cfg.sources * cfg.filters, 1))
         self.decoder = nn.ConvTranspose1d(cfg.filters, 1, cfg.kernel, stride=self.hop, bias=False)
+        self._init_filterbank()
+
+    def _init_filterbank(self) -> None:
+        """Start from a filterbank that reconstructs: encoder filters in +/- pairs of an orthogonal basis
+        under a square-root Hann window (whose squares overlap-add to one at hop L/2), the decoder the same
+        filters. ReLU keeps one of each pair, so decoding the encoding gives the input back, and the first
+        estimates are the masks times the mixture (SI-SDRi about 0) rather than noise: training starts at
+        separating instead of at learning to reconstruct. Used when there are filters for the whole basis
+        (N >= 2L); otherwise the default initialisation stays."""
+        n, length = self.cfg.filters, self.cfg.kernel
+        if n < 2 * length:
+            return
+        g = torch.Generator().manual_seed(0)
+        q, _ = torch.linalg.qr(torch.randn(length, length, generator=g))
+        window = torch.hann_window(length, periodic=True).sqrt()
+        basis = q.T * window  # (L, L): rows are filters
+        w = torch.zeros(n, length)
+        w[:length], w[length : 2 * length] = basis, -basis
+        with torch.no_grad():
+            self.encoder.weight.copy_(w.unsqueeze(1))
+            self.decoder.weight.copy_(w.unsqueeze(1))
 
     def _decode(self, y: torch.Tensor, enc: torch.Tensor, n: int) -> torch.Tensor:
         """Block output (b, B, T) -> estimates (b, S, n), through the shared head and decoder."""

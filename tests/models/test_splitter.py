@@ -318,3 +318,19 @@ def test_speech_voices_read_a_sentence(engine: str, voice: str) -> None:
     assert 0.4 < loud.mean() < 1.0  # speech with pauses, not silence or noise
     with pytest.raises(UserError, match=r"wrote no audio|has no voice"):
         speak("hello", engine, "zz_nosuchvoice")
+
+
+def test_filterbank_starts_as_a_reconstruction() -> None:
+    """Decoding the encoding gives the input back (away from the first and last half frame), so an
+    untrained network's estimates are masked mixtures, near the mixture's own SI-SDR."""
+    from torch.nn import functional as F
+
+    net = SplitterNet(SplitterConfig()).eval()
+    x = torch.randn(1, 1, net.hop * 300)
+    with torch.no_grad():
+        y = net.decoder(F.relu(net.encoder(x)))
+        src = torch.randn(2, 2, net.hop * 500)
+        score, _ = best_permutation(si_sdr_matrix(net(src.sum(1, keepdim=True)), src))
+    edge = net.cfg.kernel
+    torch.testing.assert_close(y[..., edge:-edge], x[..., edge:-edge], atol=1e-5, rtol=0)
+    assert (score > -3).all()  # a random filterbank starts near -30 dB
