@@ -26,21 +26,24 @@ import torch
 DSD_MODES = ("off", "drop", "reorder")
 
 
-def si_sdr_matrix(est: torch.Tensor, ref: torch.Tensor, eps: float = 1e-8) -> torch.Tensor:
+def si_sdr_matrix(est: torch.Tensor, ref: torch.Tensor, eps: float = 1e-10) -> torch.Tensor:
     """SI-SDR in dB of every estimate against every reference.
 
-    ``est`` (b, n_est, t) and ``ref`` (b, n_ref, t) -> (b, n_est, n_ref). Both are made zero-mean first;
-    ``eps`` keeps silent references finite."""
+    ``est`` (b, n_est, t) and ``ref`` (b, n_ref, t) -> (b, n_est, n_ref). Both are made zero-mean first.
+    ``eps`` is relative to each reference's energy (so a quiet estimate of a quiet source still scores by
+    its shape, not by an absolute floor) plus a tiny absolute floor that keeps silence finite."""
     est = est - est.mean(-1, keepdim=True)
     ref = ref - ref.mean(-1, keepdim=True)
     dot = torch.einsum("bet,brt->ber", est, ref)  # (b, e, r)
-    ref_energy = ref.square().sum(-1).unsqueeze(1) + eps  # (b, 1, r)
+    raw = ref.square().sum(-1).unsqueeze(1)  # (b, 1, r)
+    floor = eps * raw + 1e-20
+    ref_energy = raw + floor
     scale = dot / ref_energy
     target_energy = scale.square() * ref_energy  # ||alpha * ref||^2
     # ||est - alpha ref||^2 = ||est||^2 - 2 alpha <est, ref> + alpha^2 ||ref||^2
     est_energy = est.square().sum(-1).unsqueeze(2)  # (b, e, 1)
     noise_energy = (est_energy - 2 * scale * dot + target_energy).clamp_min(0)
-    return 10 * torch.log10((target_energy + eps) / (noise_energy + eps))
+    return 10 * torch.log10((target_energy + floor) / (noise_energy + floor))
 
 
 def permutations(n: int) -> torch.Tensor:

@@ -24,7 +24,7 @@ from torch import nn
 from models.platform.checkpoint import resume_training, save_checkpoint
 from models.platform.distributed import RunContext
 
-LossFn = Callable[[nn.Module, int], torch.Tensor]
+LossFn = Callable[[nn.Module, int], torch.Tensor | None]  # None: this batch gives no update (every rank skips)
 ValidateFn = Callable[[nn.Module], tuple[float, dict[str, Any]]]  # (score, details) on rank 0
 LrFn = Callable[[int, float], float]  # (update, fraction of the budget spent) -> learning rate
 
@@ -123,6 +123,14 @@ class TrainLoop:
             for group in self.opt.param_groups:
                 group["lr"] = lr
             loss = loss_fn(self.model, self.step)
+            if self._agreed(loss is None):  # e.g. dynamic sample dropout left nothing to learn from
+                self.spent = self._clock() - t0
+                if self._agreed(budget > 0 and self.spent > budget):
+                    if rank == 0:
+                        self._validate(validate, ema if ema is not None else float("nan"), bar, describe)
+                    break
+                continue
+            assert loss is not None
             self.opt.zero_grad(set_to_none=True)
             loss.backward()  # type: ignore[no-untyped-call]
             nn.utils.clip_grad_norm_(self.net.parameters(), s.grad_clip)

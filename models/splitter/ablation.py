@@ -38,7 +38,8 @@ def train_arm(out: Path, arm: str, args: argparse.Namespace) -> Path:
     if not done.exists():
         argv = [
             "--out", str(folder), "--minutes", str(args.minutes), "--threads", str(args.threads),
-            "--seed", str(args.seed), "--resume", "--pool", str(args.pool), "--valid-every", "100000",
+            "--seed", str(args.seed), "--resume", "--pool", str(args.pool), "--valid-every", str(args.valid_every),
+            "--valid-songs", "4",
             *ARMS[arm],
         ]  # fmt: skip
         if args.songs:
@@ -90,6 +91,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--pool", type=int, default=1200, help="training examples per run (see train --pool)")
     ap.add_argument("--sets", default="test,heldout", help="evaluation sets, comma-separated (test,heldout,long)")
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--valid-every", type=int, default=100, help="checkpoint (and validate) this often")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--data", type=Path, default=None, help="duet cache (default: models.splitter.render.cache_dir)")
     ap.add_argument("--limit", type=int, default=0, help="score on the first N songs of each set (0: all)")

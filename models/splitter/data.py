@@ -50,7 +50,7 @@ SPEECH_VOICES = (
     ("espeak-ng", "en-gb+f3"),
     ("espeak-ng", "en+f4"),
 )
-HELDOUT_SPEECH_VOICE = ("flite", "slt")
+HELDOUT_SPEECH_VOICES = (("flite", "slt"), ("espeak-ng", "en-us+f2"))  # never trained on
 MIN_ACTIVE = 0.3  # a source must sound this share of its excerpt (else the render is skipped)
 DOUBLED_SHARE = 0.5  # a second is unusable when the lines share a pitch class this much of it
 SENTENCES = (
@@ -217,14 +217,18 @@ def render_duet(
     song_dir: Path, kind: str, seed: int, seconds: float, pool: SynthPool, heldout: bool = False
 ) -> tuple[np.ndarray, np.ndarray, DuetRecipe]:
     """One duet: ((2, frames) float32 sources at :data:`RATE`, (seconds,) usable mask, recipe).
-    ``heldout`` plays instruments on :data:`HELDOUT_SOUNDFONT` and speech in :data:`HELDOUT_SPEECH_VOICE`.
+    ``heldout`` plays instruments on :data:`HELDOUT_SOUNDFONT` and reads speech with the two
+    :data:`HELDOUT_SPEECH_VOICES` (its draws are seeded apart from the other sets'); it has no sung kind.
     ValueError when the song has too little of what the kind needs."""
     from models.data.vocals import VOICES, VocalTake, air, sing_take
 
     if kind not in KINDS:
         raise ValueError(f"unknown duet kind {kind!r}")
     parts = read_song(song_dir)
-    rng = np.random.default_rng([seed, KINDS.index(kind), int(song_dir.name) if song_dir.name.isdigit() else 0])
+    if heldout and kind == "sung":
+        raise ValueError("no singing voice is held out (Debian has two diphone voices, both trained on)")
+    song = int(song_dir.name) if song_dir.name.isdigit() else 0
+    rng = np.random.default_rng([seed, KINDS.index(kind), song] + ([1] if heldout else []))
     pair: tuple[list[Note], list[Note]] = ([], [])
     if kind in ("instrument", "sung"):
         pair = (parts.melody, parts.bridge)
@@ -270,8 +274,8 @@ def render_duet(
             sources.append(_mono(np.stack([y, y])))
         r.timbre = "sung"
     else:
-        pool_voices = [HELDOUT_SPEECH_VOICE] if heldout else list(SPEECH_VOICES)
-        picks = [pool_voices[int(i)] for i in rng.choice(len(pool_voices), 2, replace=len(pool_voices) < 2)]
+        pool_voices = list(HELDOUT_SPEECH_VOICES if heldout else SPEECH_VOICES)
+        picks = [pool_voices[int(i)] for i in rng.choice(len(pool_voices), 2, replace=False)]
         r.voices = [f"{e}:{v}" for e, v in picks]
         sources = [_speech_track(e, v, seconds, rng) for e, v in picks]
         r.timbre = "speech"

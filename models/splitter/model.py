@@ -66,8 +66,9 @@ class _ConvLayer(nn.Module):
 
 
 class SplitterNet(nn.Module):
-    """``forward(x)``: (b, 1, n) -> (b, sources, n), the last block's estimates; :meth:`all_blocks` gives
-    every block's, (R, b, sources, n), for layer-wise optimisation."""
+    """``forward(x)``: (b, 1, n) -> (b, sources, n), the last block's estimates; ``forward(x, True)`` gives
+    every block's, (R, b, sources, n), for layer-wise optimisation (through ``forward``, so a DDP wrapper
+    sees the call and synchronises the gradients)."""
 
     def __init__(self, cfg: SplitterConfig) -> None:
         super().__init__()
@@ -128,7 +129,9 @@ class SplitterNet(nn.Module):
             outs.append(self._decode(y, enc, n) * scale)
         return torch.stack(outs)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, all_blocks: bool = False) -> torch.Tensor:
+        if all_blocks:
+            return self.all_blocks(x)
         n = x.shape[-1]
         scale = x.square().mean(-1, keepdim=True).add(1e-8).sqrt()
         x = x / scale

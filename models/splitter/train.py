@@ -17,7 +17,6 @@ compute budget and validation SI-SDRi."""
 from __future__ import annotations
 
 import argparse
-import json
 import math
 from pathlib import Path
 from typing import Any
@@ -26,32 +25,26 @@ import numpy as np
 import torch
 from torch import nn
 
-from engine.files import atomic_path
 from models.platform.distributed import finish_run, setup_run
-from models.platform.pit import (
-    DSD_MODES,
-    DynamicSampleDropout,
-    SwitchCounter,
-    best_permutation,
-    reorder,
-    si_sdr_matrix,
-)
+from models.platform.pit import DSD_MODES, DynamicSampleDropout, best_permutation, reorder, si_sdr_matrix
 from models.platform.training import LoopSettings, TrainLoop, add_loop_arguments
 from models.splitter.data import RATE
 from models.splitter.dataset import DuetBank, DuetPool
+from models.splitter.epochs import PoolEpochs, pool_fingerprint
 from models.splitter.model import SplitterConfig, SplitterNet
 from models.splitter.render import cache_dir
 
 
 def pit_loss(
     estimates: torch.Tensor, sources: torch.Tensor, ids: np.ndarray, dsd: DynamicSampleDropout
-) -> tuple[torch.Tensor, torch.Tensor, int]:
-    """``estimates`` (R, b, S, n) (R = 1 without LO), ``sources`` (b, S, n) -> (loss, the best assignment
-    at the last block (b, S), examples DSD overruled). The assignment trained on is DSD's decision."""
+) -> tuple[torch.Tensor | None, torch.Tensor, int]:
+    """``estimates`` (R, b, S, n) (R = 1 without LO), ``sources`` (b, S, n) -> (loss, or None when DSD left
+    no example; the best assignment at the last block (b, S); examples DSD overruled). The assignment
+    trained on is DSD's decision."""
     decision = dsd.decide(ids, si_sdr_matrix(estimates[-1], sources))
     best, keep = decision.best, decision.keep
     if not bool(keep.any()):
-        return estimates.sum() * 0.0, best, decision.overruled  # every example dropped: no update, same graph
+        return None, best, decision.overruled  # every example dropped: this batch gives no update
     losses = []
     for est in estimates:
         ordered = reorder(est, decision.perm)
@@ -84,7 +77,7 @@ def validate(net: SplitterNet, bank: DuetBank, seconds: float = 8.0) -> dict[str
         clip = usable_clip(bank, i, seconds, net.hop)
         if clip is None:
             continue
-        src = torch.from_numpy(clip).unsqueeze(0)
+        src = torch.from_numpy(clip).unsqueeze(0).to(next(net.parameters()).device)
         mix = src.sum(1, keepdim=True)
         score, _ = best_permutation(si_sdr_matrix(net(mix), src))
         base = si_sdr_matrix(mix.expand_as(src), src).diagonal(dim1=1, dim2=2).mean(-1)
@@ -142,60 +135,39 @@ def main(argv: list[str] | None = None) -> int:
         "pool": {"size": len(pool), "random_mixes": pool.random_mixes},
     }
     loop = TrainLoop(run, net, opt, settings, meta)
-    dsd = DynamicSampleDropout(len(pool), cfg.sources, args.dsd)
-    switches = SwitchCounter(len(pool), cfg.sources)
-    state_file = args.out / "pit_state.json"
-    epoch_log = args.out / "epochs.jsonl"
-    rng = np.random.default_rng(args.seed * 1000 + run.rank)
-    progress: dict[str, Any] = {"epoch": 0, "order": rng.permutation(len(pool)), "at": 0, "overruled": 0, "seen": 0}
-    if args.resume and state_file.exists():
-        saved = json.loads(state_file.read_text())
-        dsd.load(saved["dsd"])
-        switches.last = np.asarray(saved["last"], np.int64)
-        progress["epoch"] = int(saved["epoch"])
-        progress["order"] = rng.permutation(len(pool))
-
-    def end_epoch() -> None:
-        rate = switches.end_epoch()
-        line = {
-            "epoch": progress["epoch"],
-            "update": loop.step,
-            "switch_rate": rate,
-            "dsd_overruled": progress["overruled"] / max(1, progress["seen"]),
-        }
-        if run.rank == 0:
-            with open(epoch_log, "a") as f:
-                f.write(json.dumps(line) + "\n")
-        progress.update(epoch=progress["epoch"] + 1, order=rng.permutation(len(pool)), at=0, overruled=0, seen=0)
+    fp = pool_fingerprint(bank.names, seed=args.seed, pool=args.pool, segment=segment, p=args.p, dsd=args.dsd)
+    epochs = PoolEpochs(len(pool), cfg.sources, args.dsd, fp, args.seed, run.rank, run.world)
+    log = args.out / "epochs.jsonl" if run.rank == 0 else None
+    if args.resume and loop.step > 0:
+        epochs.resume(args.out, loop.step, log)
+    elif log is not None and log.exists():
+        log.unlink()  # a fresh run into an old folder: its epochs are not this run's
 
     def lr_at(_step: int, frac: float) -> float:
         if args.minutes <= 0:
             return float(args.lr)
         return float(args.lr) * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * frac)))
 
-    def loss(model: nn.Module, _step: int) -> torch.Tensor:
-        if progress["at"] + args.batch > len(pool):
-            end_epoch()
-        ids = progress["order"][progress["at"] : progress["at"] + args.batch]
-        progress["at"] += args.batch
+    def loss(model: nn.Module, _step: int) -> torch.Tensor | None:
+        if run.rank > 0 and loop.step > 0 and loop.step % args.valid_every == 0:
+            epochs.save(args.out, loop.step)  # rank 0 saves in validation, beside the checkpoint
+        ids = epochs.next_ids(args.batch, log, loop.step)
         mix, src = pool.batch(ids)
         x, y = torch.from_numpy(mix).to(run.device), torch.from_numpy(src).to(run.device)
-        inner: SplitterNet = model.module if isinstance(model, nn.parallel.DistributedDataParallel) else model  # type: ignore[assignment]
-        est = inner.all_blocks(x) if args.lo else model(x).unsqueeze(0)
-        value, best, overruled = pit_loss(est, y, ids, dsd)
-        switches.update(ids, best)
-        progress["overruled"] += overruled
-        progress["seen"] += len(ids)
+        est = model(x, True) if args.lo else model(x).unsqueeze(0)
+        value, best, overruled = pit_loss(est, y, ids, epochs.dsd)
+        epochs.switches.update(ids, best)
+        epochs.overruled += overruled
+        epochs.seen += len(ids)
         return value
 
     def checked(model: nn.Module) -> tuple[float, dict[str, Any]]:
         v = validate(model, valid)  # type: ignore[arg-type]
-        with atomic_path(state_file) as tmp:  # saved with each checkpoint, so a resumed run keeps its memory
-            tmp.write_text(json.dumps({"dsd": dsd.state(), "last": switches.last.tolist(), "epoch": progress["epoch"]}))
+        epochs.save(args.out, loop.step)  # beside the checkpoint saved next, so a resumed run keeps its memory
         return v["si_sdri"], v
 
     def describe(score: float, v: dict[str, Any]) -> str:
-        return f"valid SI-SDRi {score:.2f} dB (epoch {progress['epoch']})"
+        return f"valid SI-SDRi {score:.2f} dB (epoch {epochs.epoch})"
 
     loop.fit(loss, checked, lr_at, describe)
     finish_run(run)
