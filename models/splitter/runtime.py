@@ -5,9 +5,10 @@
   re-orders each chunk's sources to match the previous chunk's over their overlap (largest correlation),
   and a source never swaps with the other mid-file.
 * **Channels**: the network splits the mono downmix; each channel then gets each source's estimate
-  times its least-squares gain for that channel in the chunk (a panned singer stays panned).
+  times its non-negative least-squares gain for that channel in the chunk (a panned singer stays panned).
 * **Outputs add up to the input**: whatever the estimates leave out (the band above the model's Nyquist
-  frequency, resampling edges) is shared equally by the sources, at the input's rate.
+  frequency, resampling edges) is shared by the sources in proportion to their energy in each block, at
+  the input's rate.
 * **Level**: the network scales each chunk to unit RMS inside, so the input's level changes nothing.
 
 A model is a folder with ``model.onnx`` (input ``mix`` (batch, 1, samples), output ``sources`` (batch,
@@ -16,6 +17,7 @@ S, samples)) and ``model.json`` (``format`` ``refrain-splitter-wave``, ``sample_
 
 from __future__ import annotations
 
+import itertools
 import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -64,13 +66,10 @@ class Splitter:
         return est, x
 
     def synthesise(self, state: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
-        """The signal half: per-channel gains by least squares -> (S, channels, n)."""
+        """The signal half: per-channel gains (non-negative least squares) -> (S, channels, n)."""
         est, x = state
         a = est.astype(np.float64)  # (S, n)
-        gram = a @ a.T
-        ridge = 1e-3 * np.trace(gram) / len(a) + 1e-12
-        gains = np.linalg.solve(gram + ridge * np.eye(len(a)), a @ x.astype(np.float64).T)  # (S, channels)
-        gains = np.clip(gains, 0.0, float(x.shape[0]))
+        gains = channel_gains(a, x.astype(np.float64))  # (S, channels)
         return (gains.T[:, :, None] * a[None]).transpose(1, 0, 2).astype(np.float32)
 
     def align(self, previous: np.ndarray, current: np.ndarray) -> Sequence[int] | None:
@@ -82,10 +81,43 @@ def load(folder: Path, threads: int) -> Splitter:
     return Splitter(folder, threads)
 
 
+def channel_gains(est: np.ndarray, x: np.ndarray) -> np.ndarray:
+    """Per-channel gains of each source: the non-negative least-squares fit of each channel of ``x``
+    (c, n) by the (S, n) estimates, found exactly over every subset of sources (sources are few); a source
+    under 1e-4 of the estimates' energy gets no gain (its estimate is leakage, not a voice to place).
+    -> (S, c)."""
+    s = len(est)
+    gram = est @ est.T
+    b = est @ x.T  # (S, c)
+    energy = np.diag(gram)
+    live = [k for k in range(s) if energy[k] > 1e-4 * max(float(energy.sum()), 1e-30)]
+    out = np.zeros((s, x.shape[0]))
+    for c in range(x.shape[0]):
+        best, best_err = np.zeros(s), 0.0  # the empty fit, as ||x - g est||^2 minus the constant ||x||^2
+        for size in range(1, len(live) + 1):
+            for subset in itertools.combinations(live, size):
+                idx = list(subset)
+                g_sub = np.linalg.lstsq(gram[np.ix_(idx, idx)], b[idx, c], rcond=None)[0]
+                if (g_sub < 0).any():
+                    continue
+                g = np.zeros(s)
+                g[idx] = g_sub
+                err = float(g @ gram @ g - 2 * g @ b[:, c])
+                if err < best_err:
+                    best, best_err = g, err
+        out[:, c] = best
+    return out
+
+
 def share_residual(sources: np.ndarray, mixture: np.ndarray) -> np.ndarray:
-    """(S, c, n) estimates and the (c, n) input -> estimates plus an equal share of what they leave out,
-    so they add up to the input exactly."""
-    out: np.ndarray = sources + (mixture - sources.sum(0)) / np.float32(len(sources))
+    """(S, c, n) estimates and the (c, n) input -> estimates plus a share of what they leave out (the band
+    above the model's Nyquist frequency, resampling edges) in proportion to each estimate's energy in the
+    block (a voice that sings alone there gets it all; equal shares in silence), so they add up to the
+    input exactly."""
+    energy = np.square(sources, dtype=np.float64).sum(axis=(1, 2))
+    total = float(energy.sum())
+    weights = energy / total if total > 0 else np.full(len(sources), 1.0 / len(sources))
+    out: np.ndarray = sources + (mixture - sources.sum(0))[None] * weights[:, None, None].astype(np.float32)
     return out
 
 
