@@ -124,12 +124,16 @@ class Stems:
 
             def fn(p: Project) -> None:
                 nonlocal replaced
-                old = descendants(p.tracks, source_id)
-                replaced = sum(1 for t in p.tracks if t.group == source_id)
-                p.tracks = [t for t in p.tracks if t.id not in old]
                 at = next((i for i, t in enumerate(p.tracks) if t.id == source_id), None)
                 if at is None:
                     raise UserError(f"{source_name} was removed while {doing.lower()} it")
+                # only what this command made before is replaced: a track's voices and its stems coexist
+                prefix, labels = stem_name(p.tracks[at].name, ""), {label(k) for k in paths}
+                same = [t.id for t in p.tracks if t.group == source_id and t.name.removeprefix(prefix) in labels]
+                old = set(same).union(*(descendants(p.tracks, i) for i in same))
+                replaced = len(same)
+                p.tracks = [t for t in p.tracks if t.id not in old]
+                at = next(i for i, t in enumerate(p.tracks) if t.id == source_id)
                 source = p.tracks[at]
                 source.mute = True
                 names = [t.name for t in p.tracks]

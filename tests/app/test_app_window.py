@@ -507,6 +507,7 @@ def test_stems_group_audition_export_and_drag_out(qtbot, window: MainWindow, tmp
         "Solo",
         "Mute",
         "Separate into Stems",
+        "Split into Voices",
         "Transcribe to MIDI",
         "Play Everything but This Stem",
         "Export Stems…",

@@ -56,3 +56,18 @@ def test_a_separated_stem_splits_under_itself(
     tracks = s.project.tracks
     under = [t.name for t in tracks if t.group == tracks[vocals].id]
     assert under == ["song · vocals · voice 1", "song · vocals · voice 2"] and tracks[vocals].mute
+
+
+def test_voices_and_stems_of_one_track_coexist(
+    qtbot, window: MainWindow, tmp_path: Path, tiny_separator: Path, tiny_splitter: Path
+) -> None:  # type: ignore[no-untyped-def]
+    load(qtbot, window, write_wav(tmp_path / "duet.wav", _duet()))
+    s = window.session
+    s.stems.split_voices(0, model=str(tiny_splitter))
+    wait_jobs(qtbot, s)
+    s.stems.separate(0, model=str(tiny_separator))
+    wait_jobs(qtbot, s)
+    s.stems.split_voices(0, model=str(tiny_splitter))  # again: replaces the voices, keeps the stems
+    wait_jobs(qtbot, s)
+    labels = sorted(s.stems.label(i) for i in range(1, len(s.project.tracks)))
+    assert labels == ["bass", "drums", "other", "vocals", "voice 1", "voice 2"]
