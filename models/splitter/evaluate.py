@@ -54,13 +54,17 @@ def ideal_ratio_mask(ref: np.ndarray, n_fft: int = 1024, hop: int = 256) -> np.n
     return out
 
 
-def order_kept(est: np.ndarray, ref: np.ndarray, window: int) -> float:
-    """Share of ``window``-sample windows (where both sources sound) whose best order is the whole file's."""
+def order_kept(est: np.ndarray, ref: np.ndarray, window: int, usable: np.ndarray | None = None) -> float:
+    """Share of ``window``-sample windows whose best order is the whole file's, over the windows where both
+    sources sound and (with ``usable``, one flag per second) no second is doubled: there the order is
+    arbitrary for any method."""
     _, whole = si_sdr_pit(est, ref)
     same, total = 0, 0
     for s in range(0, ref.shape[-1] - window + 1, window):
         r = ref[:, s : s + window]
         if (np.sqrt(np.mean(r**2, axis=1)) < 1e-3).any():
+            continue
+        if usable is not None and not usable[s // RATE : -(-(s + window) // RATE)].all():
             continue
         total += 1
         same += int(si_sdr_pit(est[:, s : s + window], r)[1] == whole)
@@ -111,7 +115,7 @@ def evaluate(
                     est = np.stack([read_audio(p, max_channels=None)[0][0] for p in paths.values()])
                     row[m] = si_sdr_pit(est, ref)[0] - mix_sdr
                     if long_set:
-                        row[f"{m} order kept"] = order_kept(est, ref, round(WINDOW * RATE))
+                        row[f"{m} order kept"] = order_kept(est, ref, round(WINDOW * RATE), bank.usable[i])
                 rows.append(row)
                 if log is not None:
                     log(
@@ -131,7 +135,8 @@ def summarise(rows: list[dict[str, Any]], keys: list[str], order_models: list[st
     for k in keys + [f"{m} order kept" for m in order_models]:
         vals = [r[k] for r in rows if k in r and np.isfinite(r[k])]
         entry[k] = {"mean": round(float(np.mean(vals)), 2) if vals else None} | {
-            kind: round(float(np.mean([r[k] for r in rows if r["kind"] == kind and k in r])), 2) for kind in kinds
+            kind: round(float(np.nanmean([r[k] for r in rows if r["kind"] == kind and k in r] or [np.nan])), 2)
+            for kind in kinds
         }
     entry["mixture"]["note"] = "the mixture's own SI-SDR (its SI-SDRi is 0)"
     return entry

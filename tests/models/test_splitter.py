@@ -94,6 +94,7 @@ def test_dynamic_sample_dropout(mode: str) -> None:
     restored = DynamicSampleDropout(4, 2, mode)
     restored.load(json.loads(json.dumps(dsd.state())))
     np.testing.assert_array_equal(restored.perm, dsd.perm)
+    np.testing.assert_array_equal(restored.score, dsd.score)
     off = DynamicSampleDropout(4, 2, "off").decide(ids, _matrix([(1, 1.0), (0, 1.0), (1, 1.0)]))
     assert off.keep.all() and off.perm.tolist() == [[1, 0], [0, 1], [1, 0]]
 
@@ -202,8 +203,9 @@ def test_doubling_and_top_voice() -> None:
     assert sorted(n.pitch for n in top) == [72, 74] and sorted(n.pitch for n in rest) == [55, 60, 64]
 
 
-def _bank(folder: Path, songs: int = 4) -> None:
-    """Duets in the render cache's format: two tones per song on one 'timbre' (no SoundFont needed)."""
+def _bank(folder: Path, songs: int = 4, timbres: int = 1) -> None:
+    """Duets in the render cache's format: two tones per song, songs alternating between ``timbres``
+    'timbres' (no SoundFont needed)."""
     folder.mkdir(parents=True)
     rng = np.random.default_rng(0)
     for s in range(songs):
@@ -212,17 +214,27 @@ def _bank(folder: Path, songs: int = 4) -> None:
         b = np.sign(np.sin(2 * np.pi * (310 + 15 * s) * t)) * 0.15
         pcm = np.round(np.stack([a, b]) * 32767).astype(np.int16)
         np.save(folder / f"{s:03d}-instrument.npy", pcm)
-        meta = {"recipe": {"timbre": "sf:0", "kind": "instrument", "song": f"{s:03d}"}, "usable": [1, 1, 0, 1, 1, 1]}
+        meta = {
+            "recipe": {"timbre": f"sf:{s % timbres}", "kind": "instrument", "song": f"{s:03d}"},
+            "usable": [1, 1, 0, 1, 1, 1],
+        }
         (folder / f"{s:03d}-instrument.json").write_text(json.dumps(meta))
 
 
 def test_pool_respects_usable_seconds_and_timbre(tmp_path: Path) -> None:
     from models.splitter.dataset import DuetBank, DuetPool
 
-    _bank(tmp_path / "train")
-    pool = DuetPool(DuetBank(tmp_path / "train"), 60, RATE * 2, p=0.5, seed=0)
-    assert len(pool) == 60 and 0 < pool.random_mixes < 60
+    _bank(tmp_path / "train", songs=6, timbres=2)
+    bank = DuetBank(tmp_path / "train")
+    pool = DuetPool(bank, 60, RATE * 2, p=0.5, seed=0)
+    assert len(pool) == 60 and 10 < pool.random_mixes < 50
     for ex in pool.examples:
+        a, b = ex.render
+        if a != b:  # a random mix: two songs, one timbre, each segment inside its render's usable seconds
+            assert bank.song[a] != bank.song[b] and bank.timbre[a] == bank.timbre[b]
+            for k in range(2):
+                o = ex.offset[k]
+                assert bank.usable[ex.render[k]][o // RATE : -(-(o + RATE * 2) // RATE)].all()
         if ex.render[0] == ex.render[1]:  # coherent: both sources, one offset, clear of the doubled second
             assert ex.source == (0, 1) and ex.offset[0] == ex.offset[1]
             assert not (ex.offset[0] < 3 * RATE and ex.offset[0] + 2 * RATE > 2 * RATE)
@@ -249,6 +261,9 @@ def test_train_with_dsd_and_lo_runs_and_resumes(tmp_path: Path) -> None:
     assert any(e["switch_rate"] is not None for e in epochs)
     state = json.loads((tmp_path / "run" / "pit_state.json").read_text())
     assert len(state["dsd"]["perm"]) == 8 and all(p[0] >= 0 for p in state["dsd"]["perm"])
+    assert state["update"] == 7 and [e["epoch"] for e in epochs] == list(range(len(epochs)))  # no epoch twice
+    # the resumed part revisited examples the first part had seen: the memory came back with the checkpoint
+    assert any(e["switch_rate"] is not None for e in epochs if e["update"] > 5)
     log = [json.loads(x) for x in (tmp_path / "run" / "log.jsonl").read_text().splitlines()]
     assert log[-1]["step"] == 7 and np.isfinite(log[-1]["valid"]["si_sdri"])
 
@@ -374,3 +389,17 @@ def test_runner_keeps_each_voice_in_its_file_across_chunks(tiny_splitter: Path, 
                 w = slice(s + 200, s + rate - 200)
                 err = np.sqrt(np.mean((got[ch, w] - ref[w]) ** 2)) / np.sqrt(np.mean(ref[w] ** 2))
                 assert err < 0.1, (ch, s / rate, err)
+
+
+def test_order_kept_counts_swapped_windows_outside_doubled_seconds() -> None:
+    from models.splitter.evaluate import order_kept
+
+    rng = np.random.default_rng(0)
+    ref = rng.standard_normal((2, RATE * 20)).astype(np.float32)
+    est = ref.copy()
+    est[:, RATE * 15 :] = ref[::-1, RATE * 15 :]  # the sources swap for the last 5 of 20 seconds
+    window = RATE * 5
+    assert order_kept(est, ref, window) == 0.75
+    usable = np.ones(20, bool)
+    usable[17] = False  # a doubled second inside the swapped window: that window does not count
+    assert order_kept(est, ref, window, usable) == 1.0
