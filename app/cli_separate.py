@@ -47,7 +47,7 @@ def add_split_command(sub: argparse._SubParsersAction[argparse.ArgumentParser]) 
         "split",
         help="split two sources of the same kind: a duet into its singers, two violins, two speakers",
         description="Write OUT/source_1.wav ... OUT/source_N.wav at the input's sample rate and channel count; "
-        "they add up to the input and keep their order through the whole file. Works on a mix of two voices "
+        "they add up to the input, and each file follows one voice from chunk to chunk. Works on a mix of two voices "
         "or instruments of one kind, or on a stem (separate the vocals first, then split them). Nothing is "
         "written unless every source completes.",
     )

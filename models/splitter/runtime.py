@@ -3,7 +3,8 @@
 
 * **Order across chunks**: the network's outputs have no fixed order, so the runner's alignment hook
   re-orders each chunk's sources to match the previous chunk's over their overlap (largest correlation),
-  and a source never swaps with the other mid-file.
+  so a voice does not jump to the other file at a chunk boundary. (Inside a chunk the network decides;
+  an overlap where one voice is silent gives the match little to go on.)
 * **Channels**: the network splits the mono downmix; each channel then gets each source's estimate
   times its non-negative least-squares gain for that channel in the chunk (a panned singer stays panned).
 * **Outputs add up to the input**: whatever the estimates leave out (the band above the model's Nyquist
