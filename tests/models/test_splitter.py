@@ -403,3 +403,15 @@ def test_order_kept_counts_swapped_windows_outside_doubled_seconds() -> None:
     usable = np.ones(20, bool)
     usable[17] = False  # a doubled second inside the swapped window: that window does not count
     assert order_kept(est, ref, window, usable) == 1.0
+
+
+def test_silent_and_one_sample_inputs(tiny_splitter: Path, tmp_path: Path) -> None:
+    from models.splitter.runtime import split_file
+
+    for name, audio in (("silent", np.zeros((44100, 2), np.float32)), ("one", np.full((1, 2), 0.5, np.float32))):
+        src = tmp_path / f"{name}.wav"
+        sf.write(src, audio, 44100, subtype="FLOAT")
+        paths = split_file(src, tmp_path / name, 2, tiny_splitter, bits="float")
+        outs = [sf.read(p, dtype="float32", always_2d=True)[0] for p in paths.values()]
+        assert all(o.shape == audio.shape and np.isfinite(o).all() for o in outs)
+        np.testing.assert_allclose(outs[0] + outs[1], audio, atol=1e-5)
