@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from models.splitter.data import RATE
+from models.splitter.data import MIN_ACTIVE, RATE, activity
 
 
 class DuetBank:
@@ -132,3 +132,33 @@ class DuetPool:
     def batch(self, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         src = np.stack([self._sources(self.examples[int(i)]) for i in ids])
         return src.sum(1, keepdims=True), src
+
+
+def usable_clip(bank: DuetBank, i: int, seconds: float, hop: int) -> np.ndarray | None:
+    """The evaluation clip of render ``i``: (2, n) float32, n a multiple of ``hop`` and at most ``seconds``,
+    inside usable (not doubled) seconds, placed where the quieter-sounding source sounds the most; None
+    when no usable stretch of a second exists or a source sounds under :data:`MIN_ACTIVE` of it (SI-SDR
+    against a near-silent reference measures nothing)."""
+    usable = bank.usable[i]
+    runs, start = [], None
+    for s, ok in enumerate([*usable.tolist(), False]):
+        if ok and start is None:
+            start = s
+        elif not ok and start is not None:
+            runs.append((start, s))
+            start = None
+    if not runs:
+        return None
+    length = min(int(np.ceil(seconds)), max(b - a for a, b in runs))
+    duet = bank.duet(i)
+    best, best_score = None, -1.0
+    for a, b in runs:
+        for s in range(a, b - length + 1):
+            clip = duet[:, s * RATE : (s + length) * RATE]
+            score = min(activity(clip[0])[0], activity(clip[1])[0])
+            if score > best_score:
+                best, best_score = clip, score
+    if best is None or best_score < MIN_ACTIVE:
+        return None
+    n = min(best.shape[-1], round(seconds * RATE)) // hop * hop
+    return best[:, :n] if n >= RATE else None

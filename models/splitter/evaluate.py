@@ -23,7 +23,7 @@ import numpy as np
 from engine.errors import UserError
 from models.platform.stft import istft, stft
 from models.splitter.data import RATE
-from models.splitter.dataset import DuetBank
+from models.splitter.dataset import DuetBank, usable_clip
 from models.splitter.render import cache_dir
 
 SETS = ("test", "heldout")
@@ -91,7 +91,6 @@ def evaluate(
     """SI-SDRi per set (and per kind) for each model and the oracle; the mixture's SI-SDR; order on ``long``."""
     from engine.audio_io import read_audio, write_audio
     from models.splitter.runtime import Splitter, split_file
-    from models.splitter.train import usable_clip
 
     root = cache_dir(cache)
     splitters = {m: Splitter(m) for m in models}

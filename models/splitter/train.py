@@ -29,7 +29,7 @@ from models.platform.distributed import finish_run, setup_run
 from models.platform.pit import DSD_MODES, DynamicSampleDropout, best_permutation, reorder, si_sdr_matrix
 from models.platform.training import LoopSettings, TrainLoop, add_loop_arguments
 from models.splitter.data import RATE
-from models.splitter.dataset import DuetBank, DuetPool
+from models.splitter.dataset import DuetBank, DuetPool, usable_clip
 from models.splitter.epochs import PoolEpochs, pool_fingerprint
 from models.splitter.model import SplitterConfig, SplitterNet
 from models.splitter.render import cache_dir
@@ -53,25 +53,10 @@ def pit_loss(
     return torch.stack(losses).mean(), best, decision.overruled
 
 
-def usable_clip(bank: DuetBank, i: int, seconds: float, hop: int) -> np.ndarray | None:
-    """Render ``i``'s longest usable (not doubled) stretch, at most ``seconds`` and a multiple of ``hop``
-    samples: (2, n), or None under a second."""
-    usable = np.concatenate([bank.usable[i].astype(np.int8), [0]])
-    best, start, run = (0, 0), 0, 0
-    for s, ok in enumerate(usable):
-        if ok:
-            start, run = (s, 1) if run == 0 else (start, run + 1)
-            best = max(best, (run, start))
-        else:
-            run = 0
-    duet = bank.duet(i)[:, best[1] * RATE : (best[1] + best[0]) * RATE]
-    n = min(duet.shape[-1], round(seconds * RATE)) // hop * hop
-    return duet[:, :n] if n >= RATE else None
-
-
 @torch.no_grad()
 def validate(net: SplitterNet, bank: DuetBank, seconds: float = 8.0) -> dict[str, float]:
-    """Mean SI-SDRi (dB) over the validation duets, each on its longest usable stretch (at most ``seconds``)."""
+    """Mean SI-SDRi (dB) over the validation duets, each on a stretch where both sources sound (at most
+    ``seconds``, :func:`models.splitter.dataset.usable_clip`)."""
     gains = []
     for i in range(len(bank)):
         clip = usable_clip(bank, i, seconds, net.hop)
