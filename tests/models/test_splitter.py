@@ -415,3 +415,22 @@ def test_silent_and_one_sample_inputs(tiny_splitter: Path, tmp_path: Path) -> No
         outs = [sf.read(p, dtype="float32", always_2d=True)[0] for p in paths.values()]
         assert all(o.shape == audio.shape and np.isfinite(o).all() for o in outs)
         np.testing.assert_allclose(outs[0] + outs[1], audio, atol=1e-5)
+
+
+def test_evaluation_clip_is_where_both_sources_sound(tmp_path: Path) -> None:
+    from models.splitter.dataset import DuetBank, usable_clip
+
+    folder = tmp_path / "test"
+    folder.mkdir()
+    t = np.arange(8 * RATE) / RATE
+    a = 0.3 * np.sin(2 * np.pi * 200 * t)
+    b = 0.3 * np.sin(2 * np.pi * 300 * t) * (t >= 4)  # the second voice enters at 4 s
+    for name, pair in (("001-sung", (a, b)), ("002-sung", (a, 0 * a))):
+        np.save(folder / f"{name}.npy", np.round(np.stack(pair) * 32767).astype(np.int16))
+        meta = {"recipe": {"timbre": "sung", "kind": "sung", "song": name[:3]}, "usable": [1] * 8}
+        (folder / f"{name}.json").write_text(json.dumps(meta))
+    bank = DuetBank(folder)
+    clip = usable_clip(bank, 0, 3.0, 32)
+    assert clip is not None and clip.shape == (2, 3 * RATE // 32 * 32)
+    assert np.sqrt(np.mean(clip[1] ** 2)) > 0.2  # taken after the entry, not from the longest stretch's start
+    assert usable_clip(bank, 1, 3.0, 32) is None  # a silent voice: nothing to measure
