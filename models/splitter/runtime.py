@@ -27,7 +27,7 @@ import numpy as np
 
 from engine.errors import UserError
 from models.platform.onnx import OnnxModel
-from models.platform.registry import load_model, resolve_model
+from models.platform.registry import load_model, resolve_model, shipped_models
 from models.platform.stream import CHUNK_SECONDS, correlation_order, run_file
 from models.splitter import FORMAT
 
@@ -135,6 +135,11 @@ def split_file(
     """Write ``out_dir/source_1.wav`` ... ``source_N.wav`` at the input's rate and channel count; they add
     up to the input. ``sources``: the count asked for (UserError unless the model gives it). All or
     nothing: no file appears unless every one is complete. Raises :class:`engine.errors.Cancelled` on cancel."""
+    if not isinstance(model, Splitter) and os.fspath(model) == DEFAULT_MODEL and not shipped_models("splitter"):
+        raise UserError(
+            "no splitter model ships with this version yet: train one (models/splitter/CARD.md) and pass "
+            "--model FOLDER"
+        )
     sp = model if isinstance(model, Splitter) else load_model(model, "splitter", os.cpu_count() or 1)
     if sources is not None and sources != sp.n_sources:
         raise UserError(f"the {sp.name} model splits into {sp.n_sources} sources, not {sources}")

@@ -434,3 +434,19 @@ def test_evaluation_clip_is_where_both_sources_sound(tmp_path: Path) -> None:
     assert clip is not None and clip.shape == (2, 3 * RATE // 32 * 32)
     assert np.sqrt(np.mean(clip[1] ** 2)) > 0.2  # taken after the entry, not from the longest stretch's start
     assert usable_clip(bank, 1, 3.0, 32) is None  # a silent voice: nothing to measure
+
+
+def test_split_with_the_default_model(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """The default model splits when one ships; until then the command says so in one line, exit 2."""
+    from app.cli import main
+    from models.platform.registry import shipped_models
+
+    src = tmp_path / "duet.wav"
+    _duet_file(src, 22050, 1, 1.0)
+    rc = main(["split", str(src), "--out", str(tmp_path / "o")])
+    if shipped_models("splitter"):
+        assert rc == 0 and (tmp_path / "o" / "source_2.wav").exists()
+    else:
+        err = capsys.readouterr().err.strip()
+        assert rc == 2 and "no splitter model ships" in err and "\n" not in err
+        assert not (tmp_path / "o").exists()
