@@ -27,6 +27,7 @@ import numpy as np
 
 from engine.errors import UserError
 from engine.files import atomic_files
+from models.data.cache import render_cache
 from models.data.kits import play_kit, play_loop
 from models.data.parts import bass_notes, drum_notes
 from models.data.pop909 import Note, load_split, read_song
@@ -95,13 +96,7 @@ def render_stems(
 # -- the cache ---------------------------------------------------------------------------------------------
 def cache_dir(root: str | os.PathLike[str] | None = None) -> Path:
     """``$REFRAIN_STEM_CACHE``, else the user cache folder; versioned by the renderer."""
-    if root is None:
-        root = os.environ.get("REFRAIN_STEM_CACHE")
-    if root is None:
-        import platformdirs
-
-        root = Path(platformdirs.user_cache_dir("refrain")) / "separator-stems"
-    return Path(root) / f"v{RENDER_VERSION}"
+    return render_cache(root, "REFRAIN_STEM_CACHE", "separator-stems", RENDER_VERSION)
 
 
 def render_set(

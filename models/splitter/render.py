@@ -22,6 +22,7 @@ import numpy as np
 
 from engine.errors import UserError
 from engine.files import atomic_files
+from models.data.cache import render_cache
 from models.data.synth import SynthPool
 from models.splitter.data import KINDS, render_duet
 
@@ -35,13 +36,7 @@ LONG_SONGS, LONG_SECONDS, LONG_KINDS = 6, 72.0, ("instrument", "sung")
 
 def cache_dir(root: str | os.PathLike[str] | None = None) -> Path:
     """``$REFRAIN_DUET_CACHE``, else the user cache folder; versioned by the renderer."""
-    if root is None:
-        root = os.environ.get("REFRAIN_DUET_CACHE")
-    if root is None:
-        import platformdirs
-
-        root = Path(platformdirs.user_cache_dir("refrain")) / "splitter-duets"
-    return Path(root) / f"v{RENDER_VERSION}"
+    return render_cache(root, "REFRAIN_DUET_CACHE", "splitter-duets", RENDER_VERSION)
 
 
 def render_set(
