@@ -1,0 +1,215 @@
+"""The mixing console the auto-mixer writes: per track an EQ, a compressor and the fader (gain, pan); on the
+master a bus compressor, a limiter and the master fader. Built only from the engine's own plugins
+(:mod:`engine.plugins.builtin`), so what the auto-mixer proposes is what plays, stays editable in the mixer
+and saves with the project.
+
+Signal flow (the graph's, :mod:`engine.graph`): track source -> the track's chain (the user's plugins, then
+the console's ``eq`` and ``compressor``) -> fader (``gain_db``, balance ``pan``) -> sum -> master chain (the
+user's plugins, then the console's ``compressor`` and ``limiter``) -> master fader (``gain_db``).
+
+Console plugins carry the option ``console=automix`` so applying settings again replaces them instead of
+stacking a second EQ; any other plugin in a chain is left alone.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from engine.errors import UserError
+from engine.plugins.builtin import Compressor, Limiter, ParametricEQ
+from engine.project import PluginSpec, Project
+
+CONSOLE_OPTION = ("console", "automix")
+TRACK_CHAIN = ("eq", "compressor")
+MASTER_CHAIN = ("compressor", "limiter")
+_PARAMS = {"eq": ParametricEQ.PARAMS, "compressor": Compressor.PARAMS, "limiter": Limiter.PARAMS}
+# Parameters blended on a log scale by `blend` (frequencies, ratio, Q, times): halfway between 100 Hz and
+# 10 kHz is 1 kHz, as a mixer's knob reads it.
+_LOG = {p.name for params in _PARAMS.values() for p in params if p.log}
+
+
+def defaults(kind: str) -> dict[str, float]:
+    """The plugin kind's default parameters: for ``eq`` flat, for ``compressor`` 3:1 at -18 dB."""
+    return {p.name: p.default for p in _PARAMS[kind]}
+
+
+def neutral(kind: str) -> dict[str, float]:
+    """Settings under which the stage leaves the sound as it is (the limiter has none: it is bypassed)."""
+    v = defaults(kind)
+    if kind == "compressor":
+        v.update(ratio=1.0, makeup_db=0.0)
+    if kind == "eq":
+        v.update(highpass_hz=10.0)
+    return v
+
+
+@dataclass
+class StripSettings:
+    """One track's console strip: fader gain (dB), balance pan (-1 left .. 1 right), EQ and compressor
+    parameters by the plugins' own names and units."""
+
+    gain_db: float = 0.0
+    pan: float = 0.0
+    eq: dict[str, float] = field(default_factory=lambda: neutral("eq"))
+    compressor: dict[str, float] = field(default_factory=lambda: neutral("compressor"))
+
+
+@dataclass
+class MasterSettings:
+    """The master bus: compressor, limiter (``None``: bypassed) and the master fader gain (dB)."""
+
+    compressor: dict[str, float] = field(default_factory=lambda: neutral("compressor"))
+    limiter: dict[str, float] | None = None
+    gain_db: float = 0.0
+
+
+@dataclass
+class ConsoleSettings:
+    """Settings for a set of tracks (in the order given to :func:`apply_console`) and the master."""
+
+    strips: list[StripSettings]
+    master: MasterSettings = field(default_factory=MasterSettings)
+
+    @staticmethod
+    def neutral(tracks: int) -> ConsoleSettings:
+        """Unity faders, centred pans, flat EQs, 1:1 compressors, no limiter: the plain sum."""
+        return ConsoleSettings([StripSettings() for _ in range(tracks)])
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @staticmethod
+    def from_dict(d: Mapping[str, Any]) -> ConsoleSettings:
+        """Read what :meth:`to_dict` wrote; a missing key takes its neutral value, a wrong one is a user error."""
+        try:
+            strips = [
+                StripSettings(
+                    gain_db=float(s.get("gain_db", 0.0)),
+                    pan=float(s.get("pan", 0.0)),
+                    eq=_checked("eq", s.get("eq")),
+                    compressor=_checked("compressor", s.get("compressor")),
+                )
+                for s in d["strips"]
+            ]
+            m = d.get("master", {})
+            lim = m.get("limiter")
+            master = MasterSettings(
+                compressor=_checked("compressor", m.get("compressor")),
+                limiter=None if lim is None else _checked("limiter", lim),
+                gain_db=float(m.get("gain_db", 0.0)),
+            )
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            raise UserError(f"console settings: {exc}") from exc
+        return ConsoleSettings(strips, master)
+
+
+def _checked(kind: str, values: Mapping[str, Any] | None) -> dict[str, float]:
+    out = neutral(kind)
+    for name, v in (values or {}).items():
+        if name not in out:
+            raise UserError(f"console settings: {kind} has no parameter {name!r}")
+        out[name] = float(v)
+    return clamp(kind, out)
+
+
+def clamp(kind: str, values: Mapping[str, float]) -> dict[str, float]:
+    """Each parameter limited to the plugin's range (what the plugin itself would do on set)."""
+    return {p.name: p.clamp(values[p.name]) for p in _PARAMS[kind] if p.name in values}
+
+
+def _mix(kind: str, a: Mapping[str, float], b: Mapping[str, float], t: float) -> dict[str, float]:
+    out = {}
+    for name in a:
+        x, y = float(a[name]), float(b[name])
+        if name in _LOG:
+            out[name] = math.exp(math.log(x) + t * (math.log(y) - math.log(x)))
+        else:
+            out[name] = x + t * (y - x)
+    return clamp(kind, out)
+
+
+def blend(proposal: ConsoleSettings, amount: float) -> ConsoleSettings:
+    """The settings ``amount`` of the way from neutral (0) to ``proposal`` (1): dB values, pans and
+    thresholds linearly, frequencies, Qs, ratios and times on a log scale. The limiter engages for any
+    amount above 0 with its threshold blended from 0 dBFS; at 0 it is bypassed, so 0 is the plain sum."""
+    t = min(1.0, max(0.0, float(amount)))
+    strips = [
+        StripSettings(
+            gain_db=s.gain_db * t,
+            pan=s.pan * t,
+            eq=_mix("eq", neutral("eq"), s.eq, t),
+            compressor=_mix("compressor", neutral("compressor"), s.compressor, t),
+        )
+        for s in proposal.strips
+    ]
+    m = proposal.master
+    limiter = None
+    if m.limiter is not None and t > 0:
+        limiter = _mix("limiter", defaults("limiter") | {"threshold_db": 0.0}, m.limiter, t)
+    master = MasterSettings(_mix("compressor", neutral("compressor"), m.compressor, t), limiter, m.gain_db * t)
+    return ConsoleSettings(strips, master)
+
+
+def _is_console(p: PluginSpec) -> bool:
+    return p.options.get(CONSOLE_OPTION[0]) == CONSOLE_OPTION[1]
+
+
+def _console_plugin(kind: str, params: Mapping[str, float]) -> PluginSpec:
+    return PluginSpec(kind, dict(params), options=dict([CONSOLE_OPTION]))
+
+
+def apply_console(project: Project, settings: ConsoleSettings, tracks: Sequence[int] | None = None) -> Project:
+    """A copy of ``project`` with the settings written: ``settings.strips[i]`` goes to track ``tracks[i]``
+    (default: every track in order) as its fader and the console plugins at the end of its chain; the master
+    gets its console plugins and fader. Console plugins already there are replaced; the user's are kept.
+
+    Raises :class:`UserError` when the counts differ or a track index is out of range."""
+    idx = list(range(len(project.tracks))) if tracks is None else list(tracks)
+    if len(idx) != len(settings.strips):
+        raise UserError(f"console settings: {len(settings.strips)} strips for {len(idx)} tracks")
+    out = copy.deepcopy(project)
+    for i, strip in zip(idx, settings.strips, strict=True):
+        if not 0 <= i < len(out.tracks):
+            raise UserError(f"console settings: no track {i + 1}")
+        t = out.tracks[i]
+        t.gain_db = min(24.0, max(-60.0, strip.gain_db))
+        t.pan = min(1.0, max(-1.0, strip.pan))
+        t.chain = [p for p in t.chain if not _is_console(p)]
+        t.chain += [_console_plugin("eq", strip.eq), _console_plugin("compressor", strip.compressor)]
+    m = settings.master
+    out.master.chain = [p for p in out.master.chain if not _is_console(p)]
+    out.master.chain.append(_console_plugin("compressor", m.compressor))
+    if m.limiter is not None:
+        out.master.chain.append(_console_plugin("limiter", m.limiter))
+    out.master.gain_db = m.gain_db
+    return out
+
+
+def read_console(project: Project, tracks: Sequence[int] | None = None) -> ConsoleSettings:
+    """The console settings a project holds for ``tracks`` (default: all): each track's fader and console
+    plugins, neutral where it has none; the inverse of :func:`apply_console`."""
+    idx = list(range(len(project.tracks))) if tracks is None else list(tracks)
+    strips = []
+    for i in idx:
+        t = project.tracks[i]
+        found = {p.plugin: p.params for p in t.chain if _is_console(p)}
+        strips.append(
+            StripSettings(
+                gain_db=t.gain_db,
+                pan=t.pan,
+                eq=_checked("eq", found.get("eq")),
+                compressor=_checked("compressor", found.get("compressor")),
+            )
+        )
+    found = {p.plugin: p.params for p in project.master.chain if _is_console(p)}
+    lim = found.get("limiter")
+    master = MasterSettings(
+        _checked("compressor", found.get("compressor")),
+        None if lim is None else _checked("limiter", lim),
+        project.master.gain_db,
+    )
+    return ConsoleSettings(strips, master)

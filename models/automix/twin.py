@@ -1,0 +1,175 @@
+"""The console's differentiable twin in torch: the same stages as :mod:`engine.console` plays through the
+engine's plugins, with the same formulas, so settings learned or searched here sound the same there
+(``tests/models/test_automix_twin.py`` drives both with one set of settings and compares every stage).
+
+* **EQ** (engine ``eq``, pedalboard/JUCE IIR filters): a first-order high-pass, a low shelf, two peaks and a
+  high shelf with the RBJ cookbook coefficients JUCE uses (``makeFirstOrderHighPass``, ``makeLowShelf``,
+  ``makePeakFilter``, ``makeHighShelf``; shelves at Q = 1/sqrt(2)). Applied as the product of their
+  frequency responses on an FFT padded by :data:`EQ_TAIL_SECONDS`, so it is exact up to the tail that the
+  padding cuts (the recursive filters ring out far sooner at the parameters' ranges).
+* **Compressor** (engine ``compressor``: JUCE ``dsp::Compressor`` then a makeup gain): per channel, the gain
+  ``(env / threshold) ** (1 / ratio - 1)`` where the peak envelope ``env`` reaches the threshold. The
+  envelope (:mod:`models.automix.envelope`) follows the stage's input without gradient; the gain is
+  differentiable in threshold, ratio and makeup (attack and release are not learned by gradient).
+* **Fader** (engine ``gain``): gain and balance pan (left ``g (1 - max(pan, 0))``, right ``g (1 + min(pan, 0))``).
+* **Limiter** (engine ``limiter``, JUCE ``dsp::Limiter``): a -10 dB 4:1 compressor (2 ms / 200 ms), a
+  ``threshold`` 1000:1 compressor (1 us attack), the fixed makeup ``10 ** (7.5 / 40) / threshold`` and a hard
+  clip at 0 dBFS.
+
+Shapes: stems (tracks, 2, n) float; parameters per stage are tensors of shape (tracks,) (or scalars for the
+master), by the plugins' own parameter names and units.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+
+import numpy as np
+import torch
+
+from engine.console import ConsoleSettings, defaults
+from models.automix.envelope import peak_envelope
+
+EQ_TAIL_SECONDS = 1.0
+SHELF_Q = 1.0 / math.sqrt(2.0)
+NYQUIST_SAFE = 0.45  # the engine's EQ keeps every corner below 0.45 x the sample rate
+Params = Mapping[str, torch.Tensor]
+
+
+def _z(n_freq: int, n_fft: int, dtype: torch.dtype) -> torch.Tensor:
+    w = torch.arange(n_freq, dtype=dtype) * (2 * math.pi / n_fft)
+    return torch.polar(torch.ones_like(w), -w)  # e^{-jw}
+
+
+def _biquad(b: list[torch.Tensor], a: list[torch.Tensor], z: torch.Tensor) -> torch.Tensor:
+    """Response of sum(b_k z^-k) / sum(a_k z^-k); coefficients (tracks,), z (f,) -> (tracks, f)."""
+    num = torch.stack([bk[:, None] * z**k for k, bk in enumerate(b)]).sum(0)
+    den = torch.stack([ak[:, None] * z**k for k, ak in enumerate(a)]).sum(0)
+    out: torch.Tensor = num / den
+    return out
+
+
+def _corner(hz: torch.Tensor, sr: float) -> torch.Tensor:
+    return 2 * math.pi * hz.clamp(2.0, NYQUIST_SAFE * sr) / sr
+
+
+def _shelf(hz: torch.Tensor, db: torch.Tensor, sr: float, z: torch.Tensor, high: bool) -> torch.Tensor:
+    a_ = torch.pow(10.0, db / 40.0)  # sqrt of the linear gain
+    w = _corner(hz, sr)
+    cos, beta = torch.cos(w), torch.sin(w) * a_.sqrt() / SHELF_Q
+    am, ap = a_ - 1, a_ + 1
+    if high:
+        b = [a_ * (ap + am * cos + beta), -2 * a_ * (am + ap * cos), a_ * (ap + am * cos - beta)]
+        a = [ap - am * cos + beta, 2 * (am - ap * cos), ap - am * cos - beta]
+    else:
+        b = [a_ * (ap - am * cos + beta), 2 * a_ * (am - ap * cos), a_ * (ap - am * cos - beta)]
+        a = [ap + am * cos + beta, -2 * (am + ap * cos), ap + am * cos - beta]
+    return _biquad(b, a, z)
+
+
+def _peak(hz: torch.Tensor, db: torch.Tensor, q: torch.Tensor, sr: float, z: torch.Tensor) -> torch.Tensor:
+    a_ = torch.pow(10.0, db / 40.0)
+    w = _corner(hz, sr)
+    alpha = torch.sin(w) / (2 * q)
+    c2 = -2 * torch.cos(w)
+    return _biquad([1 + alpha * a_, c2, 1 - alpha * a_], [1 + alpha / a_, c2, 1 - alpha / a_], z)
+
+
+def eq_response(p: Params, sr: float, n_fft: int) -> torch.Tensor:
+    """The EQ's complex response at the ``n_fft // 2 + 1`` FFT bins: (tracks, f)."""
+    dtype = p["low_db"].dtype
+    z = _z(n_fft // 2 + 1, n_fft, dtype)
+    n = torch.tan(math.pi * p["highpass_hz"].clamp(max=NYQUIST_SAFE * sr) / sr)
+    one = torch.ones_like(n)
+    h = _biquad([one, -one], [n + 1, n - 1], z)
+    h = h * _shelf(p["low_hz"], p["low_db"], sr, z, high=False)
+    h = h * _peak(p["mid1_hz"], p["mid1_db"], p["mid1_q"], sr, z)
+    h = h * _peak(p["mid2_hz"], p["mid2_db"], p["mid2_q"], sr, z)
+    h = h * _shelf(p["high_hz"], p["high_db"], sr, z, high=True)
+    return h
+
+
+def eq(x: torch.Tensor, p: Params, sr: float) -> torch.Tensor:
+    """(tracks, channels, n) -> the same shape through each track's EQ."""
+    n = x.shape[-1]
+    n_fft = 1 << math.ceil(math.log2(n + int(EQ_TAIL_SECONDS * sr)))
+    spec = torch.fft.rfft(x, n_fft)
+    out: torch.Tensor = torch.fft.irfft(spec * eq_response(p, sr, n_fft)[:, None, :], n_fft)[..., :n]
+    return out
+
+
+def compressor(x: torch.Tensor, p: Params, sr: float) -> torch.Tensor:
+    """(tracks, channels, n) -> the same shape through each track's compressor and makeup gain."""
+    level = x.detach().to(torch.float64).cpu().numpy()
+    env = torch.stack(
+        [
+            torch.from_numpy(peak_envelope(level[k], float(p["attack_ms"][k]), float(p["release_ms"][k]), sr))
+            for k in range(x.shape[0])
+        ]
+    ).to(x)
+    threshold = torch.pow(10.0, p["threshold_db"] / 20.0)[:, None, None]
+    over = env >= threshold
+    exponent = (1.0 / p["ratio"] - 1.0)[:, None, None]
+    ratio = torch.where(over, env, threshold) / threshold  # 1 below the threshold: gain 1, no NaN in grads
+    gain = torch.exp(exponent * torch.log(ratio))
+    makeup = torch.pow(10.0, p["makeup_db"] / 20.0)[:, None, None]
+    return x * gain * makeup
+
+
+def fader(x: torch.Tensor, gain_db: torch.Tensor, pan: torch.Tensor) -> torch.Tensor:
+    """(tracks, 2, n) -> (tracks, 2, n): gain (dB) and balance pan, per track."""
+    g = torch.pow(10.0, gain_db / 20.0)
+    left = g * (1 - pan.clamp(min=0))
+    right = g * (1 + pan.clamp(max=0))
+    return x * torch.stack([left, right], -1)[:, :, None]
+
+
+def limiter(x: torch.Tensor, threshold_db: torch.Tensor, release_ms: float, sr: float) -> torch.Tensor:
+    """(channels, n) master -> (channels, n) through the engine's limiter."""
+    one = torch.ones((1,), dtype=x.dtype)
+    stage1 = {
+        "threshold_db": -10.0 * one, "ratio": 4.0 * one, "attack_ms": 2.0 * one, "release_ms": 200.0 * one,
+        "makeup_db": 0.0 * one,
+    }  # fmt: skip
+    y = compressor(x[None], stage1, sr)
+    stage2 = {
+        "threshold_db": threshold_db.reshape(1), "ratio": 1000.0 * one, "attack_ms": 0.001 * one,
+        "release_ms": release_ms * one, "makeup_db": 0.0 * one,
+    }  # fmt: skip
+    y = compressor(y, stage2, sr)[0]
+    makeup = 10.0 ** (10.0 * (1 - 1 / 4) / 40.0) * torch.pow(10.0, -threshold_db / 20.0)
+    out: torch.Tensor = (y * makeup).clamp(-1.0, 1.0)
+    return out
+
+
+def stage_tensors(values: list[Mapping[str, float]], dtype: torch.dtype = torch.float32) -> dict[str, torch.Tensor]:
+    """Per-track parameter dicts -> one (tracks,) tensor per parameter."""
+    return {k: torch.tensor([float(v[k]) for v in values], dtype=dtype) for k in values[0]}
+
+
+def mix(stems: torch.Tensor, settings: ConsoleSettings, sr: float) -> torch.Tensor:
+    """Stereo stems (tracks, 2, n) through the whole console -> the master (2, n), as the engine's bounce
+    of a project holding only these tracks with ``settings`` applied (:func:`engine.console.apply_console`)."""
+    dtype = stems.dtype
+    s = settings.strips
+    y = eq(stems, stage_tensors([x.eq for x in s], dtype), sr)
+    y = compressor(y, stage_tensors([x.compressor for x in s], dtype), sr)
+    y = fader(
+        y,
+        torch.tensor([x.gain_db for x in s], dtype=dtype),
+        torch.tensor([x.pan for x in s], dtype=dtype),
+    )
+    master = y.sum(0)
+    m = settings.master
+    master = compressor(master[None], stage_tensors([m.compressor], dtype), sr)[0]
+    if m.limiter is not None:
+        lim = defaults("limiter") | dict(m.limiter)
+        master = limiter(master, torch.tensor(lim["threshold_db"], dtype=dtype), lim["release_ms"], sr)
+    out: torch.Tensor = master * 10.0 ** (m.gain_db / 20.0)
+    return out
+
+
+def as_numpy(x: torch.Tensor) -> np.ndarray:
+    out: np.ndarray = x.detach().cpu().numpy()
+    return out
