@@ -3,8 +3,7 @@ engine's plugins, with the same formulas, so settings learned or searched here s
 (``tests/models/test_automix_twin.py`` drives both with one set of settings and compares every stage).
 
 * **EQ** (engine ``eq``, pedalboard/JUCE IIR filters): a first-order high-pass, a low shelf, two peaks and a
-  high shelf with the RBJ cookbook coefficients JUCE uses (``makeFirstOrderHighPass``, ``makeLowShelf``,
-  ``makePeakFilter``, ``makeHighShelf``; shelves at Q = 1/sqrt(2)). Applied as the product of their
+  high shelf with the coefficients JUCE computes (:mod:`models.automix.eqdesign`). Applied as the product of their
   frequency responses on an FFT padded by :data:`EQ_TAIL_SECONDS`, so it is exact up to the tail that the
   padding cuts (the recursive filters ring out far sooner at the parameters' ranges).
 * **Compressor** (engine ``compressor``: JUCE ``dsp::Compressor`` then a makeup gain): per channel, the gain
@@ -30,64 +29,18 @@ import torch
 
 from engine.console import ConsoleSettings, defaults
 from models.automix.envelope import peak_envelope
+from models.automix.eqdesign import eq_sections, response
 
 EQ_TAIL_SECONDS = 1.0
-SHELF_Q = 1.0 / math.sqrt(2.0)
-NYQUIST_SAFE = 0.45  # the engine's EQ keeps every corner below 0.45 x the sample rate
 Params = Mapping[str, torch.Tensor]
-
-
-def _z(n_freq: int, n_fft: int, dtype: torch.dtype) -> torch.Tensor:
-    w = torch.arange(n_freq, dtype=dtype) * (2 * math.pi / n_fft)
-    return torch.polar(torch.ones_like(w), -w)  # e^{-jw}
-
-
-def _biquad(b: list[torch.Tensor], a: list[torch.Tensor], z: torch.Tensor) -> torch.Tensor:
-    """Response of sum(b_k z^-k) / sum(a_k z^-k); coefficients (tracks,), z (f,) -> (tracks, f)."""
-    num = torch.stack([bk[:, None] * z**k for k, bk in enumerate(b)]).sum(0)
-    den = torch.stack([ak[:, None] * z**k for k, ak in enumerate(a)]).sum(0)
-    out: torch.Tensor = num / den
-    return out
-
-
-def _corner(hz: torch.Tensor, sr: float) -> torch.Tensor:
-    return 2 * math.pi * hz.clamp(2.0, NYQUIST_SAFE * sr) / sr
-
-
-def _shelf(hz: torch.Tensor, db: torch.Tensor, sr: float, z: torch.Tensor, high: bool) -> torch.Tensor:
-    a_ = torch.pow(10.0, db / 40.0)  # sqrt of the linear gain
-    w = _corner(hz, sr)
-    cos, beta = torch.cos(w), torch.sin(w) * a_.sqrt() / SHELF_Q
-    am, ap = a_ - 1, a_ + 1
-    if high:
-        b = [a_ * (ap + am * cos + beta), -2 * a_ * (am + ap * cos), a_ * (ap + am * cos - beta)]
-        a = [ap - am * cos + beta, 2 * (am - ap * cos), ap - am * cos - beta]
-    else:
-        b = [a_ * (ap - am * cos + beta), 2 * a_ * (am - ap * cos), a_ * (ap - am * cos - beta)]
-        a = [ap + am * cos + beta, -2 * (am + ap * cos), ap + am * cos - beta]
-    return _biquad(b, a, z)
-
-
-def _peak(hz: torch.Tensor, db: torch.Tensor, q: torch.Tensor, sr: float, z: torch.Tensor) -> torch.Tensor:
-    a_ = torch.pow(10.0, db / 40.0)
-    w = _corner(hz, sr)
-    alpha = torch.sin(w) / (2 * q)
-    c2 = -2 * torch.cos(w)
-    return _biquad([1 + alpha * a_, c2, 1 - alpha * a_], [1 + alpha / a_, c2, 1 - alpha / a_], z)
 
 
 def eq_response(p: Params, sr: float, n_fft: int) -> torch.Tensor:
     """The EQ's complex response at the ``n_fft // 2 + 1`` FFT bins: (tracks, f)."""
-    dtype = p["low_db"].dtype
-    z = _z(n_fft // 2 + 1, n_fft, dtype)
-    n = torch.tan(math.pi * p["highpass_hz"].clamp(max=NYQUIST_SAFE * sr) / sr)
-    one = torch.ones_like(n)
-    h = _biquad([one, -one], [n + 1, n - 1], z)
-    h = h * _shelf(p["low_hz"], p["low_db"], sr, z, high=False)
-    h = h * _peak(p["mid1_hz"], p["mid1_db"], p["mid1_q"], sr, z)
-    h = h * _peak(p["mid2_hz"], p["mid2_db"], p["mid2_q"], sr, z)
-    h = h * _shelf(p["high_hz"], p["high_db"], sr, z, high=True)
-    return h
+    w = torch.arange(n_fft // 2 + 1, dtype=p["low_db"].dtype) * (2 * math.pi / n_fft)
+    z = torch.polar(torch.ones_like(w), -w)  # e^{-jw}
+    out: torch.Tensor = response(eq_sections(p, sr, torch), z)
+    return out
 
 
 def eq(x: torch.Tensor, p: Params, sr: float) -> torch.Tensor:

@@ -1,0 +1,257 @@
+"""Reference mode: console settings whose mix matches a reference track's features (loudness, spectral
+balance in bands, stereo width and balance, crest factor; :mod:`models.automix.features`), after the
+reference-based mixing of Vanka et al. (Diff-MST, ISMIR 2024), searched without gradients and without torch:
+
+1. **Tone and image** (per track gain, pan and four EQ offsets shared by every track: low shelf, both peaks,
+   high shelf): L-BFGS-B on a surrogate of the mix's band energies, the sum of each track's measured power
+   spectra (left, right and their cross-spectrum) through its EQ's exact response
+   (:mod:`models.automix.eqdesign`) and fader. Tracks are taken as uncorrelated and their compressors as
+   level-neutral; a penalty keeps the moves small.
+2. **Loudness and dynamics** (master compressor threshold, limiter threshold and master gain): Nelder-Mead on
+   the pre-master mix of the excerpt through the engine's own ``compressor`` and ``limiter`` plugins.
+3. **The truth**: the excerpt is bounced through the engine with the start settings and with the result, and
+   the feature distances to the reference before and after are what is reported.
+
+Everything is measured on an analysis excerpt (the loudest :data:`EXCERPT_SECONDS` of the tracks); the
+settings then apply to the whole song."""
+
+from __future__ import annotations
+
+import copy
+import math
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.optimize
+
+from engine.bounce import bounce_graph
+from engine.build import build_graph
+from engine.console import ConsoleSettings, MasterSettings, StripSettings, apply_console, clamp, defaults
+from engine.errors import Cancelled, UserError
+from engine.plugins import create_plugin
+from engine.project import Project
+from models.automix.eqdesign import eq_sections, response
+from models.automix.features import BAND_EDGES, MixFeatures, crest_db, feature_distance, mix_features
+from models.data.production import loudness
+from models.platform.stft import stft
+
+EXCERPT_SECONDS = 30.0
+N_FFT = 4096
+EQ_KEYS = ("low_db", "mid1_db", "mid2_db", "high_db")
+MOVE_DB = 12.0  # the largest gain or EQ move reference mode makes from the start settings
+MASTER_COMP = {"ratio": 2.0, "attack_ms": 10.0, "release_ms": 150.0, "makeup_db": 0.0}
+Progress = Callable[[float, str], None]
+
+
+@dataclass(frozen=True)
+class ReferenceMatch:
+    """The settings found and what they did on the analysis excerpt."""
+
+    settings: ConsoleSettings
+    reference: MixFeatures
+    before: MixFeatures
+    after: MixFeatures
+    distance_before: float
+    distance_after: float
+    excerpt: tuple[float, float]  # start and length, seconds
+
+    def report(self) -> dict[str, object]:
+        return {
+            "distance_before": round(self.distance_before, 3),
+            "distance_after": round(self.distance_after, 3),
+            "reduction": round(1 - self.distance_after / max(self.distance_before, 1e-9), 3),
+            "reference": self.reference.as_dict(),
+            "before": self.before.as_dict(),
+            "after": self.after.as_dict(),
+            "excerpt_seconds": [round(x, 2) for x in self.excerpt],
+        }
+
+
+def _solo(project: Project, index: int) -> Project:
+    """The track alone, before its console: its source and the user's plugins, neutral fader, empty master."""
+    p = copy.deepcopy(project)
+    t = p.tracks[index]
+    t.chain = [s for s in t.chain if s.options.get("console") != "automix"]
+    t.gain_db, t.pan, t.mute, t.solo, t.output = 0.0, 0.0, False, False, "master"
+    p.tracks, p.buses = [t], []
+    p.master.chain, p.master.gain_db = [], 0.0
+    return p
+
+
+def _bounce(project: Project, start: int = 0, frames: int | None = None) -> np.ndarray:
+    """The engine's bounce of ``project`` from frame ``start`` (``frames`` long; default to the end)."""
+    graph = build_graph(project, project.sample_rate)
+    try:
+        audio = bounce_graph(graph, None if frames is None else start + frames)
+    finally:
+        for s in graph.strips:
+            s.chain.close()
+    return audio[:, start:]
+
+
+def _loudest_window(tracks: list[np.ndarray], sr: int, seconds: float) -> tuple[int, int]:
+    """(start, frames) of the loudest ``seconds`` of the tracks' sum of energies, on a one-second grid."""
+    total = sum(np.sum(t.astype(np.float64) ** 2, axis=0) for t in tracks)
+    n = int(total.shape[0])
+    win = min(n, int(seconds * sr))
+    if win >= n:
+        return 0, n
+    per_second = total[: n // sr * sr].reshape(-1, sr).sum(1)
+    span = max(1, win // sr)
+    sums = np.convolve(per_second, np.ones(span), mode="valid")
+    return int(np.argmax(sums)) * sr, win
+
+
+class _Surrogate:
+    """Band energies of the mix for candidate faders and EQ offsets, from each track's power spectra."""
+
+    def __init__(self, stems: list[np.ndarray], sr: int, start: ConsoleSettings) -> None:
+        self.sr, self.start = sr, start
+        self.pll, self.prr, self.plr = [], [], []
+        for x in stems:
+            s = stft(x.astype(np.float32), N_FFT, N_FFT // 2)  # (2, bins, frames)
+            s = s.astype(np.complex128)  # float64 sums: the search differentiates them numerically
+            self.pll.append(np.sum(np.abs(s[0]) ** 2, -1))
+            self.prr.append(np.sum(np.abs(s[1]) ** 2, -1))
+            self.plr.append(np.sum((s[0] * np.conj(s[1])).real, -1))
+        freqs = np.arange(N_FFT // 2 + 1) * sr / N_FFT
+        self.band = np.searchsorted(np.array([*BAND_EDGES[1:], np.inf]), freqs, side="right")
+        self.band[freqs < BAND_EDGES[0]] = -1
+        # Low end stays centred (mixing practice): a track's pan costs more the more of its energy is bass.
+        low = freqs < 250.0
+        self.low_share = np.array(
+            [
+                (p[low].sum() + q[low].sum()) / max(p.sum() + q.sum(), 1e-20)
+                for p, q in zip(self.pll, self.prr, strict=True)
+            ]
+        )
+        w = np.arange(N_FFT // 2 + 1) * 2 * math.pi / N_FFT
+        self.z = np.exp(-1j * w)
+
+    def settings(self, v: np.ndarray) -> ConsoleSettings:
+        k = len(self.start.strips)
+        gains, pans, eq = v[:k], v[k : 2 * k], v[2 * k :]
+        strips = []
+        for i, s in enumerate(self.start.strips):
+            e = dict(s.eq)
+            for key, d in zip(EQ_KEYS, eq, strict=True):
+                e[key] = e[key] + float(d)
+            strips.append(
+                StripSettings(s.gain_db + float(gains[i]), float(pans[i]), clamp("eq", e), dict(s.compressor))
+            )
+        return ConsoleSettings(strips, copy.deepcopy(self.start.master))
+
+    def features(self, v: np.ndarray) -> tuple[np.ndarray, float, float]:
+        """(band shares in dB, width dB, balance dB) of the mix under parameter vector ``v``."""
+        cs = self.settings(v)
+        mid = np.zeros_like(self.pll[0])
+        side = np.zeros_like(mid)
+        left = right = 0.0
+        for i, s in enumerate(cs.strips):
+            h2 = np.abs(response(eq_sections(s.eq, self.sr, np), self.z)) ** 2
+            g = 10 ** (s.gain_db / 20)
+            gl, gr = g * (1 - max(s.pan, 0.0)), g * (1 + min(s.pan, 0.0))
+            ll, rr, lr = gl * gl * self.pll[i], gr * gr * self.prr[i], gl * gr * self.plr[i]
+            mid += h2 * (ll + rr + 2 * lr) / 4
+            side += h2 * (ll + rr - 2 * lr) / 4
+            left += float(np.sum(h2 * ll))
+            right += float(np.sum(h2 * rr))
+        bands = np.array([mid[self.band == b].sum() for b in range(len(BAND_EDGES))])
+        shares = 10 * np.log10(np.maximum(bands / max(bands.sum(), 1e-20), 1e-8))
+        width = 10 * np.log10(max(side.sum() / max(mid.sum(), 1e-20), 1e-4))
+        balance = 10 * np.log10(max(left, 1e-20) / max(right, 1e-20))
+        return shares, float(width), float(balance)
+
+
+def _tone_and_image(sur: _Surrogate, ref: MixFeatures, cancel: threading.Event | None) -> ConsoleSettings:
+    k = len(sur.start.strips)
+    x0 = np.concatenate([np.zeros(k), [s.pan for s in sur.start.strips], np.zeros(len(EQ_KEYS))])
+    bounds = [(-MOVE_DB, MOVE_DB)] * k + [(-1.0, 1.0)] * k + [(-MOVE_DB, MOVE_DB)] * len(EQ_KEYS)
+    target = np.array(ref.bands)
+
+    def loss(v: np.ndarray) -> float:
+        if cancel is not None and cancel.is_set():
+            raise Cancelled()
+        shares, width, balance = sur.features(v)
+        err = np.mean(np.abs(shares - target)) + 0.5 * abs(width - ref.width) + 0.5 * abs(balance - ref.balance)
+        moves = np.concatenate([v[:k], v[2 * k :]])
+        pan_cost = (0.1 + 4.0 * sur.low_share) * (v[k : 2 * k] - x0[k : 2 * k]) ** 2
+        return float(err + 0.01 * np.mean(moves**2) + np.mean(pan_cost))
+
+    res = scipy.optimize.minimize(loss, x0, method="L-BFGS-B", bounds=bounds, options={"maxiter": 60, "eps": 1e-4})
+    return sur.settings(res.x)
+
+
+def _master_stage(pre: np.ndarray, sr: int, ref: MixFeatures, cancel: threading.Event | None) -> MasterSettings:
+    def run(v: np.ndarray) -> tuple[np.ndarray, MasterSettings]:
+        comp = clamp("compressor", defaults("compressor") | MASTER_COMP | {"threshold_db": float(v[0])})
+        lim = clamp("limiter", defaults("limiter") | {"threshold_db": float(v[1])})
+        gain = float(np.clip(v[2], -24.0, 6.0))
+        y = pre.copy()
+        for kind, params in (("compressor", comp), ("limiter", lim)):
+            plugin = create_plugin(kind, params)
+            plugin.prepare(sr, y.shape[1], 2)
+            plugin.process(y)
+            plugin.close()
+        return y * np.float32(10 ** (gain / 20)), MasterSettings(comp, lim, gain)
+
+    def loss(v: np.ndarray) -> float:
+        if cancel is not None and cancel.is_set():
+            raise Cancelled()
+        y, _ = run(v)
+        return abs(loudness(y, sr) - ref.lufs) + abs(crest_db(y, sr) - ref.crest)
+
+    res = scipy.optimize.minimize(
+        loss, np.array([-12.0, -6.0, 0.0]), method="Nelder-Mead", options={"maxfev": 60, "xatol": 0.2, "fatol": 0.05}
+    )
+    return run(res.x)[1]
+
+
+def match_reference(
+    project: Project,
+    reference: np.ndarray,
+    reference_rate: int,
+    tracks: Sequence[int] | None = None,
+    start: ConsoleSettings | None = None,
+    progress: Progress | None = None,
+    cancel: threading.Event | None = None,
+) -> ReferenceMatch:
+    """Search console settings for ``tracks`` of ``project`` (default all) whose mix matches the (channels,
+    n) ``reference`` at ``reference_rate``; ``start`` (default neutral) is where the search starts and the
+    "before" of the report. Raises :class:`UserError` for no tracks or a reference under 3 s,
+    :class:`Cancelled` when ``cancel`` is set."""
+    idx = list(range(len(project.tracks))) if tracks is None else list(tracks)
+    if not idx:
+        raise UserError("reference matching needs at least one track")
+    if reference.shape[-1] < 3 * reference_rate:
+        raise UserError("the reference is shorter than 3 seconds")
+    start = start or ConsoleSettings.neutral(len(idx))
+    say = progress or (lambda f, s: None)
+    sr = project.sample_rate
+    ref = mix_features(reference, reference_rate)
+    say(0.05, "reading tracks")
+    full = []
+    for n, i in enumerate(idx):
+        if cancel is not None and cancel.is_set():
+            raise Cancelled()
+        full.append(_bounce(_solo(project, i)))
+        say(0.05 + 0.25 * (n + 1) / len(idx), "reading tracks")
+    length = max(x.shape[1] for x in full)
+    full = [np.pad(x, ((0, 0), (0, length - x.shape[1]))) for x in full]
+    s0, win = _loudest_window(full, sr, EXCERPT_SECONDS)
+    stems = [x[:, s0 : s0 + win] for x in full]
+    say(0.35, "matching tone and image")
+    tone = _tone_and_image(_Surrogate(stems, sr, start), ref, cancel)
+    sub = Project(sample_rate=sr, tempo=project.tempo, tracks=[project.tracks[i] for i in idx])
+    pre = _bounce(apply_console(sub, ConsoleSettings(tone.strips)), s0, win)
+    say(0.6, "matching loudness and dynamics")
+    result = ConsoleSettings(tone.strips, _master_stage(pre, sr, ref, cancel))
+    say(0.85, "checking the result")
+    before = mix_features(_bounce(apply_console(sub, start), s0, win), sr)
+    after = mix_features(_bounce(apply_console(sub, result), s0, win), sr)
+    say(1.0, "done")
+    return ReferenceMatch(
+        result, ref, before, after, feature_distance(before, ref), feature_distance(after, ref), (s0 / sr, win / sr)
+    )
