@@ -14,6 +14,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from app.cli_automix import add_automix_command
 from app.cli_engine import add_engine_commands
 from app.cli_separate import add_separate_command, add_split_command, add_transcribe_command
 from engine.errors import UserError
@@ -284,6 +285,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_separate_command(sub)
     add_split_command(sub)
     add_transcribe_command(sub)
+    add_automix_command(sub)
     from app.main import add_app_command
 
     add_app_command(sub)

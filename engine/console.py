@@ -122,6 +122,8 @@ def clamp(kind: str, values: Mapping[str, float]) -> dict[str, float]:
 
 
 def _mix(kind: str, a: Mapping[str, float], b: Mapping[str, float], t: float) -> dict[str, float]:
+    if t in (0.0, 1.0):  # the ends exactly: exp(log(x)) is not always x, and neutral must stay neutral
+        return clamp(kind, dict(a if t == 0.0 else b))
     out = {}
     for name in a:
         x, y = float(a[name]), float(b[name])
@@ -158,8 +160,25 @@ def _is_console(p: PluginSpec) -> bool:
     return p.options.get(CONSOLE_OPTION[0]) == CONSOLE_OPTION[1]
 
 
+def is_neutral(kind: str, params: Mapping[str, float]) -> bool:
+    """Whether the stage leaves the sound as it is: a flat EQ (its lowest high-pass, no boosts or cuts; the
+    10 Hz high-pass still turns phase, so a neutral EQ is bypassed rather than run), or a 1:1 compressor
+    without makeup."""
+    if kind == "eq":
+        flat = all(params[k] == 0.0 for k in ("low_db", "mid1_db", "mid2_db", "high_db"))
+        return flat and params["highpass_hz"] <= _lowest("eq", "highpass_hz")
+    if kind == "compressor":
+        return params["ratio"] == 1.0 and params["makeup_db"] == 0.0
+    return False
+
+
+def _lowest(kind: str, name: str) -> float:
+    return next(p.minimum for p in _PARAMS[kind] if p.name == name)
+
+
 def _console_plugin(kind: str, params: Mapping[str, float]) -> PluginSpec:
-    return PluginSpec(kind, dict(params), options=dict([CONSOLE_OPTION]))
+    """A console stage as a plugin; a neutral one is bypassed, so neutral settings are exactly the plain sum."""
+    return PluginSpec(kind, dict(params), bypass=is_neutral(kind, params), options=dict([CONSOLE_OPTION]))
 
 
 def apply_console(project: Project, settings: ConsoleSettings, tracks: Sequence[int] | None = None) -> Project:

@@ -26,14 +26,12 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.optimize
 
-from engine.bounce import bounce_graph
-from engine.build import build_graph
 from engine.console import ConsoleSettings, MasterSettings, StripSettings, apply_console, clamp, defaults
 from engine.errors import Cancelled, UserError
-from engine.plugins import create_plugin
 from engine.project import Project
 from models.automix.eqdesign import eq_sections, response
 from models.automix.features import BAND_EDGES, MixFeatures, crest_db, feature_distance, mix_features
+from models.automix.tracks import bounce, loudest_window, run_master, track_audio
 from models.data.production import loudness
 from models.platform.stft import stft
 
@@ -67,41 +65,6 @@ class ReferenceMatch:
             "after": self.after.as_dict(),
             "excerpt_seconds": [round(x, 2) for x in self.excerpt],
         }
-
-
-def _solo(project: Project, index: int) -> Project:
-    """The track alone, before its console: its source and the user's plugins, neutral fader, empty master."""
-    p = copy.deepcopy(project)
-    t = p.tracks[index]
-    t.chain = [s for s in t.chain if s.options.get("console") != "automix"]
-    t.gain_db, t.pan, t.mute, t.solo, t.output = 0.0, 0.0, False, False, "master"
-    p.tracks, p.buses = [t], []
-    p.master.chain, p.master.gain_db = [], 0.0
-    return p
-
-
-def _bounce(project: Project, start: int = 0, frames: int | None = None) -> np.ndarray:
-    """The engine's bounce of ``project`` from frame ``start`` (``frames`` long; default to the end)."""
-    graph = build_graph(project, project.sample_rate)
-    try:
-        audio = bounce_graph(graph, None if frames is None else start + frames)
-    finally:
-        for s in graph.strips:
-            s.chain.close()
-    return audio[:, start:]
-
-
-def _loudest_window(tracks: list[np.ndarray], sr: int, seconds: float) -> tuple[int, int]:
-    """(start, frames) of the loudest ``seconds`` of the tracks' sum of energies, on a one-second grid."""
-    total = sum(np.sum(t.astype(np.float64) ** 2, axis=0) for t in tracks)
-    n = int(total.shape[0])
-    win = min(n, int(seconds * sr))
-    if win >= n:
-        return 0, n
-    per_second = total[: n // sr * sr].reshape(-1, sr).sum(1)
-    span = max(1, win // sr)
-    sums = np.convolve(per_second, np.ones(span), mode="valid")
-    return int(np.argmax(sums)) * sr, win
 
 
 class _Surrogate:
@@ -188,14 +151,8 @@ def _master_stage(pre: np.ndarray, sr: int, ref: MixFeatures, cancel: threading.
     def run(v: np.ndarray) -> tuple[np.ndarray, MasterSettings]:
         comp = clamp("compressor", defaults("compressor") | MASTER_COMP | {"threshold_db": float(v[0])})
         lim = clamp("limiter", defaults("limiter") | {"threshold_db": float(v[1])})
-        gain = float(np.clip(v[2], -24.0, 6.0))
-        y = pre.copy()
-        for kind, params in (("compressor", comp), ("limiter", lim)):
-            plugin = create_plugin(kind, params)
-            plugin.prepare(sr, y.shape[1], 2)
-            plugin.process(y)
-            plugin.close()
-        return y * np.float32(10 ** (gain / 20)), MasterSettings(comp, lim, gain)
+        master = MasterSettings(comp, lim, float(np.clip(v[2], -24.0, 6.0)))
+        return run_master(pre, master, sr), master
 
     def loss(v: np.ndarray) -> float:
         if cancel is not None and cancel.is_set():
@@ -232,25 +189,18 @@ def match_reference(
     sr = project.sample_rate
     ref = mix_features(reference, reference_rate)
     say(0.05, "reading tracks")
-    full = []
-    for n, i in enumerate(idx):
-        if cancel is not None and cancel.is_set():
-            raise Cancelled()
-        full.append(_bounce(_solo(project, i)))
-        say(0.05 + 0.25 * (n + 1) / len(idx), "reading tracks")
-    length = max(x.shape[1] for x in full)
-    full = [np.pad(x, ((0, 0), (0, length - x.shape[1]))) for x in full]
-    s0, win = _loudest_window(full, sr, EXCERPT_SECONDS)
+    full = track_audio(project, idx, lambda f: say(0.05 + 0.25 * f, "reading tracks"), cancel)
+    s0, win = loudest_window(full, sr, EXCERPT_SECONDS)
     stems = [x[:, s0 : s0 + win] for x in full]
     say(0.35, "matching tone and image")
     tone = _tone_and_image(_Surrogate(stems, sr, start), ref, cancel)
     sub = Project(sample_rate=sr, tempo=project.tempo, tracks=[project.tracks[i] for i in idx])
-    pre = _bounce(apply_console(sub, ConsoleSettings(tone.strips)), s0, win)
+    pre = bounce(apply_console(sub, ConsoleSettings(tone.strips)), s0, win)
     say(0.6, "matching loudness and dynamics")
     result = ConsoleSettings(tone.strips, _master_stage(pre, sr, ref, cancel))
     say(0.85, "checking the result")
-    before = mix_features(_bounce(apply_console(sub, start), s0, win), sr)
-    after = mix_features(_bounce(apply_console(sub, result), s0, win), sr)
+    before = mix_features(bounce(apply_console(sub, start), s0, win), sr)
+    after = mix_features(bounce(apply_console(sub, result), s0, win), sr)
     say(1.0, "done")
     return ReferenceMatch(
         result, ref, before, after, feature_distance(before, ref), feature_distance(after, ref), (s0 / sr, win / sr)

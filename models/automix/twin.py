@@ -27,7 +27,7 @@ from collections.abc import Mapping
 import numpy as np
 import torch
 
-from engine.console import ConsoleSettings, defaults
+from engine.console import ConsoleSettings, defaults, is_neutral
 from models.automix.envelope import peak_envelope
 from models.automix.eqdesign import eq_sections, response
 
@@ -107,6 +107,8 @@ def mix(stems: torch.Tensor, settings: ConsoleSettings, sr: float) -> torch.Tens
     dtype = stems.dtype
     s = settings.strips
     y = eq(stems, stage_tensors([x.eq for x in s], dtype), sr)
+    flat = torch.tensor([is_neutral("eq", x.eq) for x in s])[:, None, None]
+    y = torch.where(flat, stems, y)  # the engine bypasses a neutral EQ (engine.console.is_neutral)
     y = compressor(y, stage_tensors([x.compressor for x in s], dtype), sr)
     y = fader(
         y,

@@ -20,7 +20,7 @@ from engine.errors import UserError
 from models.platform.onnx import ASSETS, read_sidecar
 
 # Every model family's package; a new family adds its package here and a FAMILY in its __init__.
-FAMILY_PACKAGES = ("models.generator", "models.separator", "models.splitter", "models.features")
+FAMILY_PACKAGES = ("models.generator", "models.separator", "models.splitter", "models.features", "models.automix")
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,126 @@
+"""The balance controller end to end on synthetic four-stem songs: examples (perturbation and its restoring
+strip), training on the platform loop, ONNX export, balance mode through the engine, the CLI's outputs."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from engine.console import ConsoleSettings, neutral, read_console
+from engine.project import load_project
+from models.automix.data import Perturbation, perturb, target_strip
+from models.automix.examples import build, draw_example, example_audio
+from models.automix.tracks import run_plugins, run_strip
+from models.data.synth import SAMPLE_RATE as SR
+
+
+def _song(seed: int, seconds: float = 13.0) -> np.ndarray:
+    """(4, 2, n) drums, bass, vocals, other."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(int(seconds * SR)) / SR
+    beat = np.exp(-((t % 0.5) * 30))
+    drums = rng.standard_normal(t.size) * beat * 0.5
+    f0 = 55 * 2 ** (rng.integers(0, 7) / 12)
+    bass = np.sin(2 * np.pi * f0 * t) * 0.4
+    vib = 220 * 2 ** (rng.integers(0, 12) / 12) * (1 + 0.01 * np.sin(2 * np.pi * 5 * t))
+    phase = 2 * np.pi * np.cumsum(vib) / SR
+    vocals = sum(np.sin(k * phase) / k for k in range(1, 6)) * 0.2 * (np.sin(2 * np.pi * 0.25 * t) > -0.5)
+    other = sum(np.sin(2 * np.pi * f * t) for f in (262, 330, 392)) * 0.1
+    stems = np.stack([drums, bass, vocals, other])
+    return (0.3 * np.stack([stems, stems * 0.9], axis=1)).astype(np.float32)
+
+
+@pytest.fixture(scope="module")
+def stem_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    d = tmp_path_factory.mktemp("stems") / "train"
+    d.mkdir()
+    for k in range(6):
+        np.save(d / f"{k + 1:03d}.npy", np.round(_song(k) * 32767).astype(np.int16))
+    return d
+
+
+def test_target_strip_undoes_the_perturbation() -> None:
+    clean = _song(3)[2]
+    p = Perturbation(gain_db=7.0, pan=0.4, low_db=5.0, high_db=-4.0, comp_threshold_db=None, comp_ratio=1.0)
+    restored = run_strip(perturb(clean, p, SR), target_strip(p, reference_gain_db=-3.0), SR)
+    # each strip's EQ keeps its 10 Hz high-pass (the plugin's lowest): the inverse is exact up to their phase
+    flat = run_plugins(clean, [("eq", neutral("eq")), ("eq", neutral("eq"))], SR)
+    expected = flat * np.float32(10 ** (-3 / 20))
+    err = 10 * np.log10(np.sum((restored - expected) ** 2) / np.sum(expected**2))
+    assert err < -40, err
+
+
+def test_examples_are_reproducible(stem_cache: Path) -> None:
+    audio = np.load(stem_cache / "001.npy").astype(np.float32) / 32767
+    a, b = draw_example("001", audio, 0, 3), draw_example("001", audio, 0, 3)
+    assert a == b and 2 <= len(a.stems) <= 4
+    (pa, ra), (pb, rb) = example_audio(a, audio), example_audio(b, audio)
+    assert np.array_equal(pa, pb) and np.array_equal(ra, rb)
+    assert draw_example("001", audio, 0, 4) != a
+
+
+@pytest.fixture(scope="module")
+def tiny_automix(stem_cache: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from models.automix.export import export
+    from models.automix.train import main as train_main
+
+    root = tmp_path_factory.mktemp("automix")
+    data = build(stem_cache, per_song=3, seed=0)
+    cache = root / "cache" / "v1"
+    cache.mkdir(parents=True)
+    np.savez(cache / "train.npz", **data)
+    run = root / "run"
+    args = ["--data", str(root / "cache"), "--out", str(run), "--hidden", "16", "--batch", "8", "--valid-every", "20"]
+    assert train_main([*args, "--updates", "20"]) == 0
+    assert train_main([*args, "--updates", "40", "--resume"]) == 0
+    log = [json.loads(line) for line in (run / "log.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in log] == [20, 40]
+    assert log[-1]["loss"] < log[0]["loss"] * 1.5  # it trains (and did not blow up)
+    export(run / "last.pt", root / "model", name="tiny-automix")
+    return root / "model"
+
+
+def test_cli_mixes_stems_and_saves_an_editable_project(tiny_automix: Path, tmp_path: Path) -> None:
+    song = _song(9, 8.0)
+    names = ["Track 01", "stem_2", "Track 03", "x"]  # meaningless names: roles come from the audio
+    paths = []
+    for name, stem in zip(names, song, strict=True):
+        paths.append(tmp_path / f"{name}.wav")
+        sf.write(paths[-1], stem.T, SR, subtype="FLOAT")
+    out, proj, js = tmp_path / "mix.wav", tmp_path / "mix.refrain", tmp_path / "s.json"
+    cmd = [
+        sys.executable,
+        "-m",
+        "app.cli",
+        "automix",
+        *map(str, paths),
+        "--out",
+        str(out),
+        "--model",
+        str(tiny_automix),
+    ]
+    r = subprocess.run([*cmd, "--save-project", str(proj), "--settings-json", str(js)], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    mix, rate = sf.read(out, always_2d=True)
+    assert rate == SR and mix.shape == (song.shape[-1], 2)
+    settings = ConsoleSettings.from_dict(json.loads(js.read_text())["settings"])
+    assert read_console(load_project(proj)).to_dict() == settings.to_dict()  # the project holds the settings
+    assert settings.master.limiter is not None
+    # amount 0 is the plain sum: no limiter, unity faders
+    r0 = subprocess.run([*cmd[:-4], "--out", str(tmp_path / "m0.wav"), "--model", str(tiny_automix), "--amount", "0"])
+    assert r0.returncode == 0
+    plain, _ = sf.read(tmp_path / "m0.wav", always_2d=True)
+    assert np.max(np.abs(plain.T - song.sum(0))) < 1e-3
+
+
+def test_cli_bad_input_is_one_line_and_writes_nothing(tiny_automix: Path, tmp_path: Path) -> None:
+    out = tmp_path / "mix.wav"
+    cmd = [sys.executable, "-m", "app.cli", "automix", str(tmp_path / "missing.wav"), "--out", str(out)]
+    r = subprocess.run([*cmd, "--model", str(tiny_automix)], capture_output=True, text=True)
+    assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1 and not out.exists()
