@@ -31,6 +31,7 @@ from app.itemmodels.tracks import TrackListModel
 from app.prefs import Preferences
 from app.session import Session
 from app.views.arrangement import ArrangementView
+from app.views.automix_bar import AutoMixBar, add_mix_menu
 from app.views.generate_panel import GeneratePanel
 from app.views.mixer import MixerView
 from app.views.panels import JobPanel, TransportBar
@@ -101,6 +102,8 @@ class MainWindow(QMainWindow):
         self.right_dock = self._dock("Form", right, Qt.DockWidgetArea.RightDockWidgetArea)
         # bottom: mixer + jobs
         self.mixer = MixerView(session)
+        self.automix_bar = AutoMixBar(session, lambda: [i for i in [self.arrangement.selected] if i >= 0])
+        self.mixer.top.addWidget(self.automix_bar)
         self.mixer_dock = self._dock("Mixer", self.mixer, Qt.DockWidgetArea.BottomDockWidgetArea)
         self.jobs = JobPanel(session)
         self.jobs_dock = self._dock("Jobs", self.jobs, Qt.DockWidgetArea.BottomDockWidgetArea)
@@ -219,6 +222,7 @@ class MainWindow(QMainWindow):
             "Ctrl+Shift+B",
             "Mute the selected stem and play its siblings (again: all stems)",
         )
+        add_mix_menu(mb, self._act, self.automix_bar)
         t = mb.addMenu("&Transport")
         self.play_action = self._act(t, "Play / Pause", self.toggle_play, "Space")
         self._act(t, "Stop", self.stop, "Ctrl+Space")

@@ -77,6 +77,7 @@ class Session(QObject):
     graph_ready = Signal()
 
     def __init__(self, prefs: Preferences | None = None, engine: bool = True) -> None:
+        from app.automix import AutoMix
         from app.documents import Documents
         from app.generation import Generation
         from app.mixer import Mixer
@@ -103,6 +104,7 @@ class Session(QObject):
         self.mixer = Mixer(self)
         self.stems = Stems(self)
         self.transcriber = Transcriber(self)
+        self.automix = AutoMix(self)
         self.generation = Generation(self)
         self.autosave_timer = QTimer(self)
         self.autosave_timer.timeout.connect(self.documents.autosave)

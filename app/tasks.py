@@ -210,3 +210,25 @@ def transcribe_task(task: Any, path: str, out_mid: str, program: int) -> tuple[i
     Path(out_mid).parent.mkdir(parents=True, exist_ok=True)
     t = transcribe_file(path, out_mid, program=program, progress=task.progress, cancelled=lambda: bool(task.cancelled))
     return len(t.notes), t.tempo_bpm
+
+
+class _CancelFlag:
+    """The worker task's cancel state as the ``is_set()`` the model code polls."""
+
+    def __init__(self, task: Any) -> None:
+        self.task = task
+
+    def is_set(self) -> bool:
+        return bool(self.task.cancelled)
+
+
+def automix_task(task: Any, project: Project, tracks: list[int], reference: str | None, model: str) -> dict[str, Any]:
+    """Console settings for ``tracks`` (balance mode, then matched to ``reference`` when given):
+    ``{"settings": ConsoleSettings.to_dict(), "report": {...}}``."""
+    from engine.audio_io import read_audio
+    from models.automix.runtime import balance
+
+    ref = read_audio(reference) if reference else None
+    flag: Any = _CancelFlag(task)
+    prop = balance(project, tracks, model, ref, lambda f, _s: task.progress(f), flag)
+    return {"settings": prop.settings.to_dict(), "report": prop.report}

@@ -134,29 +134,42 @@ def _mix(kind: str, a: Mapping[str, float], b: Mapping[str, float], t: float) ->
     return clamp(kind, out)
 
 
-def blend(proposal: ConsoleSettings, amount: float) -> ConsoleSettings:
-    """The settings ``amount`` of the way from neutral (0) to ``proposal`` (1): dB values, pans and
-    thresholds linearly, frequencies, Qs, ratios and times on a log scale. The limiter engages for any
-    amount above 0 with its threshold blended from 0 dBFS; at 0 it is bypassed, so 0 is the plain sum."""
-    t = min(1.0, max(0.0, float(amount)))
+def between(before: ConsoleSettings, after: ConsoleSettings, t: float) -> ConsoleSettings:
+    """The settings ``t`` of the way from ``before`` (0) to ``after`` (1), stage by stage: dB values, pans and
+    thresholds linearly, frequencies, Qs, ratios and times on a log scale (as a knob reads them). A limiter
+    on one side only is taken as one at 0 dBFS on the other, engaged for any ``t`` above 0 towards the side
+    that has it; at ``t = 0`` the result is exactly ``before``."""
+    t = min(1.0, max(0.0, float(t)))
     strips = [
         StripSettings(
-            gain_db=s.gain_db * t,
-            pan=s.pan * t,
-            eq=_mix("eq", neutral("eq"), s.eq, t),
-            compressor=_mix("compressor", neutral("compressor"), s.compressor, t),
+            a.gain_db + t * (b.gain_db - a.gain_db),
+            a.pan + t * (b.pan - a.pan),
+            _mix("eq", a.eq, b.eq, t),
+            _mix("compressor", a.compressor, b.compressor, t),
         )
-        for s in proposal.strips
+        for a, b in zip(before.strips, after.strips, strict=True)
     ]
-    m = proposal.master
-    limiter = None
-    if m.limiter is not None and t > 0:
-        limiter = _mix("limiter", defaults("limiter") | {"threshold_db": 0.0}, m.limiter, t)
-    master = MasterSettings(_mix("compressor", neutral("compressor"), m.compressor, t), limiter, m.gain_db * t)
-    return ConsoleSettings(strips, master)
+    ma, mb = before.master, after.master
+    idle = defaults("limiter") | {"threshold_db": 0.0}
+    if ma.limiter is None and mb.limiter is None:
+        limiter = None
+    elif t == 0.0:
+        limiter = None if ma.limiter is None else dict(ma.limiter)
+    elif t == 1.0:
+        limiter = None if mb.limiter is None else dict(mb.limiter)
+    else:
+        limiter = _mix("limiter", ma.limiter or idle, mb.limiter or idle, t)
+    gain = ma.gain_db + t * (mb.gain_db - ma.gain_db)
+    return ConsoleSettings(strips, MasterSettings(_mix("compressor", ma.compressor, mb.compressor, t), limiter, gain))
 
 
-def _is_console(p: PluginSpec) -> bool:
+def blend(proposal: ConsoleSettings, amount: float) -> ConsoleSettings:
+    """The settings ``amount`` of the way from neutral (0: the plain sum) to ``proposal`` (1)."""
+    return between(ConsoleSettings.neutral(len(proposal.strips)), proposal, amount)
+
+
+def is_console_plugin(p: PluginSpec) -> bool:
+    """Whether a chain's plugin is one the console put there (replaced when settings are applied again)."""
     return p.options.get(CONSOLE_OPTION[0]) == CONSOLE_OPTION[1]
 
 
@@ -176,15 +189,22 @@ def _lowest(kind: str, name: str) -> float:
     return next(p.minimum for p in _PARAMS[kind] if p.name == name)
 
 
-def _console_plugin(kind: str, params: Mapping[str, float]) -> PluginSpec:
-    """A console stage as a plugin; a neutral one is bypassed, so neutral settings are exactly the plain sum."""
-    return PluginSpec(kind, dict(params), bypass=is_neutral(kind, params), options=dict([CONSOLE_OPTION]))
+def _console_plugin(kind: str, params: Mapping[str, float], bypass_neutral: bool) -> PluginSpec:
+    """A console stage as a plugin; a neutral one is bypassed (with ``bypass_neutral``), so neutral settings
+    are exactly the plain sum."""
+    bypass = bypass_neutral and is_neutral(kind, params)
+    return PluginSpec(kind, dict(params), bypass=bypass, options=dict([CONSOLE_OPTION]))
 
 
-def apply_console(project: Project, settings: ConsoleSettings, tracks: Sequence[int] | None = None) -> Project:
+def apply_console(
+    project: Project, settings: ConsoleSettings, tracks: Sequence[int] | None = None, bypass_neutral: bool = True
+) -> Project:
     """A copy of ``project`` with the settings written: ``settings.strips[i]`` goes to track ``tracks[i]``
     (default: every track in order) as its fader and the console plugins at the end of its chain; the master
     gets its console plugins and fader. Console plugins already there are replaced; the user's are kept.
+    ``bypass_neutral=False`` keeps neutral stages running (and the limiter in, at 0 dB), so every setting has
+    the same plugins: moving between two settings is then parameter changes the running graph glides through
+    (A/B and the amount control while playing), never a rebuild.
 
     Raises :class:`UserError` when the counts differ or a track index is out of range."""
     idx = list(range(len(project.tracks))) if tracks is None else list(tracks)
@@ -197,13 +217,20 @@ def apply_console(project: Project, settings: ConsoleSettings, tracks: Sequence[
         t = out.tracks[i]
         t.gain_db = min(24.0, max(-60.0, strip.gain_db))
         t.pan = min(1.0, max(-1.0, strip.pan))
-        t.chain = [p for p in t.chain if not _is_console(p)]
-        t.chain += [_console_plugin("eq", strip.eq), _console_plugin("compressor", strip.compressor)]
+        t.chain = [p for p in t.chain if not is_console_plugin(p)]
+        t.chain += [
+            _console_plugin("eq", strip.eq, bypass_neutral),
+            _console_plugin("compressor", strip.compressor, bypass_neutral),
+        ]
     m = settings.master
-    out.master.chain = [p for p in out.master.chain if not _is_console(p)]
-    out.master.chain.append(_console_plugin("compressor", m.compressor))
+    out.master.chain = [p for p in out.master.chain if not is_console_plugin(p)]
+    out.master.chain.append(_console_plugin("compressor", m.compressor, bypass_neutral))
     if m.limiter is not None:
-        out.master.chain.append(_console_plugin("limiter", m.limiter))
+        out.master.chain.append(_console_plugin("limiter", m.limiter, bypass_neutral))
+    elif not bypass_neutral:
+        out.master.chain.append(
+            PluginSpec("limiter", defaults("limiter") | {"threshold_db": 0.0}, True, dict([CONSOLE_OPTION]))
+        )
     out.master.gain_db = m.gain_db
     return out
 
@@ -215,7 +242,7 @@ def read_console(project: Project, tracks: Sequence[int] | None = None) -> Conso
     strips = []
     for i in idx:
         t = project.tracks[i]
-        found = {p.plugin: p.params for p in t.chain if _is_console(p)}
+        found = {p.plugin: p.params for p in t.chain if is_console_plugin(p)}
         strips.append(
             StripSettings(
                 gain_db=t.gain_db,
@@ -224,8 +251,9 @@ def read_console(project: Project, tracks: Sequence[int] | None = None) -> Conso
                 compressor=_checked("compressor", found.get("compressor")),
             )
         )
-    found = {p.plugin: p.params for p in project.master.chain if _is_console(p)}
-    lim = found.get("limiter")
+    found = {p.plugin: p.params for p in project.master.chain if is_console_plugin(p)}
+    engaged = [p for p in project.master.chain if is_console_plugin(p) and p.plugin == "limiter" and not p.bypass]
+    lim = engaged[0].params if engaged else None  # a bypassed console limiter is the mix without one
     master = MasterSettings(
         _checked("compressor", found.get("compressor")),
         None if lim is None else _checked("limiter", lim),

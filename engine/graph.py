@@ -45,6 +45,7 @@ class Slot:
     bypass: bool = False
     failed: str | None = None
     bypass_delay: DelayLine | None = None
+    heard_bypassed: bool | None = None  # the bypass state the last block was rendered with (None: none yet)
 
 
 class Chain:
@@ -55,9 +56,11 @@ class Chain:
         self.owner = owner
         self._errors = errors
         self._scratch = np.zeros((CHANNELS, 0), dtype=np.float32)
+        self._dry = np.zeros((CHANNELS, 0), dtype=np.float32)
 
     def prepare(self, sample_rate: int, max_block: int) -> None:
         self._scratch = np.zeros((CHANNELS, max_block), dtype=np.float32)
+        self._dry = np.zeros((CHANNELS, max_block), dtype=np.float32)
         for s in self.slots:
             s.plugin.prepare(sample_rate, max_block, CHANNELS)
             lat = s.plugin.latency
@@ -80,6 +83,11 @@ class Chain:
         keep = self._scratch[:, :n]
         for i, s in enumerate(self.slots):
             p = s.plugin
+            flipped = s.heard_bypassed is not None and s.heard_bypassed != s.bypass
+            s.heard_bypassed = s.bypass
+            if flipped and s.failed is None and not p.is_instrument and s.bypass_delay is None:
+                self._crossfade(i, s, buf, events)
+                continue
             if s.bypass or s.failed is not None:
                 if p.is_instrument:
                     buf[...] = 0.0
@@ -95,6 +103,26 @@ class Chain:
                 continue
             if not np.isfinite(buf).all():
                 self._fail(i, s, "output NaN or infinity", buf, keep)
+
+    def _crossfade(self, index: int, s: Slot, buf: np.ndarray, events: Sequence[MidiEvent]) -> None:
+        """A bypass switched: render the block both ways and fade from the old path to the new over it, so
+        switching a plugin in or out (an A/B while playing) never clicks."""
+        n = buf.shape[1]
+        dry, keep = self._dry[:, :n], self._scratch[:, :n]
+        dry[...] = buf
+        keep[...] = buf
+        s.plugin.advance(n)
+        try:
+            s.plugin.process(buf, ())
+        except Exception as exc:  # a third-party plugin must never stop the engine
+            self._fail(index, s, f"{type(exc).__name__}: {exc}", buf, keep)
+            return
+        if not np.isfinite(buf).all():
+            self._fail(index, s, "output NaN or infinity", buf, keep)
+            return
+        ramp = np.arange(1, n + 1, dtype=np.float32) / n
+        wet_share = (1.0 - ramp) if s.bypass else ramp
+        buf[...] = dry + (buf - dry) * wet_share
 
     def _fail(self, index: int, slot: Slot, reason: str, buf: np.ndarray, keep: np.ndarray) -> None:
         slot.failed = reason

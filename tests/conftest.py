@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
+from models.data.synth import SAMPLE_RATE
 from models.generator.chords import Chord, Key
 from models.generator.codec import STEPS_PER_BAR, Notes
 from models.generator.pop909 import Song
@@ -138,3 +141,54 @@ def tiny_splitter(tmp_path_factory: pytest.TempPathFactory) -> object:
     )
     export(d / "t.pt", d / "tiny")
     return d / "tiny"
+
+
+def synthetic_stems(seed: int, seconds: float = 13.0) -> np.ndarray:
+    """(4, 2, n) float32 stems at 44.1 kHz of a made-up song: drums, bass, vocals, other."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(int(seconds * SAMPLE_RATE)) / SAMPLE_RATE
+    beat = np.exp(-((t % 0.5) * 30))
+    drums = rng.standard_normal(t.size) * beat * 0.5
+    f0 = 55 * 2 ** (rng.integers(0, 7) / 12)
+    bass = np.sin(2 * np.pi * f0 * t) * 0.4
+    vib = 220 * 2 ** (rng.integers(0, 12) / 12) * (1 + 0.01 * np.sin(2 * np.pi * 5 * t))
+    phase = 2 * np.pi * np.cumsum(vib) / SAMPLE_RATE
+    vocals = sum(np.sin(k * phase) / k for k in range(1, 6)) * 0.2 * (np.sin(2 * np.pi * 0.25 * t) > -0.5)
+    other = sum(np.sin(2 * np.pi * f * t) for f in (262, 330, 392)) * 0.1
+    stems = np.stack([drums, bass, vocals, other])
+    return (0.3 * np.stack([stems, stems * 0.9], axis=1)).astype(np.float32)
+
+
+def synthetic_stem_cache(root: Path, songs: int = 6) -> Path:
+    """A folder laid out like the separator's stem cache (``<song>.npy``, int16 (4, 2, n)) of synthetic songs."""
+    d = root / "train"
+    d.mkdir(parents=True, exist_ok=True)
+    for k in range(songs):
+        np.save(d / f"{k + 1:03d}.npy", np.round(synthetic_stems(k) * 32767).astype(np.int16))
+    return d
+
+
+@pytest.fixture(scope="session")
+def tiny_automix(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A small balance controller trained 40 updates on synthetic stems and exported through the real path."""
+    import json
+
+    from models.automix.examples import build
+    from models.automix.export import export
+    from models.automix.train import main as train_main
+
+    root = tmp_path_factory.mktemp("automix")
+    stem_cache = synthetic_stem_cache(root)
+    data = build(stem_cache, per_song=3, seed=0)
+    cache = root / "cache" / "v1"
+    cache.mkdir(parents=True)
+    np.savez(cache / "train.npz", **data)
+    run = root / "run"
+    args = ["--data", str(root / "cache"), "--out", str(run), "--hidden", "16", "--batch", "8", "--valid-every", "20"]
+    assert train_main([*args, "--updates", "20"]) == 0
+    assert train_main([*args, "--updates", "40", "--resume"]) == 0
+    log = [json.loads(line) for line in (run / "log.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in log] == [20, 40]
+    assert log[-1]["loss"] < log[0]["loss"] * 1.5  # it trains (and did not blow up)
+    export(run / "last.pt", root / "model", name="tiny-automix")
+    return root / "model"

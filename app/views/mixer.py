@@ -492,8 +492,10 @@ class MixerView(QWidget):
         super().__init__()
         self.session = session
         split = QSplitter(Qt.Orientation.Horizontal, self)
-        lay = QHBoxLayout(self)
+        lay = QVBoxLayout(self)
         lay.setContentsMargins(0, 0, 0, 0)
+        self.top = QHBoxLayout()  # a row above the strips (the auto-mix controls)
+        lay.addLayout(self.top)
         lay.addWidget(split)
         self.strip_area = QScrollArea()
         self.strip_area.setWidgetResizable(True)

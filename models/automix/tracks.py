@@ -12,7 +12,7 @@ import numpy as np
 
 from engine.bounce import bounce_graph
 from engine.build import build_graph
-from engine.console import CONSOLE_OPTION, MasterSettings, StripSettings
+from engine.console import MasterSettings, StripSettings, is_console_plugin
 from engine.errors import Cancelled
 from engine.plugins import create_plugin
 from engine.project import Project
@@ -22,7 +22,7 @@ def solo(project: Project, index: int) -> Project:
     """The track alone, before its console: its source and the user's plugins, neutral fader, empty master."""
     p = copy.deepcopy(project)
     t = p.tracks[index]
-    t.chain = [s for s in t.chain if s.options.get(CONSOLE_OPTION[0]) != CONSOLE_OPTION[1]]
+    t.chain = [s for s in t.chain if not is_console_plugin(s)]
     t.gain_db, t.pan, t.mute, t.solo, t.output = 0.0, 0.0, False, False, "master"
     p.tracks, p.buses = [t], []
     p.master.chain, p.master.gain_db = [], 0.0

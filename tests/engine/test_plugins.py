@@ -192,3 +192,28 @@ def test_failing_plugin_is_bypassed_and_reported(bad: type[Plugin]) -> None:
         assert np.isfinite(y).all()
     assert len(errors) == 1 and errors[0][:2] == ("track", 1) and "bypassed" in errors[0][2]
     np.testing.assert_array_equal(y, x)  # after the failure the slot passes audio through untouched
+
+
+@pytest.mark.parametrize("engage", [True, False])
+def test_switching_bypass_fades_over_one_block(engage: bool) -> None:
+    """Switching a +12 dB stage in or out while playing crossfades across the next block: the output never
+    jumps, and after that block it is exactly the new path."""
+    from engine.plugins import create_plugin
+
+    chain = Chain([Slot(create_plugin("gain", {"gain_db": 12.0}), bypass=engage)], "track", deque())
+    chain.prepare(44100, 256)
+    t = np.arange(256 * 6) / 44100
+    x = np.stack([np.sin(2 * np.pi * 100 * t)] * 2).astype(np.float32) * 0.2
+    out = np.zeros_like(x)
+    for k in range(6):
+        if k == 3:
+            chain.slots[0].bypass = not engage
+        block = x[:, k * 256 : (k + 1) * 256].copy()
+        chain.process(block)
+        out[:, k * 256 : (k + 1) * 256] = block
+    gain = np.float32(10 ** (12 / 20))
+    after = x[:, 4 * 256 :] * (gain if engage else 1)
+    np.testing.assert_allclose(out[:, 4 * 256 :], after, atol=1e-6)
+    # the largest step between samples stays that of the louder path's sine (no click at the switch)
+    steps = np.abs(np.diff(out[0]))
+    assert steps.max() <= np.abs(np.diff(x[0])).max() * gain * 1.01

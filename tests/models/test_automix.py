@@ -15,38 +15,19 @@ import soundfile as sf
 from engine.console import ConsoleSettings, neutral, read_console
 from engine.project import load_project
 from models.automix.data import Perturbation, perturb, target_strip
-from models.automix.examples import build, draw_example, example_audio
+from models.automix.examples import draw_example, example_audio
 from models.automix.tracks import run_plugins, run_strip
 from models.data.synth import SAMPLE_RATE as SR
-
-
-def _song(seed: int, seconds: float = 13.0) -> np.ndarray:
-    """(4, 2, n) drums, bass, vocals, other."""
-    rng = np.random.default_rng(seed)
-    t = np.arange(int(seconds * SR)) / SR
-    beat = np.exp(-((t % 0.5) * 30))
-    drums = rng.standard_normal(t.size) * beat * 0.5
-    f0 = 55 * 2 ** (rng.integers(0, 7) / 12)
-    bass = np.sin(2 * np.pi * f0 * t) * 0.4
-    vib = 220 * 2 ** (rng.integers(0, 12) / 12) * (1 + 0.01 * np.sin(2 * np.pi * 5 * t))
-    phase = 2 * np.pi * np.cumsum(vib) / SR
-    vocals = sum(np.sin(k * phase) / k for k in range(1, 6)) * 0.2 * (np.sin(2 * np.pi * 0.25 * t) > -0.5)
-    other = sum(np.sin(2 * np.pi * f * t) for f in (262, 330, 392)) * 0.1
-    stems = np.stack([drums, bass, vocals, other])
-    return (0.3 * np.stack([stems, stems * 0.9], axis=1)).astype(np.float32)
+from tests.conftest import synthetic_stem_cache, synthetic_stems
 
 
 @pytest.fixture(scope="module")
 def stem_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    d = tmp_path_factory.mktemp("stems") / "train"
-    d.mkdir()
-    for k in range(6):
-        np.save(d / f"{k + 1:03d}.npy", np.round(_song(k) * 32767).astype(np.int16))
-    return d
+    return synthetic_stem_cache(tmp_path_factory.mktemp("stems"))
 
 
 def test_target_strip_undoes_the_perturbation() -> None:
-    clean = _song(3)[2]
+    clean = synthetic_stems(3)[2]
     p = Perturbation(gain_db=7.0, pan=0.4, low_db=5.0, high_db=-4.0, comp_threshold_db=None, comp_ratio=1.0)
     restored = run_strip(perturb(clean, p, SR), target_strip(p, reference_gain_db=-3.0), SR)
     # each strip's EQ keeps its 10 Hz high-pass (the plugin's lowest): the inverse is exact up to their phase
@@ -65,29 +46,8 @@ def test_examples_are_reproducible(stem_cache: Path) -> None:
     assert draw_example("001", audio, 0, 4) != a
 
 
-@pytest.fixture(scope="module")
-def tiny_automix(stem_cache: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from models.automix.export import export
-    from models.automix.train import main as train_main
-
-    root = tmp_path_factory.mktemp("automix")
-    data = build(stem_cache, per_song=3, seed=0)
-    cache = root / "cache" / "v1"
-    cache.mkdir(parents=True)
-    np.savez(cache / "train.npz", **data)
-    run = root / "run"
-    args = ["--data", str(root / "cache"), "--out", str(run), "--hidden", "16", "--batch", "8", "--valid-every", "20"]
-    assert train_main([*args, "--updates", "20"]) == 0
-    assert train_main([*args, "--updates", "40", "--resume"]) == 0
-    log = [json.loads(line) for line in (run / "log.jsonl").read_text().splitlines()]
-    assert [r["step"] for r in log] == [20, 40]
-    assert log[-1]["loss"] < log[0]["loss"] * 1.5  # it trains (and did not blow up)
-    export(run / "last.pt", root / "model", name="tiny-automix")
-    return root / "model"
-
-
 def test_cli_mixes_stems_and_saves_an_editable_project(tiny_automix: Path, tmp_path: Path) -> None:
-    song = _song(9, 8.0)
+    song = synthetic_stems(9, 8.0)
     names = ["Track 01", "stem_2", "Track 03", "x"]  # meaningless names: roles come from the audio
     paths = []
     for name, stem in zip(names, song, strict=True):
