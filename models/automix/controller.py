@@ -27,7 +27,8 @@ OUTPUTS = len(SETTINGS) + len(ROLES)
 @dataclass(frozen=True)
 class ControllerConfig:
     features: int = len(NAMES)
-    hidden: int = 128
+    hidden: int = 64
+    dropout: float = 0.2  # few songs to learn from: regularise hard
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -37,8 +38,16 @@ class ControllerConfig:
         return cls(**{k: d[k] for k in cls.__dataclass_fields__ if k in d})
 
 
-def _mlp(i: int, h: int, o: int) -> nn.Sequential:
-    return nn.Sequential(nn.Linear(i, h), nn.GELU(), nn.Linear(h, h), nn.GELU(), nn.Linear(h, o))
+def _mlp(i: int, h: int, o: int, dropout: float) -> nn.Sequential:
+    return nn.Sequential(
+        nn.Linear(i, h),
+        nn.GELU(),
+        nn.Dropout(dropout),
+        nn.Linear(h, h),
+        nn.GELU(),
+        nn.Dropout(dropout),
+        nn.Linear(h, o),
+    )
 
 
 class Controller(nn.Module):
@@ -49,8 +58,8 @@ class Controller(nn.Module):
         self.std: torch.Tensor
         self.register_buffer("mean", torch.zeros(cfg.features))
         self.register_buffer("std", torch.ones(cfg.features))
-        self.encode = _mlp(cfg.features, cfg.hidden, cfg.hidden)
-        self.decode = _mlp(2 * cfg.hidden, cfg.hidden, OUTPUTS)
+        self.encode = _mlp(cfg.features, cfg.hidden, cfg.hidden, cfg.dropout)
+        self.decode = _mlp(2 * cfg.hidden, cfg.hidden, OUTPUTS, cfg.dropout)
 
     def set_normalisation(self, mean: torch.Tensor, std: torch.Tensor) -> None:
         self.mean.copy_(mean)

@@ -13,6 +13,7 @@ mix; the feature distance before and after (:mod:`models.automix.reference`)."""
 from __future__ import annotations
 
 import argparse
+import itertools
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -85,10 +86,50 @@ def evaluate(
     return out
 
 
+def evaluate_reference(folder: Path, model: str, songs: int = 4) -> dict[str, Any]:
+    """Reference mode: song i's perturbed stems (as files in a project) matched to song i+1's reference mix,
+    mastered to the practice loudness; the feature distance before (the balance proposal) and after."""
+    import os
+    import tempfile
+
+    import soundfile as sf
+
+    from engine.project import Project
+    from models.automix.practice import MASTER_LUFS
+    from models.automix.runtime import balance, fit_master
+    from models.automix.tracks import run_master
+
+    names = sorted(p.stem for p in folder.glob("*.npy"))[: songs + 1]
+    before, after = [], []
+    for a, b in itertools.pairwise(names):
+        audio_a, audio_b = load_song(folder, a), load_song(folder, b)
+        perturbed, _ = example_audio(draw_example(a, audio_a, EVAL_SEED, 0), audio_a)
+        _, ref_pre = example_audio(draw_example(b, audio_b, EVAL_SEED, 0), audio_b)
+        reference = run_master(ref_pre, fit_master(ref_pre, SAMPLE_RATE, MASTER_LUFS), SAMPLE_RATE)
+        with tempfile.TemporaryDirectory() as tmp:
+            paths: list[str | os.PathLike[str]] = []
+            for k, x in enumerate(perturbed):
+                paths.append(Path(tmp) / f"stem{k}.wav")
+                sf.write(paths[-1], x.T, SAMPLE_RATE, subtype="FLOAT")
+            prop = balance(Project.from_files(paths, SAMPLE_RATE), None, model, (reference, SAMPLE_RATE))
+        rep = prop.report["reference"]
+        before.append(rep["distance_before"])
+        after.append(rep["distance_after"])
+    return {
+        "pairs": len(before),
+        "distance_before": round(float(np.mean(before)), 3),
+        "distance_after": round(float(np.mean(after)), 3),
+        "reduction": round(1 - float(np.mean(after)) / float(np.mean(before)), 3),
+    }
+
+
 def run(a: argparse.Namespace) -> dict[str, Any]:
     """``refrain eval automix``: the eval command's options -> the figures."""
     from models.separator.render import cache_dir
 
     log = None if a.json else (lambda m: print(m, file=sys.stderr))
     folder = cache_dir(None) / a.split
-    return evaluate(folder, a.model or DEFAULT_MODEL, a.limit, log=log)
+    model = a.model or DEFAULT_MODEL
+    out = evaluate(folder, model, a.limit, log=log)
+    out["reference_mode"] = evaluate_reference(folder, model)
+    return out

@@ -33,7 +33,7 @@ def role_targets(roles: list[str], rng: np.random.Generator | None = None, jitte
     (each gets the role's power split evenly). With ``rng``, each role's offset is drawn within ``jitter``
     times its measured spread."""
     out = np.zeros(len(roles), np.float64)
-    for role in set(roles):
+    for role in sorted(set(roles), key=ROLES.index):  # a fixed order: the draws must not follow hashing
         idx = [i for i, r in enumerate(roles) if r == role]
         lu = ROLE_LU[role]
         if rng is not None:

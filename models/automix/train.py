@@ -93,6 +93,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--batch", type=int, default=64)
     ap.add_argument("--lr", type=float, default=2e-3)
     ap.add_argument("--hidden", type=int, default=ControllerConfig().hidden)
+    ap.add_argument("--dropout", type=float, default=ControllerConfig().dropout)
+    ap.add_argument("--weight-decay", type=float, default=1e-2)
     add_loop_arguments(ap, updates=6000, valid_every=500, cpu_clock=True)
     args = ap.parse_args(argv)
     run = setup_run(args.threads, args.seed)
@@ -103,10 +105,10 @@ def main(argv: list[str] | None = None) -> int:
     cut = max(1, songs // 10)
     train, valid = SetData(path, slice(0, songs - cut)), SetData(path, slice(songs - cut, songs))
     del probe
-    cfg = ControllerConfig(features=int(train.x.shape[-1]), hidden=args.hidden)
+    cfg = ControllerConfig(features=int(train.x.shape[-1]), hidden=args.hidden, dropout=args.dropout)
     net = Controller(cfg).to(run.device)
     net.set_normalisation(*train.normalisation())
-    opt = torch.optim.AdamW(net.parameters(), lr=args.lr, weight_decay=1e-4)
+    opt = torch.optim.AdamW(net.parameters(), lr=args.lr, weight_decay=args.weight_decay)
     meta = {"config": cfg.to_dict(), "examples": {"train": len(train), "valid": len(valid)}}
     loop = TrainLoop(run, net, opt, LoopSettings.from_args(args, "automix-controller", cpu_clock=True), meta)
     gen = torch.Generator().manual_seed(args.seed + run.rank)

@@ -4,6 +4,7 @@ strip), training on the platform loop, ONNX export, balance mode through the eng
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -44,6 +45,19 @@ def test_examples_are_reproducible(stem_cache: Path) -> None:
     (pa, ra), (pb, rb) = example_audio(a, audio), example_audio(b, audio)
     assert np.array_equal(pa, pb) and np.array_equal(ra, rb)
     assert draw_example("001", audio, 0, 4) != a
+    # and in another process, whatever its string hashing: nothing may depend on set or dict order
+    code = (
+        "import numpy as np; from models.automix.examples import draw_example; "
+        f"a = np.load({str(stem_cache / '001.npy')!r}).astype(np.float32) / 32767; "
+        "print(draw_example('001', a, 0, 3).reference_db)"
+    )
+    outs = {
+        subprocess.run(
+            [sys.executable, "-c", code], capture_output=True, text=True, env={**os.environ, "PYTHONHASHSEED": seed}
+        ).stdout
+        for seed in ("1", "2", "3")
+    }
+    assert len(outs) == 1 and str(a.reference_db) in outs.pop()
 
 
 def test_cli_mixes_stems_and_saves_an_editable_project(tiny_automix: Path, tmp_path: Path) -> None:
