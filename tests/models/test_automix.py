@@ -91,6 +91,12 @@ def test_cli_mixes_stems_and_saves_an_editable_project(tiny_automix: Path, tmp_p
     assert r0.returncode == 0
     plain, _ = sf.read(tmp_path / "m0.wav", always_2d=True)
     assert np.max(np.abs(plain.T - song.sum(0))) < 1e-3
+    # a project in, a project out: the same settings proposed for its tracks, the user's plugins kept
+    p2 = tmp_path / "again.refrain"
+    r2 = subprocess.run(
+        [sys.executable, "-m", "app.cli", "automix", str(proj), "--out", str(p2), "--model", str(tiny_automix)]
+    )
+    assert r2.returncode == 0 and read_console(load_project(p2)).to_dict() == settings.to_dict()
 
 
 def test_cli_bad_input_is_one_line_and_writes_nothing(tiny_automix: Path, tmp_path: Path) -> None:
