@@ -38,10 +38,20 @@ class AutoMix(QObject):
         self.showing_before = False
         self.report: dict[str, Any] = {}
         session.document_reset.connect(self.forget)
+        session.changed.connect(self._sync)
 
     @property
     def ready(self) -> bool:
         return self.proposal is not None and self.before is not None
+
+    def _sync(self) -> None:
+        """After any edit (an undo included): when the tracks no longer hold what the amount and A/B last
+        wrote, that state no longer describes the mix, so the controls let go of it (auto-mix again)."""
+        if not self.ready:
+            return
+        idx = [self.s.track_index(i) for i in self.track_ids]
+        if min(idx, default=-1) < 0 or read_console(self.s.project, idx).to_dict() != self.current().to_dict():
+            self.forget()
 
     def forget(self) -> None:
         self.track_ids, self.before, self.proposal, self.report = [], None, None, {}

@@ -102,7 +102,7 @@ class MainWindow(QMainWindow):
         self.right_dock = self._dock("Form", right, Qt.DockWidgetArea.RightDockWidgetArea)
         # bottom: mixer + jobs
         self.mixer = MixerView(session)
-        self.automix_bar = AutoMixBar(session, lambda: [i for i in [self.arrangement.selected] if i >= 0])
+        self.automix_bar = AutoMixBar(session, lambda: [])  # a balance needs the set: every track
         self.mixer.top.addWidget(self.automix_bar)
         self.mixer_dock = self._dock("Mixer", self.mixer, Qt.DockWidgetArea.BottomDockWidgetArea)
         self.jobs = JobPanel(session)

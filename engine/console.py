@@ -160,7 +160,18 @@ def between(before: ConsoleSettings, after: ConsoleSettings, t: float) -> Consol
     else:
         limiter = _mix("limiter", ma.limiter or idle, mb.limiter or idle, t)
     gain = ma.gain_db + t * (mb.gain_db - ma.gain_db)
+    if limiter is not None and (ma.limiter is None) != (mb.limiter is None) and 0.0 < t < 1.0:
+        # The limiter has no neutral setting: it adds its makeup as soon as it engages. Take that makeup off
+        # the master fader, in proportion to how far the blend is from the side with the limiter, so the
+        # level grows with the amount instead of jumping at its first step.
+        away = (1.0 - t) if ma.limiter is None else t
+        gain -= away * limiter_makeup_db(limiter["threshold_db"])
     return ConsoleSettings(strips, MasterSettings(_mix("compressor", ma.compressor, mb.compressor, t), limiter, gain))
+
+
+def limiter_makeup_db(threshold_db: float) -> float:
+    """The gain JUCE's limiter (the engine's ``limiter``) adds at a threshold: 10 (1 - 1/4) / 2 - threshold dB."""
+    return 10.0 * (1.0 - 1.0 / 4.0) / 2.0 - threshold_db
 
 
 def blend(proposal: ConsoleSettings, amount: float) -> ConsoleSettings:
@@ -202,9 +213,10 @@ def apply_console(
     """A copy of ``project`` with the settings written: ``settings.strips[i]`` goes to track ``tracks[i]``
     (default: every track in order) as its fader and the console plugins at the end of its chain; the master
     gets its console plugins and fader. Console plugins already there are replaced; the user's are kept.
-    ``bypass_neutral=False`` keeps neutral stages running (and the limiter in, at 0 dB), so every setting has
-    the same plugins: moving between two settings is then parameter changes the running graph glides through
-    (A/B and the amount control while playing), never a rebuild.
+    ``bypass_neutral=False`` keeps neutral stages running and puts a bypassed limiter on a master without
+    one, so every setting has the same plugins: moving between two settings is then parameter changes the
+    running graph glides through and, for the limiter, a crossfaded bypass (A/B and the amount control while
+    playing), never a rebuild.
 
     Raises :class:`UserError` when the counts differ or a track index is out of range."""
     idx = list(range(len(project.tracks))) if tracks is None else list(tracks)
@@ -231,32 +243,33 @@ def apply_console(
         out.master.chain.append(
             PluginSpec("limiter", defaults("limiter") | {"threshold_db": 0.0}, True, dict([CONSOLE_OPTION]))
         )
-    out.master.gain_db = m.gain_db
+    out.master.gain_db = min(24.0, max(-60.0, m.gain_db))
     return out
+
+
+def _read(kind: str, spec: PluginSpec | None) -> dict[str, float]:
+    """What a console stage plays: neutral when absent or bypassed; parameters a project leaves out take the
+    plugin's defaults (what the engine plays), not neutral values."""
+    if spec is None or spec.bypass:
+        return neutral(kind)
+    return clamp(kind, defaults(kind) | {k: float(v) for k, v in spec.params.items() if k in defaults(kind)})
 
 
 def read_console(project: Project, tracks: Sequence[int] | None = None) -> ConsoleSettings:
     """The console settings a project holds for ``tracks`` (default: all): each track's fader and console
-    plugins, neutral where it has none; the inverse of :func:`apply_console`."""
+    plugins as they sound (a bypassed stage reads neutral, a bypassed limiter as none); the inverse of
+    :func:`apply_console`."""
     idx = list(range(len(project.tracks))) if tracks is None else list(tracks)
     strips = []
     for i in idx:
         t = project.tracks[i]
-        found = {p.plugin: p.params for p in t.chain if is_console_plugin(p)}
+        found = {p.plugin: p for p in t.chain if is_console_plugin(p)}
         strips.append(
-            StripSettings(
-                gain_db=t.gain_db,
-                pan=t.pan,
-                eq=_checked("eq", found.get("eq")),
-                compressor=_checked("compressor", found.get("compressor")),
-            )
+            StripSettings(t.gain_db, t.pan, _read("eq", found.get("eq")), _read("compressor", found.get("compressor")))
         )
-    found = {p.plugin: p.params for p in project.master.chain if is_console_plugin(p)}
-    engaged = [p for p in project.master.chain if is_console_plugin(p) and p.plugin == "limiter" and not p.bypass]
-    lim = engaged[0].params if engaged else None  # a bypassed console limiter is the mix without one
-    master = MasterSettings(
-        _checked("compressor", found.get("compressor")),
-        None if lim is None else _checked("limiter", lim),
-        project.master.gain_db,
+    found = {p.plugin: p for p in project.master.chain if is_console_plugin(p)}
+    lim = found.get("limiter")
+    limiter = None if lim is None or lim.bypass else _read("limiter", lim)
+    return ConsoleSettings(
+        strips, MasterSettings(_read("compressor", found.get("compressor")), limiter, project.master.gain_db)
     )
-    return ConsoleSettings(strips, master)

@@ -73,6 +73,7 @@ class Chain:
 
     def reset(self) -> None:
         for s in self.slots:
+            s.heard_bypassed = None  # a bypass switched while stopped takes effect at once, with no fade
             s.plugin.settle()
             s.plugin.reset()
             if s.bypass_delay is not None:

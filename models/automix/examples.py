@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -44,7 +45,7 @@ class Example:
 
 def draw_example(song: str, audio: np.ndarray, seed: int, index: int) -> Example:
     """The ``index``-th example of ``song`` (``audio``: (4, 2, n) float32 stems)."""
-    rng = np.random.default_rng([seed, int(song) if song.isdigit() else 0, index])
+    rng = np.random.default_rng([seed, int(song) if song.isdigit() else zlib.crc32(song.encode()), index])
     n = audio.shape[-1]
     frames = min(n, int(EXCERPT_SECONDS * SAMPLE_RATE))
     start = int(rng.integers(0, n - frames + 1))

@@ -73,7 +73,8 @@ def mix_features(x: np.ndarray, sr: int) -> MixFeatures:
     e = band_energies(mid, sr)
     bands = tuple(_db(b / max(e.sum(), 1e-20)) for b in e)
     width = max(FLOOR_DB, _db(float(np.sum(side**2)) / max(float(np.sum(mid**2)), 1e-20)))
-    balance = _db(float(np.sum(x[0] ** 2)) / max(float(np.sum(x[1] ** 2)), 1e-20))
+    left, right = float(np.sum(x[0] ** 2)), float(np.sum(x[1] ** 2))
+    balance = _db(left / right) if min(left, right) > 1e-12 else 0.0  # silence (or one dead side) reads centred
     return MixFeatures(loudness(x, sr), bands, width, balance, crest_db(x, sr))
 
 

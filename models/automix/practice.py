@@ -8,8 +8,9 @@ random levels. Sources (the card lists them with what was read first-hand and wh
   lead vocal about 1 dB above the accompaniment in popular music since the 1970s, the same figure seen from
   the other side. "Other" takes the rest of the mix's loudness (-6.4 LU, uncorrelated sources adding in
   power).
-* **Panning**: bass, kick and lead vocal centred (De Man et al. 2014 find only bass more central than the
-  mix in the lowest band; common practice); other sources keep their own stereo image.
+* **Panning**: every stem keeps its own stereo image, so the rendered bass, kick and lead vocal stay
+  centred (De Man et al. 2014 find only bass more central than the mix in the lowest band); the targets
+  undo the perturbing pan.
 * **Master loudness**: commercial masters sit between about -14 and -8 LUFS integrated; the reference is
   mastered to :data:`MASTER_LUFS` with the console's limiter.
 
@@ -24,7 +25,6 @@ ROLES = ("drums", "bass", "vocals", "other")
 # Loudness of each role relative to the full mix (LU) and its measured spread (De Man et al. 2014).
 ROLE_LU = {"drums": -9.1, "bass": -9.5, "vocals": -2.7, "other": -6.4}
 ROLE_SPREAD = {"drums": 3.0, "bass": 3.5, "vocals": 1.6, "other": 3.0}
-CENTRED = ("drums", "bass", "vocals")
 MASTER_LUFS = -11.0
 
 

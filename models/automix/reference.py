@@ -194,7 +194,10 @@ def match_reference(
     stems = [x[:, s0 : s0 + win] for x in full]
     say(0.35, "matching tone and image")
     tone = _tone_and_image(_Surrogate(stems, sr, start), ref, cancel)
-    sub = Project(sample_rate=sr, tempo=project.tempo, tracks=[project.tracks[i] for i in idx])
+    sub = copy.deepcopy(project)  # the chosen tracks alone, their buses kept, heard whatever their mute or solo
+    sub.tracks = [sub.tracks[i] for i in idx]
+    for t in sub.tracks:
+        t.mute = t.solo = False
     pre = bounce(apply_console(sub, ConsoleSettings(tone.strips)), s0, win)
     say(0.6, "matching loudness and dynamics")
     result = ConsoleSettings(tone.strips, _master_stage(pre, sr, ref, cancel))

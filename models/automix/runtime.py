@@ -28,6 +28,7 @@ from engine.console import (
     clamp,
     defaults,
     neutral,
+    read_console,
 )
 from engine.errors import Cancelled, UserError
 from engine.files import atomic_files
@@ -63,15 +64,19 @@ class Automixer:
     def strips(self, excerpts: Sequence[np.ndarray], sr: int) -> tuple[list[StripSettings], list[str]]:
         """Each track's strip and role from its (2, n) analysis excerpt."""
         feats = np.stack([stem_features(x, sr) for x in excerpts])[None]
-        out = self.model.predict({"features": feats, "mask": np.ones(feats.shape[:2], np.float32)})["settings"][0]
+        sounding = feats[0, :, 0] > -70.0  # a silent track is left out of the set and left alone
+        if not sounding.any():
+            return [StripSettings() for _ in excerpts], ["silent"] * len(excerpts)
+        mask = sounding[None].astype(np.float32)
+        out = self.model.predict({"features": feats[:, sounding], "mask": mask[:, sounding]})["settings"][0]
         gains = out[:, 0] - out[:, 0].mean()
-        strips, roles = [], []
-        for row, gain in zip(out, gains, strict=True):
+        strips, roles = [StripSettings() for _ in excerpts], ["silent"] * len(excerpts)
+        for k, row, gain in zip(np.flatnonzero(sounding), out, gains, strict=True):
             eq = neutral("eq") | {
                 "low_hz": self.low_hz, "low_db": float(row[2]), "high_hz": self.high_hz, "high_db": float(row[3]),
             }  # fmt: skip
-            strips.append(StripSettings(float(gain), float(np.clip(row[1], -1, 1)), clamp("eq", eq)))
-            roles.append(self.roles[int(np.argmax(row[4:]))])
+            strips[k] = StripSettings(float(gain), float(np.clip(row[1], -1, 1)), clamp("eq", eq))
+            roles[k] = self.roles[int(np.argmax(row[4:]))]
         return strips, roles
 
 
@@ -79,12 +84,14 @@ def load(folder: Path, threads: int = 1) -> Automixer:
     return Automixer(folder, threads)
 
 
-def fit_master(pre: np.ndarray, sr: int, target_lufs: float) -> MasterSettings:
+def fit_master(pre: np.ndarray, sr: int, target_lufs: float, cancel: threading.Event | None = None) -> MasterSettings:
     """Master settings (the limiter's threshold, then the fader) that bring the (2, n) pre-master mix to
     ``target_lufs`` integrated, through the engine's limiter. The limiter only raises loudness: a mix that is
     already louder is turned down by the master fader."""
 
     def level(threshold: float) -> float:
+        if cancel is not None and cancel.is_set():
+            raise Cancelled()
         m = MasterSettings(limiter=clamp("limiter", defaults("limiter") | {"threshold_db": threshold}))
         return loudness(run_master(pre, m, sr), sr)
 
@@ -117,8 +124,9 @@ def balance(
     cancel: threading.Event | None = None,
 ) -> Proposal:
     """Console settings for ``tracks`` of ``project`` (default all): the controller's balance, then, with a
-    ``reference`` ((channels, n) audio and its rate), matched to it. Raises :class:`UserError` for no tracks,
-    :class:`Cancelled` on ``cancel``."""
+    ``reference`` ((channels, n) audio and its rate), matched to it. For a subset of the tracks the master
+    stays as it is (it belongs to the whole mix). Raises :class:`UserError` for no tracks, :class:`Cancelled`
+    on ``cancel``."""
     idx = list(range(len(project.tracks))) if tracks is None else list(tracks)
     if not idx:
         raise UserError("auto-mix needs at least one track")
@@ -132,8 +140,11 @@ def balance(
     strips, roles = mixer.strips(excerpts, sr)
     if cancel is not None and cancel.is_set():
         raise Cancelled()
-    pre = np.sum([run_strip(x, s, sr) for x, s in zip(excerpts, strips, strict=True)], axis=0)
-    settings = ConsoleSettings(strips, fit_master(pre, sr, mixer.master_lufs))
+    if len(idx) < len(project.tracks):
+        settings = ConsoleSettings(strips, read_console(project).master)
+    else:
+        pre = np.sum([run_strip(x, s, sr) for x, s in zip(excerpts, strips, strict=True)], axis=0)
+        settings = ConsoleSettings(strips, fit_master(pre, sr, mixer.master_lufs, cancel))
     report: dict[str, Any] = {"model": mixer.name, "roles": roles, "excerpt_seconds": [s0 / sr, win / sr]}
     if reference is not None:
         from models.automix.reference import match_reference

@@ -105,6 +105,8 @@ def main(argv: list[str] | None = None) -> int:
     cut = max(1, songs // 10)
     train, valid = SetData(path, slice(0, songs - cut)), SetData(path, slice(songs - cut, songs))
     del probe
+    for data in (train, valid):
+        data.x, data.y, data.mask = data.x.to(run.device), data.y.to(run.device), data.mask.to(run.device)
     cfg = ControllerConfig(features=int(train.x.shape[-1]), hidden=args.hidden, dropout=args.dropout)
     net = Controller(cfg).to(run.device)
     net.set_normalisation(*train.normalisation())
@@ -114,7 +116,7 @@ def main(argv: list[str] | None = None) -> int:
     gen = torch.Generator().manual_seed(args.seed + run.rank)
 
     def loss(model: nn.Module, _step: int) -> torch.Tensor:
-        idx = torch.randint(0, len(train), (args.batch,), generator=gen)
+        idx = torch.randint(0, len(train), (args.batch,), generator=gen).to(run.device)
         out = model(train.x[idx], train.mask[idx])
         value, _ = controller_loss(out, train.y[idx], train.mask[idx])
         return value

@@ -103,7 +103,8 @@ def stage_tensors(values: list[Mapping[str, float]], dtype: torch.dtype = torch.
 
 def mix(stems: torch.Tensor, settings: ConsoleSettings, sr: float) -> torch.Tensor:
     """Stereo stems (tracks, 2, n) through the whole console -> the master (2, n), as the engine's bounce
-    of a project holding only these tracks with ``settings`` applied (:func:`engine.console.apply_console`)."""
+    of a project holding only these tracks with ``settings`` applied by :func:`engine.console.apply_console`
+    (with neutral stages bypassed, its default)."""
     dtype = stems.dtype
     s = settings.strips
     y = eq(stems, stage_tensors([x.eq for x in s], dtype), sr)

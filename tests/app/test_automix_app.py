@@ -51,6 +51,9 @@ def test_automix_amount_and_ab(qtbot, window: MainWindow, tmp_path: Path, tiny_a
     assert s.undo.count() == steps + 2  # the amount and A/B moves merged into one step
     s.undo.undo()
     assert read_console(s.project).to_dict() == proposal
+    assert not s.automix.ready and not bar.amount.isEnabled()  # the undone blend no longer drives the mix
+    with pytest.raises(UserError):
+        s.automix.set_amount(0.3)
     s.undo.undo()
     assert not any(is_console_plugin(p) for t in s.project.tracks for p in t.chain)
     assert "&Mix" in [a.text() for a in window.menuBar().actions()]

@@ -111,3 +111,32 @@ def test_twin_gradients_reach_every_learned_parameter() -> None:
     y.square().mean().backward()
     for t in (gain, p_eq["low_db"], p_eq["mid1_db"], p_eq["high_db"], p_c["threshold_db"], p_c["ratio"]):
         assert t.grad is not None and torch.all(torch.isfinite(t.grad)) and torch.any(t.grad != 0)
+
+
+def test_amount_grows_the_level_without_a_jump_when_the_limiter_engages(tmp_path: Path) -> None:
+    from engine.console import blend
+
+    project, stems = _stems(tmp_path)
+    for t in project.tracks:
+        t.clips[0].gain_db = -14.0
+    # The limiter's fixed first stage (4:1 above -10 dBFS) cannot be blended away: on a mix with headroom
+    # (peaks under -10 dBFS, as here) engaging it adds exactly its makeup, which the fader takes back.
+    assert 20 * np.log10(np.abs(stems.sum(0)).max()) - 14.0 < -10.0
+    proposal = ConsoleSettings.neutral(3)
+    proposal.master.limiter = {"threshold_db": -6.0, "release_ms": 100.0}
+    levels = []
+    for amount in (0.0, 0.02, 0.5, 1.0):
+        mix = bounce_graph(build_graph(apply_console(project, blend(proposal, amount)), SR), N)
+        levels.append(10 * np.log10(np.mean(mix.astype(np.float64) ** 2)))
+    assert abs(levels[1] - levels[0]) < 0.5, levels  # engaging the limiter at 2 % is not a 3.75 dB step
+    assert levels[0] < levels[2] < levels[3], levels
+
+
+def test_read_console_hears_a_bypassed_stage_as_neutral(tmp_path: Path) -> None:
+    project, _ = _stems(tmp_path)
+    applied = apply_console(project, STAGES["all"])
+    for p in applied.tracks[0].chain:
+        p.bypass = True  # the user switches the strip's EQ and compressor off
+    read = read_console(applied)
+    assert read.strips[0].eq == neutral("eq") and read.strips[0].compressor == neutral("compressor")
+    assert read.strips[1].eq == STAGES["all"].strips[1].eq
