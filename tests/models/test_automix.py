@@ -104,3 +104,25 @@ def test_cli_bad_input_is_one_line_and_writes_nothing(tiny_automix: Path, tmp_pa
     cmd = [sys.executable, "-m", "app.cli", "automix", str(tmp_path / "missing.wav"), "--out", str(out)]
     r = subprocess.run([*cmd, "--model", str(tiny_automix)], capture_output=True, text=True)
     assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1 and not out.exists()
+
+
+def test_the_shipped_controller_masters_to_the_practice_loudness(tmp_path: Path) -> None:
+    """The default model (assets/models/automix) through the CLI: a mix at the reference loudness."""
+    from models.automix.practice import MASTER_LUFS
+    from models.data.production import loudness
+
+    paths = []
+    for k, stem in enumerate(synthetic_stems(11, 8.0)):
+        paths.append(tmp_path / f"{k}.wav")
+        sf.write(paths[-1], stem.T, SR, subtype="FLOAT")
+    out = tmp_path / "mix.wav"
+    r = subprocess.run(
+        [sys.executable, "-m", "app.cli", "automix", *map(str, paths), "--out", str(out)],
+        capture_output=True,
+        text=True,
+    )
+    assert r.returncode == 0, r.stderr
+    report = json.loads(r.stdout)
+    assert len(report["roles"]) == 4 and report["model"] == "automix"
+    mix, _ = sf.read(out, always_2d=True)
+    assert abs(loudness(mix.T, SR) - MASTER_LUFS) < 1.5
