@@ -295,10 +295,16 @@ def write_audio(path: str | os.PathLike[str], audio: np.ndarray, sample_rate: in
     """Write WAV/FLAC (the suffix decides) all-or-nothing; integer formats clip, with a warning."""
     check_output(path, bits)
     with atomic_path(path) as tmp:
-        sink = AudioSink(tmp, sample_rate, int(audio.shape[0]), bits, name=os.fspath(path))
-        try:
-            sink.write(audio)
-        except BaseException:
-            sink.close(report=False)
-            raise
-        sink.close()
+        write_audio_into(tmp, audio, sample_rate, bits, name=os.fspath(path))
+
+
+def write_audio_into(tmp: str | os.PathLike[str], audio: np.ndarray, sample_rate: int, bits: str, name: str) -> None:
+    """Write ``audio`` to ``tmp``, a temporary file of an atomic write (:mod:`engine.files`) whose target is
+    ``name`` (what messages call it); for outputs that commit together with other files."""
+    sink = AudioSink(tmp, sample_rate, int(audio.shape[0]), bits, name=name)
+    try:
+        sink.write(audio)
+    except BaseException:
+        sink.close(report=False)
+        raise
+    sink.close()

@@ -175,7 +175,7 @@ def _write_outputs(
     mix: np.ndarray | None,
 ) -> None:
     """Every requested output, all or none: ``mix`` (WAV/FLAC), ``project`` (.refrain), ``settings`` (JSON)."""
-    from engine.audio_io import AudioSink, check_output
+    from engine.audio_io import check_output, write_audio_into
 
     if "mix" in targets:
         check_output(targets["mix"], "24")
@@ -183,13 +183,7 @@ def _write_outputs(
     with atomic_files([targets[k] for k in keys]) as temps:
         for key, tmp in zip(keys, temps, strict=True):
             if key == "mix" and mix is not None:
-                sink = AudioSink(tmp, project.sample_rate, int(mix.shape[0]), "24", name=os.fspath(targets["mix"]))
-                try:
-                    sink.write(mix)
-                except BaseException:
-                    sink.close(report=False)
-                    raise
-                sink.close()
+                write_audio_into(tmp, mix, project.sample_rate, "24", os.fspath(targets["mix"]))
             elif key == "project":
                 data = to_json(project, targets["project"].parent.resolve())
                 tmp.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
