@@ -33,16 +33,25 @@ def bounce_graph(
     r = Renderer(graph, block)
     r.apply(c.Play())
     need = total + lat
-    out = np.zeros((CHANNELS, -(-need // block) * block), dtype=np.float32)
+    # exactly ``need`` frames (a partial last block goes through a scratch block): with no latency the result
+    # is this buffer itself, not a copy; long offline bounces are memory-bound
+    out = np.zeros((CHANNELS, need), dtype=np.float32)
+    scratch = np.zeros((CHANNELS, block), dtype=np.float32)
     for i in range(0, need, block):
         if cancel is not None and cancel.is_set():
             raise Cancelled()
-        r.render(out[:, i : i + block])
+        n = min(block, need - i)
+        if n == block:
+            r.render(out[:, i : i + block])
+        else:
+            scratch[:] = 0.0
+            r.render(scratch)
+            out[:, i:] = scratch[:, :n]
         if progress is not None and (i // block) % 64 == 0:
             progress(min(1.0, i / max(need, 1)))
     if progress is not None:
         progress(1.0)
-    return np.ascontiguousarray(out[:, lat : lat + total])
+    return out if lat == 0 else np.ascontiguousarray(out[:, lat:])
 
 
 def loudness_normalise(audio: np.ndarray, sample_rate: int, target_lufs: float) -> np.ndarray:

@@ -6,6 +6,7 @@ instrument is slot 0 of its chain, so its effects start at slot 1."""
 from __future__ import annotations
 
 import os
+import threading
 from collections import OrderedDict, deque
 from collections.abc import Callable, Sequence
 from typing import TypeVar, cast
@@ -23,23 +24,30 @@ from engine.sources import AudioClipData, ClipPlayer, MidiSequence, load_midi_cl
 
 _CACHE_ITEMS = 64
 _media: OrderedDict[tuple[object, ...], object] = OrderedDict()
+_media_lock = threading.Lock()  # graphs are built on worker threads too (the auto-mixer's solo bounces)
 T = TypeVar("T")
 
 
 def _cached(path: str, variant: tuple[object, ...], load: Callable[[], T]) -> T:
     """``load()`` once per (file version, ``variant``): a graph rebuild after each structural edit reuses what
-    the last one decoded or parsed. Least recently used entries go first."""
+    the last one decoded or parsed. Least recently used entries go first. Thread-safe; two threads that miss
+    the same entry at once both decode it (decoding runs outside the lock, so different files decode in
+    parallel)."""
     try:
         st = os.stat(path)
     except OSError:
         raise UserError(f"missing media file: {path}") from None
     key = (path, st.st_mtime_ns, st.st_size, *variant)
-    if key not in _media:
-        _media[key] = load()
+    with _media_lock:
+        if key in _media:
+            _media.move_to_end(key)
+            return cast(T, _media[key])
+    value = load()
+    with _media_lock:
+        _media[key] = value
         while len(_media) > _CACHE_ITEMS:
             _media.popitem(last=False)
-    _media.move_to_end(key)
-    return cast(T, _media[key])
+    return value
 
 
 def decode_cached(path: str, sample_rate: int) -> np.ndarray:
@@ -123,8 +131,9 @@ def _master(spec: MasterSpec, errors: deque[tuple[str, int, str]]) -> Strip:
     return m
 
 
-def build_graph(project: Project, sample_rate: int | None = None, max_block: int = 1024) -> Graph:
-    """Decode media, create and prepare every plugin, and compensate latency. Closes what it made on error."""
+def build_graph(project: Project, sample_rate: int | None = None, max_block: int = 1024, workers: int = 1) -> Graph:
+    """Decode media, create and prepare every plugin, and compensate latency. Closes what it made on error.
+    ``workers`` > 1 renders the tracks on that many threads (see :class:`engine.graph.Graph`)."""
     sr = sample_rate or project.sample_rate
     errors: deque[tuple[str, int, str]] = deque(maxlen=256)
     names = [b.name for b in project.buses]
@@ -140,7 +149,7 @@ def build_graph(project: Project, sample_rate: int | None = None, max_block: int
         master = _master(project.master, errors)
         made.append(master)
         tracks = [s for s in made if isinstance(s, Track)]
-        return Graph(tracks, buses, master, sr, max_block, errors)
+        return Graph(tracks, buses, master, sr, max_block, errors, workers)
     except BaseException:
         for s in made:
             s.chain.close()

@@ -173,14 +173,14 @@ def tiny_automix(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A small balance controller trained 40 updates on synthetic stems and exported through the real path."""
     import json
 
-    from models.automix.examples import build
+    from models.automix.examples import EXAMPLES_VERSION, build
     from models.automix.export import export
     from models.automix.train import main as train_main
 
     root = tmp_path_factory.mktemp("automix")
     stem_cache = synthetic_stem_cache(root)
     data = build(stem_cache, per_song=3, seed=0)
-    cache = root / "cache" / "v1"
+    cache = root / "cache" / f"v{EXAMPLES_VERSION}"
     cache.mkdir(parents=True)
     np.savez(cache / "train.npz", **data)
     run = root / "run"
@@ -191,4 +191,26 @@ def tiny_automix(tmp_path_factory: pytest.TempPathFactory) -> Path:
     assert [r["step"] for r in log] == [20, 40]
     assert log[-1]["loss"] < log[0]["loss"] * 1.5  # it trains (and did not blow up)
     export(run / "last.pt", root / "model", name="tiny-automix")
+    return root / "model"
+
+
+@pytest.fixture(scope="session")
+def tiny_automix_booster(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A small balance controller with the booster's per-stem summaries as input, trained 20 updates on
+    synthetic stems (their summaries from the shipped basic-pitch) and exported through the real path."""
+    from models.automix.examples import EXAMPLES_VERSION, build
+    from models.automix.export import export
+    from models.automix.train import main as train_main
+    from models.features.booster import load_booster
+
+    root = tmp_path_factory.mktemp("automix-booster")
+    stem_cache = synthetic_stem_cache(root, songs=3)
+    data = build(stem_cache, per_song=2, seed=0, booster=load_booster())
+    cache = root / "cache" / f"v{EXAMPLES_VERSION}"
+    cache.mkdir(parents=True)
+    np.savez(cache / "train.npz", **data)
+    run = root / "run"
+    args = ["--data", str(root / "cache"), "--out", str(run), "--hidden", "16", "--batch", "4", "--booster"]
+    assert train_main([*args, "--updates", "20", "--valid-every", "20"]) == 0
+    export(run / "last.pt", root / "model", name="tiny-automix-booster")
     return root / "model"

@@ -7,7 +7,10 @@ each stem's settings are read from its own encoding beside the set's.
     low-shelf and high-shelf gains (dB, at models.automix.data.LOW_HZ / HIGH_HZ), and four role logits
     (drums, bass, vocals, other: the role is read from the audio, never from a name).
 
-Loudness enters relative to the set's mean, so the proposal does not depend on the stems' overall level."""
+Loudness enters relative to the set's mean, so the proposal does not depend on the stems' overall level.
+With ``booster`` set, each stem's vector also carries the booster's summary of the stem
+(:func:`models.features.booster.summary`: basic-pitch's activations pooled over time and register; SoniDo,
+Liao et al., arXiv 2411.01135): F = len(NAMES) + SUMMARY_DIM."""
 
 from __future__ import annotations
 
@@ -29,6 +32,7 @@ class ControllerConfig:
     features: int = len(NAMES)
     hidden: int = 64
     dropout: float = 0.2  # few songs to learn from: regularise hard
+    booster: bool = False  # the last SUMMARY_DIM features are the booster's summary of the stem
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

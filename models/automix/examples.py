@@ -1,7 +1,8 @@
 """Balance-controller examples from the separator's stem renders (``<stem cache>/<set>/<song>.npy``, int16
 (4, 2, n) at 44.1 kHz in :data:`models.data.recipe.STEMS` order): per example, an excerpt of a song, a random
-subset of its stems (at least two), a perturbation per stem, the perturbed stems' features and the target
-strips. Reproducible from the seed and the song id; the audio is rebuilt from them on demand
+subset of its stems (at least two), a perturbation per stem, the perturbed stems' features (and the booster's
+summary of each, :func:`models.features.booster.summary`) and the target strips. Reproducible from the
+seed and the song id; the audio is rebuilt from them on demand
 (:func:`example_audio`), so only features and targets are stored.
 
     python -m models.automix.examples --set train --per-song 8     # -> <automix cache>/train.npz
@@ -24,8 +25,10 @@ from models.automix.stemfeatures import stem_features
 from models.data.cache import render_cache
 from models.data.recipe import STEMS
 from models.data.synth import SAMPLE_RATE
+from models.features.basic_pitch import BasicPitch
+from models.features.booster import stem_summary
 
-EXAMPLES_VERSION = 1
+EXAMPLES_VERSION = 2  # 2: the booster's summaries beside the features
 EXCERPT_SECONDS = 12.0
 
 
@@ -85,11 +88,12 @@ def load_song(folder: Path, song: str) -> np.ndarray:
     return out
 
 
-def build(folder: Path, per_song: int, seed: int) -> dict[str, np.ndarray]:
-    """Features and targets of ``per_song`` examples of every song in ``folder``."""
+def build(folder: Path, per_song: int, seed: int, booster: BasicPitch | None = None) -> dict[str, np.ndarray]:
+    """Features, booster summaries (only with ``booster``) and targets of ``per_song`` examples of every song
+    in ``folder``."""
     from tqdm import tqdm
 
-    feats, targs, sets, songs = [], [], [], []
+    feats, boosts, targs, sets, songs = [], [], [], [], []
     names = sorted(p.stem for p in folder.glob("*.npy"))
     for song in tqdm(names, desc=folder.name, file=sys.stderr):
         audio = load_song(folder, song)
@@ -97,15 +101,20 @@ def build(folder: Path, per_song: int, seed: int) -> dict[str, np.ndarray]:
             ex = draw_example(song, audio, seed, k)
             perturbed, _ = example_audio(ex, audio)
             feats.append(np.stack([stem_features(x, SAMPLE_RATE) for x in perturbed]))
+            if booster is not None:
+                boosts.append(np.stack([stem_summary(booster, x, SAMPLE_RATE) for x in perturbed]))
             targs.append(targets(ex))
             sets.append(len(ex.stems))
             songs.append([int(song) if song.isdigit() else 0, k])
-    return {
+    out = {
         "features": np.concatenate(feats),
         "targets": np.concatenate(targs),
         "counts": np.array(sets, np.int64),
         "ids": np.array(songs, np.int64),
     }
+    if booster is not None:
+        out["booster"] = np.concatenate(boosts)
+    return out
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -117,12 +126,19 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--set", default="train")
     ap.add_argument("--per-song", type=int, default=8)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--no-booster", action="store_true", help="skip the booster's summaries (faster)")
+    ap.add_argument("--threads", type=int, default=1, help="the booster's onnxruntime threads")
     args = ap.parse_args(argv)
-    data = build(stem_cache(args.stems) / args.set, args.per_song, args.seed)
+    booster = None
+    if not args.no_booster:
+        from models.features.booster import load_booster
+
+        booster = load_booster(args.threads)
+    data = build(stem_cache(args.stems) / args.set, args.per_song, args.seed, booster)
     out = cache_dir(None if args.out is None else str(args.out))
     out.mkdir(parents=True, exist_ok=True)
     with atomic_path(out / f"{args.set}.npz") as tmp, open(tmp, "wb") as f:
-        np.savez(f, features=data["features"], targets=data["targets"], counts=data["counts"], ids=data["ids"])
+        np.savez(f, allow_pickle=False, **data)
     print(json.dumps({"set": args.set, "examples": int(data["counts"].size), "stems": int(data["counts"].sum())}))
     return 0
 

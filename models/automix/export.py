@@ -18,6 +18,7 @@ from models.automix.controller import SETTINGS, Controller, ControllerConfig
 from models.automix.data import HIGH_HZ, LOW_HZ
 from models.automix.practice import MASTER_LUFS, ROLES
 from models.automix.stemfeatures import NAMES
+from models.features.booster import BOOSTER_MODEL
 from models.platform.checkpoint import load_checkpoint
 from models.platform.export import export_onnx
 
@@ -40,6 +41,7 @@ def export(ckpt_path: Path, out_dir: Path, name: str | None = None) -> dict[str,
         "shelves_hz": [LOW_HZ, HIGH_HZ],
         "master_lufs": MASTER_LUFS,
         "config": net.cfg.to_dict(),
+        "booster": BOOSTER_MODEL if net.cfg.booster else None,
         "checkpoint": {"name": ck["name"], "versions": ck["versions"], "updates": int(ts.get("step", 0))},
     }
     f = net.cfg.features

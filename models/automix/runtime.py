@@ -12,6 +12,7 @@ import json
 import os
 import threading
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -38,11 +39,15 @@ from models.automix.practice import MASTER_LUFS
 from models.automix.stemfeatures import stem_features
 from models.automix.tracks import bounce, loudest_window, run_master, run_strip, track_audio
 from models.data.production import loudness
+from models.features.basic_pitch import BasicPitch
 from models.platform.onnx import OnnxModel
 from models.platform.registry import resolve_model
 
 DEFAULT_MODEL = "automix"
 ANALYSIS_SECONDS = 30.0
+# the booster summarises the middle of the analysis excerpt, as long as the training excerpts
+# (models.automix.examples.EXCERPT_SECONDS): its pooled statistics then match training's, at 40 % of the cost
+BOOSTER_SECONDS = 12.0
 Progress = Callable[[float, str], None]
 
 
@@ -60,10 +65,29 @@ class Automixer:
         except (KeyError, TypeError, ValueError) as exc:
             raise UserError(f"{folder}/model.json is not an auto-mix sidecar (needs shelves_hz, roles)") from exc
         self.name = str(m.get("name", folder.name))
+        self.booster = bool((m.get("config") or {}).get("booster", False))
+        self.threads = threads
+        self._extractor: BasicPitch | None = None
+
+    def _summaries(self, excerpts: Sequence[np.ndarray], sr: int) -> np.ndarray:
+        """(tracks, SUMMARY_DIM) booster summaries of the middle BOOSTER_SECONDS of each excerpt."""
+        from models.features.booster import load_booster, stem_summary
+
+        if self._extractor is None:
+            self._extractor = load_booster(self.threads)
+        win = int(BOOSTER_SECONDS * sr)
+        rows = []
+        for x in excerpts:
+            s0 = max(0, (x.shape[-1] - win) // 2)
+            rows.append(stem_summary(self._extractor, x[..., s0 : s0 + win], sr))
+        return np.stack(rows)
 
     def strips(self, excerpts: Sequence[np.ndarray], sr: int) -> tuple[list[StripSettings], list[str]]:
         """Each track's strip and role from its (2, n) analysis excerpt."""
-        feats = np.stack([stem_features(x, sr) for x in excerpts])[None]
+        with ThreadPoolExecutor(max(1, min(len(excerpts), os.cpu_count() or 1))) as pool:  # numpy/scipy free the GIL
+            feats = np.stack(list(pool.map(lambda x: stem_features(x, sr), excerpts)))[None]
+        if self.booster:
+            feats = np.concatenate([feats, self._summaries(excerpts, sr)[None]], -1)
         sounding = feats[0, :, 0] > -70.0  # a silent track is left out of the set and left alone
         if not sounding.any():
             return [StripSettings() for _ in excerpts], ["silent"] * len(excerpts)

@@ -6,7 +6,9 @@ training loop (resumable, progress, compute budget, DDP under torchrun).
 
 The loss compares each stem's predicted settings with the target strip: the gain after removing the set's
 mean from both (only relative levels matter; the master sets the overall level), the pan, the two shelf
-gains, and the role (cross-entropy). The last 10 % of the training songs validate."""
+gains, and the role (cross-entropy). The last 10 % of the training songs validate. ``--booster`` adds the
+booster's per-stem summaries to the input (the cache must hold them); ``--songs N`` trains on the first N
+training songs only (the booster ablation's low-data arm, :mod:`models.automix.ablation`)."""
 
 from __future__ import annotations
 
@@ -28,10 +30,14 @@ WEIGHTS = torch.tensor([1.0 / 9.0, 4.0, 1.0 / 9.0, 1.0 / 9.0])  # gain and shelv
 
 
 class SetData:
-    """The examples of an ``.npz`` as padded tensors: features (n, 4, F), targets (n, 4, 5), mask (n, 4)."""
+    """The examples of an ``.npz`` as padded tensors: features (n, 4, F), targets (n, 4, 5), mask (n, 4).
+    With ``booster`` the booster's summaries follow the features (F = len(NAMES) + SUMMARY_DIM); raises
+    SystemExit when the cache has none."""
 
-    def __init__(self, path: Path, songs: slice | None = None) -> None:
+    def __init__(self, path: Path, songs: slice | None = None, booster: bool = False) -> None:
         d = np.load(path)
+        if booster and "booster" not in d:
+            raise SystemExit(f"{path} has no booster summaries: rebuild it without --no-booster")
         counts = d["counts"]
         offsets = np.concatenate([[0], np.cumsum(counts)])
         song_ids = d["ids"][:, 0]
@@ -39,6 +45,8 @@ class SetData:
         chosen = set(order[songs]) if songs is not None else set(order)
         rows = [i for i in range(len(counts)) if song_ids[i] in chosen]
         f, t = d["features"], d["targets"]
+        if booster:
+            f = np.concatenate([f, d["booster"]], 1)
         self.x = torch.zeros(len(rows), MAX_STEMS, f.shape[1])
         self.y = torch.zeros(len(rows), MAX_STEMS, t.shape[1])
         self.mask = torch.zeros(len(rows), MAX_STEMS)
@@ -95,23 +103,29 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--hidden", type=int, default=ControllerConfig().hidden)
     ap.add_argument("--dropout", type=float, default=ControllerConfig().dropout)
     ap.add_argument("--weight-decay", type=float, default=1e-2)
+    ap.add_argument("--booster", action="store_true", help="add the booster's per-stem summaries to the input")
+    ap.add_argument("--songs", type=int, default=0, help="train on the first N training songs only (0: all)")
     add_loop_arguments(ap, updates=6000, valid_every=500, cpu_clock=True)
     args = ap.parse_args(argv)
     run = setup_run(args.threads, args.seed)
     root = cache_dir(None if args.data is None else str(args.data))
     path = root / "train.npz"
-    probe = SetData(path)
+    if not path.exists():
+        raise SystemExit(f"no example cache at {path}: run python -m models.automix.examples --set train")
     songs = len(set(np.load(path)["ids"][:, 0].tolist()))
     cut = max(1, songs // 10)
-    train, valid = SetData(path, slice(0, songs - cut)), SetData(path, slice(songs - cut, songs))
-    del probe
+    used = songs - cut if args.songs <= 0 else min(args.songs, songs - cut)
+    train = SetData(path, slice(0, used), args.booster)
+    valid = SetData(path, slice(songs - cut, songs), args.booster)
     for data in (train, valid):
         data.x, data.y, data.mask = data.x.to(run.device), data.y.to(run.device), data.mask.to(run.device)
-    cfg = ControllerConfig(features=int(train.x.shape[-1]), hidden=args.hidden, dropout=args.dropout)
+    cfg = ControllerConfig(
+        features=int(train.x.shape[-1]), hidden=args.hidden, dropout=args.dropout, booster=args.booster
+    )
     net = Controller(cfg).to(run.device)
     net.set_normalisation(*train.normalisation())
     opt = torch.optim.AdamW(net.parameters(), lr=args.lr, weight_decay=args.weight_decay)
-    meta = {"config": cfg.to_dict(), "examples": {"train": len(train), "valid": len(valid)}}
+    meta = {"config": cfg.to_dict(), "examples": {"train": len(train), "valid": len(valid)}, "songs": used}
     loop = TrainLoop(run, net, opt, LoopSettings.from_args(args, "automix-controller", cpu_clock=True), meta)
     gen = torch.Generator().manual_seed(args.seed + run.rank)
 

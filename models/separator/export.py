@@ -61,7 +61,7 @@ def export(ckpt_path: Path, out_dir: Path, name: str | None = None) -> dict[str,
     inputs = list(INPUTS)
     if cfg.booster:
         from models.features.basic_pitch import FEATURE_DIM
-        from models.separator.booster import BOOSTER_MODEL
+        from models.features.booster import BOOSTER_MODEL
 
         example += (torch.rand(1, 64, FEATURE_DIM),)
         check += (torch.rand(1, 150, FEATURE_DIM, generator=gen),)

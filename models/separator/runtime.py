@@ -11,7 +11,7 @@ longer changes what is separated, and the stems of a scaled file are exactly the
 
 A model is a folder with ``model.onnx`` (input ``mag`` (batch, 2, bins, frames) magnitudes, output
 ``masks`` (batch, stems, 2, bins, frames); a boosted model also takes ``feats``, basic-pitch's features of
-the chunk, :mod:`models.separator.booster`) and ``model.json`` with ``format`` ``refrain-separator-masks``,
+the chunk, :mod:`models.features.booster`) and ``model.json`` with ``format`` ``refrain-separator-masks``,
 ``sample_rate``, ``n_fft``, ``hop``, ``stems`` and ``sha256``; any model exported that way loads here."""
 
 from __future__ import annotations
@@ -75,7 +75,7 @@ class Separator:
         self.input_rms = 10 ** (float(m.get("input_rms_dbfs", INPUT_RMS_DBFS)) / 20)
         self.booster = None
         if "feats" in self.model.input_names:  # a boosted model: basic-pitch features of each chunk
-            from models.separator.booster import load_booster
+            from models.features.booster import load_booster
 
             self.booster = load_booster(threads or (os.cpu_count() or 1))
 
@@ -101,7 +101,7 @@ class Separator:
         mag = (np.abs(net_in) * gain)[None].astype(np.float32)
         feeds = {"mag": mag}
         if self.booster is not None:
-            from models.separator.booster import booster_features
+            from models.features.booster import booster_features
 
             feats = booster_features(self.booster, x * np.float32(gain), self.sample_rate, hop)
             feeds["feats"] = feats[None, : mag.shape[-1]]

@@ -21,10 +21,10 @@ from torch import nn
 from models.data.recipe import STEMS
 from models.data.synth import SAMPLE_RATE
 from models.features.basic_pitch import BasicPitch
+from models.features.booster import batch_features, booster_features, load_booster
 from models.platform.distributed import finish_run, setup_run
 from models.platform.stft import istft_torch, stft_torch
 from models.platform.training import LoopSettings, TrainLoop, add_loop_arguments
-from models.separator.booster import batch_features, booster_features, load_booster
 from models.separator.dataset import RandomMixSampler, StemBank
 from models.separator.metrics import sdr_per_stem
 from models.separator.model import SeparatorConfig, build

@@ -137,8 +137,7 @@ def split_file(
     nothing: no file appears unless every one is complete. Raises :class:`engine.errors.Cancelled` on cancel."""
     if not isinstance(model, Splitter) and os.fspath(model) == DEFAULT_MODEL and not shipped_models("splitter"):
         raise UserError(
-            "no splitter model ships with this version yet: train one (models/splitter/CARD.md) and pass "
-            "--model FOLDER"
+            "no splitter model ships with this version yet: train one (models/splitter/CARD.md) and pass --model FOLDER"
         )
     sp = model if isinstance(model, Splitter) else load_model(model, "splitter", os.cpu_count() or 1)
     if sources is not None and sources != sp.n_sources:

@@ -72,6 +72,34 @@ def test_block_size_does_not_change_the_mix(media: dict[str, Path]) -> None:
     np.testing.assert_allclose(outs[1], outs[2], atol=1e-6, rtol=0)
 
 
+def test_tracks_rendered_on_threads_equal_the_serial_render(media: dict[str, Path]) -> None:
+    """workers > 1 splits each block's tracks over threads; the sum, buses and meters are unchanged."""
+    from engine.project import BusSpec
+
+    project = Project(
+        tracks=[
+            TrackSpec("a", [Clip(str(media["stereo"]))], chain=[PluginSpec("eq", {"mid1_db": 6})], gain_db=-3),
+            TrackSpec("b", [Clip(str(media["mono48"]))], chain=[PluginSpec("compressor")], pan=0.4, output="grp"),
+            TrackSpec("c", [Clip(str(media["stereo"]), start=0.1)], chain=[PluginSpec("delay", {"time_s": 0.05})]),
+            TrackSpec("d", [Clip(str(media["stereo"]), start=0.3)], mute=True),
+            TrackSpec("e", [Clip(str(media["midi"]), start=0.25)], output="grp"),
+        ],
+        buses=[BusSpec("grp", chain=[PluginSpec("compressor")])],
+    )
+    outs, meters = [], []
+    for workers in (1, 2, 3):
+        g = build_graph(project, RATE, 256, workers=workers)
+        assert g.workers == workers
+        outs.append(bounce_graph(g, block=256))
+        meters.append(g.take_meters())
+        g.close()
+    assert np.abs(outs[0]).max() > 0.01
+    for out, (peak, rms) in zip(outs[1:], meters[1:], strict=True):
+        np.testing.assert_array_equal(out, outs[0])
+        np.testing.assert_array_equal(peak, meters[0][0])
+        np.testing.assert_array_equal(rms, meters[0][1])
+
+
 def test_latency_is_compensated_across_tracks(tmp_path: Path) -> None:
     click = np.zeros((2, RATE // 2), np.float32)
     click[:, 1000] = 0.25

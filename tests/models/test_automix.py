@@ -126,3 +126,43 @@ def test_the_shipped_controller_masters_to_the_practice_loudness(tmp_path: Path)
     assert len(report["roles"]) == 4 and report["model"] == "automix"
     mix, _ = sf.read(out, always_2d=True)
     assert abs(loudness(mix.T, SR) - MASTER_LUFS) < 1.5
+
+
+def test_booster_summary_pools_time_and_register() -> None:
+    from models.features.basic_pitch import FEATURE_DIM
+    from models.features.booster import SUMMARY_BANDS, SUMMARY_DIM, SUMMARY_MAPS, summary
+
+    frames = np.zeros((40, FEATURE_DIM), np.float32)
+    frames[:20, 8 * 3 + 2] = 1.0  # note posterior, key 26 (band 3), on for half the frames
+    out = summary(frames)
+    assert out.shape == (SUMMARY_DIM,) == (2 * SUMMARY_MAPS * SUMMARY_BANDS,)
+    means, stds = out[: SUMMARY_DIM // 2], out[SUMMARY_DIM // 2 :]
+    assert means[3] == pytest.approx(0.5 / 8) and stds[3] == pytest.approx(0.5 / 8)
+    assert np.count_nonzero(means) == 1 and np.count_nonzero(stds) == 1
+    assert not summary(np.zeros((0, FEATURE_DIM), np.float32)).any()
+    with pytest.raises(ValueError, match="booster features"):
+        summary(np.zeros((4, 10), np.float32))
+
+
+def test_booster_controller_reads_each_stems_summary(tiny_automix_booster: Path) -> None:
+    """The exported model takes the stem features and the booster's summary side by side, and the runtime
+    feeds it the same summary training computed (the middle 12 s of each analysis excerpt)."""
+    from models.automix.runtime import Automixer
+    from models.automix.stemfeatures import NAMES, stem_features
+    from models.features.booster import SUMMARY_DIM, load_booster, stem_summary
+
+    side = json.loads((tiny_automix_booster / "model.json").read_text())
+    assert side["config"]["booster"] is True and side["booster"] == "basic-pitch"
+    assert side["config"]["features"] == len(NAMES) + SUMMARY_DIM
+    mixer = Automixer(tiny_automix_booster)
+    assert mixer.booster
+    stems = list(synthetic_stems(11, seconds=16.0)[:3])
+    strips, roles = mixer.strips(stems, SR)
+    extractor = load_booster()
+    mid = slice(2 * SR, 14 * SR)  # 16 s excerpts: the middle 12 s
+    feats = np.stack([np.concatenate([stem_features(x, SR), stem_summary(extractor, x[:, mid], SR)]) for x in stems])
+    out = mixer.model.predict({"features": feats[None], "mask": np.ones((1, 3), np.float32)})["settings"][0]
+    gains = out[:, 0] - out[:, 0].mean()
+    np.testing.assert_allclose([s.gain_db for s in strips], gains, atol=1e-4)
+    np.testing.assert_allclose([s.pan for s in strips], np.clip(out[:, 1], -1, 1), atol=1e-5)
+    assert len(roles) == 3
