@@ -21,6 +21,7 @@ from engine.plugins.builtin import GainPan
 from engine.sources import ClipPlayer, MidiSequence
 
 CHANNELS = 2
+GLIDE_BLOCK = 16  # frames between parameter updates while a control glides (see Chain._glide)
 
 
 class DelayLine:
@@ -99,15 +100,29 @@ class Chain:
                 elif s.bypass_delay is not None:
                     s.bypass_delay.process(buf)
                 continue
-            p.advance(n)
             keep[...] = buf
             try:
-                p.process(buf, events if p.is_instrument else ())
+                if p.gliding and not p.is_instrument and n > GLIDE_BLOCK:
+                    self._glide(p, buf)
+                else:
+                    p.advance(n)
+                    p.process(buf, events if p.is_instrument else ())
             except Exception as exc:  # a third-party plugin must never stop the engine
                 self._fail(i, s, f"{type(exc).__name__}: {exc}", buf, keep)
                 continue
             if not np.isfinite(buf).all():
                 self._fail(i, s, "output NaN or infinity", buf, keep)
+
+    @staticmethod
+    def _glide(p: Plugin, buf: np.ndarray) -> None:
+        """While parameters glide, an effect runs in GLIDE_BLOCK-frame pieces with the values moved before
+        each: a DSP whose coefficients change only at block edges would step (an EQ gain, a compressor's
+        threshold), and one step per 256-frame block is an audible click on a moved control or an A/B."""
+        n = buf.shape[1]
+        for a in range(0, n, GLIDE_BLOCK):
+            piece = buf[:, a : a + GLIDE_BLOCK]
+            p.advance(piece.shape[1])
+            p.process(piece, ())
 
     def _crossfade(self, index: int, s: Slot, buf: np.ndarray, events: Sequence[MidiEvent]) -> None:
         """A bypass switched: render the block both ways and fade from the old path to the new over it, so

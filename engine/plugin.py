@@ -128,6 +128,11 @@ class Plugin(ABC):
         self.param(name)
         return self._values[name].target
 
+    @property
+    def gliding(self) -> bool:
+        """Whether a smoothed parameter is still on its way to its target."""
+        return any(s.moving for s in self._values.values())
+
     def values(self) -> dict[str, float]:
         """The current (smoothed) values."""
         return {k: s.current for k, s in self._values.items()}
