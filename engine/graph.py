@@ -13,11 +13,12 @@ from collections import deque
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
 from engine.plugin import MidiEvent, Plugin
-from engine.plugins.builtin import GainPan
+from engine.plugins.builtin import GainPan, PedalboardEffect, pedalboard_module
 from engine.sources import ClipPlayer, MidiSequence
 
 CHANNELS = 2
@@ -62,8 +63,12 @@ class Chain:
         self._errors = errors
         self._scratch = np.zeros((CHANNELS, 0), dtype=np.float32)
         self._dry = np.zeros((CHANNELS, 0), dtype=np.float32)
+        self._rate = 0
+        self._fused: Any = None  # the chain's plugins as one pedalboard, made on first use
 
     def prepare(self, sample_rate: int, max_block: int) -> None:
+        self._rate = sample_rate
+        self._fused = None
         self._scratch = np.zeros((CHANNELS, max_block), dtype=np.float32)
         self._dry = np.zeros((CHANNELS, max_block), dtype=np.float32)
         for s in self.slots:
@@ -84,8 +89,37 @@ class Chain:
             if s.bypass_delay is not None:
                 s.bypass_delay.reset()
 
+    def _fusable(self) -> bool:
+        """Every slot a built-in pedalboard effect, playing, steady (no glide, no bypass switch pending)."""
+        return bool(self.slots) and all(
+            isinstance(s.plugin, PedalboardEffect)
+            and not s.bypass
+            and s.failed is None
+            and s.heard_bypassed is not True
+            and not s.plugin.gliding
+            for s in self.slots
+        )
+
+    def _process_fused(self, buf: np.ndarray) -> bool:
+        """The whole chain in one native call (pedalboard runs its plugins in series on the same objects, so
+        the state carries over either way and the output is the per-plugin path's, sample for sample).
+        False (and ``buf`` untouched) when the output is not finite: the per-plugin path then finds which
+        plugin to bypass."""
+        if self._fused is None:
+            boards = [s.plugin.board for s in self.slots if isinstance(s.plugin, PedalboardEffect)]
+            self._fused = pedalboard_module().Pedalboard(boards)
+        out = self._fused.process(buf, float(self._rate), reset=False)
+        if not np.isfinite(out).all():
+            return False
+        buf[...] = out
+        for s in self.slots:
+            s.heard_bypassed = False
+        return True
+
     def process(self, buf: np.ndarray, events: Sequence[MidiEvent] = ()) -> None:
         n = buf.shape[1]
+        if self._fusable() and self._process_fused(buf):
+            return
         keep = self._scratch[:, :n]
         for i, s in enumerate(self.slots):
             p = s.plugin

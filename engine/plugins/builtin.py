@@ -79,6 +79,11 @@ class PedalboardEffect(Plugin):
     def _build(self) -> Any:
         return getattr(pedalboard_module(), self.BOARD)()
 
+    @property
+    def board(self) -> Any:
+        """The pedalboard processor (after ``prepare``): a chain may run several of them in one native call."""
+        return self._board
+
     def prepare(self, sample_rate: int, max_block: int, channels: int) -> None:
         self._board = self._build()
         super().prepare(sample_rate, max_block, channels)

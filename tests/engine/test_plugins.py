@@ -217,3 +217,40 @@ def test_switching_bypass_fades_over_one_block(engage: bool) -> None:
     # the largest step between samples stays that of the louder path's sine (no click at the switch)
     steps = np.abs(np.diff(out[0]))
     assert steps.max() <= np.abs(np.diff(x[0])).max() * gain * 1.01
+
+
+def test_a_steady_chain_runs_in_one_native_call_with_the_same_output() -> None:
+    """A chain of built-in effects runs as one pedalboard call while nothing glides or switches, and falls
+    back to plugin by plugin when something does; either way the output is the plugins run one by one."""
+    from engine.plugins import create_plugin
+
+    def make() -> list[Plugin]:
+        return [create_plugin("eq", {"mid1_db": 6.0, "high_db": -4.0}), create_plugin("compressor", {"ratio": 4.0})]
+
+    chain = Chain([Slot(p) for p in make()], "track", deque())
+    chain.prepare(44100, 128)
+    alone = make()
+    for p in alone:
+        p.prepare(44100, 128, 2)
+    x = tone(0.2, seed=3)
+    fused_blocks = 0
+    for k in range(x.shape[1] // 128):
+        if k == 20:  # a control moves: glides, then settles and fuses again
+            chain.slots[0].plugin.set_param("mid1_db", -3.0)
+            alone[0].set_param("mid1_db", -3.0)
+        block = x[:, k * 128 : (k + 1) * 128]
+        fused_blocks += chain._fusable()
+        got = block.copy()
+        chain.process(got)
+        want = block.copy()
+        for p in alone:
+            if p.gliding:
+                for a in range(0, 128, 16):  # the chain's glide pieces
+                    p.advance(16)
+                    p.process(want[:, a : a + 16])
+            else:
+                p.advance(128)
+                p.process(want)
+        np.testing.assert_array_equal(got, want, err_msg=f"block {k}")
+    assert 10 < fused_blocks < x.shape[1] // 128  # both paths ran
+    assert chain._fused is not None
