@@ -181,3 +181,16 @@ def atomic_path(target: str | os.PathLike[str], make_folders: bool = False) -> I
     """:func:`atomic_files` for one file: yield its temporary path."""
     with atomic_files([target], make_folders) as (tmp,):
         yield tmp
+
+
+def remove_temporaries(folder: str | os.PathLike[str]) -> None:
+    """Delete what a write killed mid-way (a process stopped from outside) left in ``folder``: the
+    atomic writer's temporary files; then the folder itself when that leaves it empty. Missing is fine."""
+    d = Path(folder)
+    if not d.is_dir():
+        return
+    for f in d.glob(".rf-*.part*"):
+        with contextlib.suppress(OSError):
+            f.unlink()
+    with contextlib.suppress(OSError):
+        d.rmdir()  # only succeeds when empty

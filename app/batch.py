@@ -1,0 +1,250 @@
+"""Batch work: ``refrain separate|split|transcribe`` over a folder or several files, on ``--jobs N`` worker
+processes here or as tasks on a Ray cluster (:mod:`app.batch_ray`).
+
+Each input's results go to ``OUT/<input name without suffix>/`` (``OUT/song 01/vocals.wav``), written all or
+nothing by the single-file runtimes. ``OUT/refrain-batch.json`` is the manifest: the command, its options and
+each input's state (``pending``, ``done``, ``failed`` with the one-line reason). It is rewritten atomically
+after every file, so a batch stopped by Ctrl-C, a crash or a lost machine resumes where it stopped: a rerun
+skips the inputs already done (whose outputs are all still there) and tries the rest again. One bad file is
+recorded as failed and the batch goes on."""
+
+from __future__ import annotations
+
+import json
+import multiprocessing as mp
+import os
+import queue
+import signal
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from engine.audio_io import AUDIO_SUFFIXES
+from engine.errors import UserError
+from engine.files import atomic_path, remove_temporaries
+
+MANIFEST = "refrain-batch.json"
+MANIFEST_VERSION = 1
+COMMANDS = ("separate", "split", "transcribe")
+
+
+@dataclass
+class Item:
+    """One input of the batch. ``name`` is its output folder under OUT (unique within the batch)."""
+
+    input: str
+    name: str
+    state: str = "pending"  # pending | done | failed
+    error: str = ""
+    seconds: float = 0.0
+    outputs: list[str] = field(default_factory=list)
+
+
+def gather(inputs: Sequence[str | os.PathLike[str]]) -> list[Path]:
+    """The audio files named by ``inputs``: files as given, folders as their audio files (by suffix, sorted,
+    not recursive). Raises UserError for a missing path or when nothing is left."""
+    out: list[Path] = []
+    for raw in inputs:
+        p = Path(raw)
+        if p.is_dir():
+            out.extend(sorted(f for f in p.iterdir() if f.is_file() and f.suffix.lower() in AUDIO_SUFFIXES))
+        elif p.is_file():
+            out.append(p)
+        else:
+            raise UserError(f"no such file or folder: {raw}")
+    seen: set[str] = set()
+    unique = []
+    for p in out:
+        if os.path.abspath(p) not in seen:
+            seen.add(os.path.abspath(p))
+            unique.append(p)
+    if not unique:
+        raise UserError("no audio files to process in " + ", ".join(map(str, inputs)))
+    return unique
+
+
+def is_batch(inputs: Sequence[str | os.PathLike[str]]) -> bool:
+    """Several inputs, or a folder: the batch layout (one output folder per input) applies."""
+    return len(inputs) != 1 or Path(inputs[0]).is_dir()
+
+
+class Manifest:
+    """``OUT/refrain-batch.json``: the command, its options and every input's :class:`Item`."""
+
+    def __init__(self, out: Path, command: str, options: dict[str, Any], items: list[Item]) -> None:
+        self.out, self.command, self.options, self.items = out, command, options, items
+
+    @property
+    def path(self) -> Path:
+        return self.out / MANIFEST
+
+    @classmethod
+    def open(cls, out: Path, command: str, options: dict[str, Any], inputs: Iterable[Path]) -> Manifest:
+        """Load the batch in ``out`` (or start one) and add ``inputs`` it does not hold yet. Raises UserError
+        when ``out`` holds a batch of another command or other options (its results would be mixed)."""
+        items: list[Item] = []
+        if (out / MANIFEST).exists():
+            try:
+                data = json.loads((out / MANIFEST).read_text(encoding="utf-8"))
+                items = [Item(**d) for d in data["items"]]
+                same = data["command"] == command and data["options"] == options
+            except (OSError, ValueError, KeyError, TypeError) as exc:
+                bad = f"{out / MANIFEST} is not a Refrain batch manifest ({exc})"
+                raise UserError(f"{bad}; use another --out") from None
+            if not same:
+                other = f"{out} holds a batch of '{data['command']}' with other options"
+                raise UserError(f"{other}; use another --out or the same options")
+        m = cls(out, command, options, items)
+        known = {i.input for i in items}
+        names = {i.name.casefold() for i in items}
+        for p in inputs:
+            path = os.path.abspath(p)
+            if path in known:
+                continue
+            name, k = p.stem or "input", 2
+            while name.casefold() in names:  # two inputs called "song.wav" in different folders
+                name, k = f"{p.stem} ({k})", k + 1
+            names.add(name.casefold())
+            known.add(path)
+            items.append(Item(path, name))
+        return m
+
+    def todo(self) -> list[Item]:
+        """Inputs to process: not done, or done but with an output gone since."""
+        return [i for i in self.items if i.state != "done" or not all(Path(o).exists() for o in i.outputs)]
+
+    def save(self) -> None:
+        data = {
+            "format": "refrain-batch",
+            "version": MANIFEST_VERSION,
+            "command": self.command,
+            "options": self.options,
+            "items": [asdict(i) for i in self.items],
+        }
+        with atomic_path(self.path, make_folders=True) as tmp:
+            tmp.write_text(json.dumps(data, indent=1) + "\n", encoding="utf-8")
+
+    def counts(self) -> dict[str, int]:
+        out = {"done": 0, "failed": 0, "pending": 0}
+        for i in self.items:
+            out[i.state] = out.get(i.state, 0) + 1
+        return out
+
+
+# -- one input (in a worker process, or a Ray task) ---------------------------------------------------------
+_loaded: dict[tuple[str, str], Any] = {}
+
+
+def _model(family: str, name: str, threads: int) -> Any:
+    from models.platform.registry import load_model
+
+    key = (family, name)
+    if key not in _loaded:  # once per worker: every file after the first reuses the session
+        _loaded[key] = load_model(name, family, threads)
+    return _loaded[key]
+
+
+def process_one(command: str, options: dict[str, Any], src: str, out_dir: str, threads: int = 1) -> list[str]:
+    """Run ``command`` on one input into ``out_dir``; returns the files written. Raises what the
+    single-file runtime raises (UserError for a bad input)."""
+    if command == "separate":
+        from models.separator.runtime import separate_file
+
+        sep = _model("separator", options["model"], threads)
+        res = separate_file(src, out_dir, options.get("stems"), options.get("without"), sep, options.get("bits"))
+        return [str(p) for p in res.values()]
+    if command == "split":
+        from models.splitter.runtime import split_file
+
+        sp = _model("splitter", options["model"], threads)
+        res = split_file(src, out_dir, options.get("sources"), sp, options.get("bits"))
+        return [str(p) for p in res.values()]
+    if command == "transcribe":
+        from models.features.transcribe import transcribe_file
+
+        dst = Path(out_dir) / f"{Path(out_dir).name}.mid"
+        kw = {k: options[k] for k in ("program", "tempo_bpm", "onset_threshold", "frame_threshold", "min_note_ms")}
+        transcribe_file(src, dst, **kw)
+        return [str(dst)]
+    raise UserError(f"not a batch command: {command}")
+
+
+def failure_text(exc: BaseException) -> str:
+    """One line for the manifest and the log."""
+    if isinstance(exc, UserError):
+        return str(exc).splitlines()[0] if str(exc) else "bad input"
+    return f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}".rstrip(": ")
+
+
+# -- local worker processes ---------------------------------------------------------------------------------
+def _worker(tasks: Any, results: Any, threads: int) -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the coordinator's: it stops the workers itself
+    while True:
+        task = tasks.get()
+        if task is None:
+            return
+        key, command, options, src, out_dir = task
+        t0 = time.monotonic()
+        try:
+            outputs = process_one(command, options, src, out_dir, threads)
+            results.put((key, "done", "", outputs, time.monotonic() - t0))
+        except Exception as exc:  # one bad file must not stop the batch
+            results.put((key, "failed", failure_text(exc), [], time.monotonic() - t0))
+
+
+Report = Callable[[Item, dict[str, int], float | None], None]
+
+
+def run_local(manifest: Manifest, jobs: int, report: Report | None = None) -> dict[str, int]:
+    """Process the manifest's to-do inputs on ``jobs`` worker processes (threads split the cores between
+    them). Ctrl-C stops the workers at once, clears the files they had half written and saves the manifest
+    with those inputs pending; KeyboardInterrupt is then raised again."""
+    todo = manifest.todo()
+    if not todo:
+        return manifest.counts()
+    jobs = max(1, min(jobs, len(todo)))
+    threads = max(1, (os.cpu_count() or 1) // jobs)
+    ctx = mp.get_context("spawn")  # fresh interpreters: onnxruntime's threads do not survive a fork
+    tasks, results = ctx.Queue(), ctx.Queue()
+    procs = [ctx.Process(target=_worker, args=(tasks, results, threads), daemon=True) for _ in range(jobs)]
+    by_key = {i.input: i for i in todo}
+    for i in todo:
+        i.state, i.error = "pending", ""
+        tasks.put((i.input, manifest.command, manifest.options, i.input, str(manifest.out / i.name)))
+    for _ in procs:
+        tasks.put(None)
+    t0, finished = time.monotonic(), 0
+    try:
+        for p in procs:
+            p.start()
+        while finished < len(todo):
+            try:
+                key, state, error, outputs, seconds = results.get(timeout=0.5)
+            except queue.Empty:
+                if not any(p.is_alive() for p in procs):
+                    raise RuntimeError("the batch's worker processes stopped unexpectedly") from None
+                continue
+            item = by_key[key]
+            item.state, item.error, item.outputs, item.seconds = state, error, list(outputs), round(seconds, 2)
+            finished += 1
+            manifest.save()
+            if report is not None:
+                elapsed = time.monotonic() - t0
+                eta = elapsed / finished * (len(todo) - finished)
+                report(item, manifest.counts(), eta)
+    except BaseException:
+        for p in procs:
+            if p.is_alive():
+                p.kill()
+        for p in procs:
+            p.join(5)
+        for i in todo:
+            if i.state == "pending":
+                remove_temporaries(manifest.out / i.name)
+        manifest.save()
+        raise
+    for p in procs:
+        p.join(5)
+    return manifest.counts()
