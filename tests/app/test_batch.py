@@ -49,6 +49,7 @@ def test_a_folder_separates_on_two_workers_and_a_rerun_skips_what_is_done(tmp_pa
     p = _cli("separate", str(tmp_path / "in"), "--out", str(out), "--jobs", "2")
     stdout, stderr = p.communicate(timeout=300)
     assert p.returncode == 2, stderr  # one input failed: the batch went on and says so
+    assert sorted(line.split("\t")[0] for line in stdout.splitlines()) == ["done", "done", "done", "failed"]
     failed = [line for line in stderr.splitlines() if line.startswith("FAILED")]
     assert len(failed) == 1 and "broken" in failed[0] and "cannot decode" in failed[0]
     items = _manifest(out)
