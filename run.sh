@@ -34,7 +34,7 @@ install_venv() {
     .venv/bin/python -m pip install -q --upgrade pip
     # torch first, from its pinned CPU build, so nothing later pulls a CUDA build.
     .venv/bin/python -m pip install -q "$(grep '^torch==' requirements.lock)"
-    .venv/bin/python -m pip install -q -c requirements.lock -e ".[train,dev]"
+    .venv/bin/python -m pip install -q -c requirements.lock -e ".[train,dev,cluster]"
     # Open-Unmix (the separator's baseline) without its torchaudio requirement, whose only wheel is a
     # CUDA build: models/separator/umx_compat.py stands in for the import it never uses here.
     .venv/bin/python -m pip install -q --no-deps "$(grep '^openunmix==' requirements.lock)"
