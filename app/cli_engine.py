@@ -50,6 +50,7 @@ def add_engine_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]
     p.add_argument("--rate", type=int, default=44100)
     p.add_argument("--device", help="output device (default: the system's, or a JACK dummy it starts)")
     p.add_argument("--load", default="onnx", choices=["onnx", "numpy", "none"], help="background job")
+    p.add_argument("--workers", type=int, default=1, help="threads rendering the tracks (default 1)")
     p.add_argument("--json", action="store_true", help="print one JSON object (the default output)")
     p.set_defaults(func=cmd_bench)
 
@@ -277,6 +278,6 @@ def cmd_bench(a: argparse.Namespace) -> int:
 
     if a.tracks < 1 or a.seconds <= 0:
         raise UserError("--tracks must be at least 1 and --seconds positive")
-    result = run_engine_bench(a.tracks, a.seconds, a.block, a.rate, a.device, bench_load(a.load))
+    result = run_engine_bench(a.tracks, a.seconds, a.block, a.rate, a.device, bench_load(a.load), a.workers)
     print(json.dumps(result))
     return 0

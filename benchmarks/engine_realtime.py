@@ -21,8 +21,9 @@ def main() -> None:
     ap.add_argument("--seconds", type=float, default=30.0)
     ap.add_argument("--block", type=int, default=256)
     ap.add_argument("--load", default="onnx", choices=["onnx", "numpy", "none"])
+    ap.add_argument("--workers", type=int, default=1, help="threads rendering the tracks")
     a = ap.parse_args()
-    r = run_engine_bench(a.tracks, a.seconds, a.block, 44100, None, bench_load(a.load))
+    r = run_engine_bench(a.tracks, a.seconds, a.block, 44100, None, bench_load(a.load), a.workers)
     r["goals"] = {k: f"< {v}" if k != "xruns" else "0" for k, v in GOALS.items()}
     print(json.dumps(r))
 

@@ -34,7 +34,7 @@ def synthetic_tracks(n: int, seconds: float, sample_rate: int, seed: int = 0) ->
     return out
 
 
-def bench_graph(n_tracks: int, seconds: float, sample_rate: int, block: int) -> Graph:
+def bench_graph(n_tracks: int, seconds: float, sample_rate: int, block: int, workers: int = 1) -> Graph:
     errors: deque[tuple[str, int, str]] = deque(maxlen=64)
     tracks = []
     for i, audio in enumerate(synthetic_tracks(n_tracks, seconds, sample_rate)):
@@ -49,7 +49,7 @@ def bench_graph(n_tracks: int, seconds: float, sample_rate: int, block: int) -> 
         )
     master = Strip(name="master", chain=Chain([], "master", errors))
     master.fader.set_param("gain_db", -12.0)
-    return Graph(tracks, [], master, sample_rate, block, errors)
+    return Graph(tracks, [], master, sample_rate, block, errors, workers)
 
 
 class BackgroundLoad(threading.Thread):
@@ -87,9 +87,11 @@ def run_engine_bench(
     sample_rate: int = 44100,
     device: str | None = None,
     load: BackgroundLoad | None = None,
+    workers: int = 1,
 ) -> dict[str, Any]:
     """Play ``tracks`` stereo tracks (EQ + compressor each) on a clocked device for ``seconds`` while
-    ``load`` runs beside it; returns xruns, callback and render load (fractions of the period), start-up."""
+    ``load`` runs beside it, the tracks rendered on ``workers`` threads; returns xruns, callback and render
+    load (fractions of the period), start-up."""
     from engine.api import Engine
     from engine.jack import JackDummy
     from engine.stream import output_devices
@@ -100,7 +102,7 @@ def run_engine_bench(
         device = "system"
     bg = load
     try:
-        graph = bench_graph(tracks, seconds + 1.0, sample_rate, block)
+        graph = bench_graph(tracks, seconds + 1.0, sample_rate, block, workers)
         if bg is not None:
             bg.start()
             time.sleep(0.5)
@@ -119,6 +121,7 @@ def run_engine_bench(
             first = eng.first_audio_seconds()
             result: dict[str, Any] = {
                 "tracks": tracks,
+                "workers": graph.workers,
                 "plugins_per_track": ["eq", "compressor"],
                 "block": block,
                 "sample_rate": sample_rate,

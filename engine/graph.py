@@ -65,10 +65,12 @@ class Chain:
         self._dry = np.zeros((CHANNELS, 0), dtype=np.float32)
         self._rate = 0
         self._fused: Any = None  # the chain's plugins as one pedalboard, made on first use
+        self._all_effects = False
 
     def prepare(self, sample_rate: int, max_block: int) -> None:
         self._rate = sample_rate
         self._fused = None
+        self._all_effects = bool(self.slots) and all(isinstance(s.plugin, PedalboardEffect) for s in self.slots)
         self._scratch = np.zeros((CHANNELS, max_block), dtype=np.float32)
         self._dry = np.zeros((CHANNELS, max_block), dtype=np.float32)
         for s in self.slots:
@@ -90,15 +92,14 @@ class Chain:
                 s.bypass_delay.reset()
 
     def _fusable(self) -> bool:
-        """Every slot a built-in pedalboard effect, playing, steady (no glide, no bypass switch pending)."""
-        return bool(self.slots) and all(
-            isinstance(s.plugin, PedalboardEffect)
-            and not s.bypass
-            and s.failed is None
-            and s.heard_bypassed is not True
-            and not s.plugin.gliding
-            for s in self.slots
-        )
+        """Every slot a built-in pedalboard effect, playing, steady (no glide, no bypass switch pending).
+        A plain loop: this runs for every strip in every block."""
+        if not self._all_effects:
+            return False
+        for s in self.slots:
+            if s.bypass or s.failed is not None or s.heard_bypassed is True or s.plugin.gliding:
+                return False
+        return True
 
     def _process_fused(self, buf: np.ndarray) -> bool:
         """The whole chain in one native call (pedalboard runs its plugins in series on the same objects, so

@@ -76,6 +76,7 @@ class Plugin(ABC):
         self.params: tuple[Param, ...] = tuple(params)
         self._by_name = {p.name: p for p in self.params}
         self._values = {p.name: _Smoother(p.default, p.default) for p in self.params}
+        self._gliding = False  # some smoothed parameter is moving (kept so idle blocks cost no loop)
         self.sample_rate = 0
         self.max_block = 0
         self.channels = 0
@@ -86,6 +87,7 @@ class Plugin(ABC):
         self.sample_rate, self.max_block, self.channels = sample_rate, max_block, channels
         for s in self._values.values():
             s.current, s.moving = s.target, False
+        self._gliding = False
         self._apply(self.values())
 
     @abstractmethod
@@ -122,6 +124,7 @@ class Plugin(ABC):
                 self._apply(self.values())
         else:
             s.moving = s.current != s.target
+            self._gliding = self._gliding or s.moving
 
     def get_param(self, name: str) -> float:
         """The target value (what the user set), not the momentary smoothed one."""
@@ -131,7 +134,7 @@ class Plugin(ABC):
     @property
     def gliding(self) -> bool:
         """Whether a smoothed parameter is still on its way to its target."""
-        return any(s.moving for s in self._values.values())
+        return self._gliding
 
     def values(self) -> dict[str, float]:
         """The current (smoothed) values."""
@@ -139,6 +142,8 @@ class Plugin(ABC):
 
     def advance(self, frames: int) -> None:
         """Glide smoothed parameters by ``frames``; calls ``_apply`` when something moved."""
+        if not self._gliding:
+            return
         moved = False
         k = math.exp(-frames / (SMOOTHING_SECONDS * max(self.sample_rate, 1)))
         for name, s in self._values.items():
@@ -149,6 +154,7 @@ class Plugin(ABC):
             if abs(s.current - s.target) <= 1e-4 * max(span, 1e-9):
                 s.current, s.moving = s.target, False
             moved = True
+        self._gliding = any(s.moving for s in self._values.values())
         if moved:
             self._apply(self.values())
 
@@ -160,6 +166,7 @@ class Plugin(ABC):
             if s.moving or s.current != s.target:
                 s.current, s.moving = s.target, False
                 moved = True
+        self._gliding = False
         if moved and self.sample_rate:
             self._apply(self.values())
 

@@ -32,7 +32,12 @@ class ClipPlayer(Plugin):
     def __init__(self, clips: Sequence[AudioClipData]) -> None:
         super().__init__([Param("gain_db", -60.0, 12.0, 0.0, "dB")])
         self.clips = tuple(sorted(clips, key=lambda c: c.start))
+        self._spans = tuple((c, c.start, c.end) for c in self.clips)  # per block, no property calls
         self.position = 0
+        self._gain = 1.0
+
+    def _apply(self, values: dict[str, float]) -> None:
+        self._gain = float(10.0 ** (values["gain_db"] / 20.0))
 
     @property
     def end(self) -> int:
@@ -45,11 +50,11 @@ class ClipPlayer(Plugin):
         n = buf.shape[1]
         lo, hi = self.position, self.position + n
         buf[...] = 0.0
-        gain = float(10.0 ** (self.values()["gain_db"] / 20.0))
-        for c in self.clips:
-            if c.end <= lo or c.start >= hi:
+        gain = self._gain
+        for c, start, end in self._spans:
+            if end <= lo or start >= hi:
                 continue
-            a, b = max(lo, c.start), min(hi, c.end)
+            a, b = max(lo, start), min(hi, end)
             src = c.audio[:, a - c.start : b - c.start]
             dst = buf[:, a - lo : b - lo]
             if src.shape[0] == dst.shape[0]:

@@ -34,27 +34,43 @@ class GainPan(Plugin):
         )
         self._mute = 1.0
         self._prev: np.ndarray = np.ones(2, dtype=np.float32)
+        self._target: np.ndarray = np.ones(2, dtype=np.float32)
+        self._unity = True
+        self._values_now = self.values()
 
     def set_mute(self, muted: bool) -> None:
         """Silence (or restore) the output with the same click-free ramp as gain changes."""
-        self._mute = 0.0 if muted else 1.0
+        mute = 0.0 if muted else 1.0
+        if mute != self._mute:
+            self._mute = mute
+            self._target = self._gains()
+
+    def _apply(self, values: dict[str, float]) -> None:
+        self._values_now = values
+        self._target = self._gains()  # computed when something moves, not every block
 
     def _gains(self) -> np.ndarray:
-        v = self.values()
+        v = self._values_now
         g = db_to_gain(v["gain_db"]) * self._mute
         pan = v["pan"]
-        return np.array([g * (1.0 - max(pan, 0.0)), g * (1.0 + min(pan, 0.0))], dtype=np.float32)
+        out = np.array([g * (1.0 - max(pan, 0.0)), g * (1.0 + min(pan, 0.0))], dtype=np.float32)
+        self._unity = bool(np.all(out == 1.0))
+        return out
 
     def prepare(self, sample_rate: int, max_block: int, channels: int) -> None:
         super().prepare(sample_rate, max_block, channels)
-        self._prev = self._gains()
+        self._prev = self._target
 
     def reset(self) -> None:
-        self._prev = self._gains()
+        self._prev = self._target
 
     def process(self, buf: np.ndarray, events: Sequence[MidiEvent] = ()) -> None:
-        target = self._gains()
+        target = self._target
         channels = buf.shape[0]
+        if target is self._prev:  # steady (the common case): no comparison, no ramp
+            if not self._unity:
+                buf *= target[:channels, None]
+            return
         gains, prev = target[:channels], self._prev[:channels]
         if np.array_equal(gains, prev):
             if not np.all(gains == 1.0):
