@@ -97,23 +97,30 @@ class Manifest:
                 other = f"{out} holds a batch of '{data['command']}' with other options"
                 raise UserError(f"{other}; use another --out or the same options")
         m = cls(out, command, options, items)
-        known = {i.input for i in items}
-        names = {i.name.casefold() for i in items}
-        for p in inputs:
-            path = os.path.abspath(p)
-            if path in known:
-                continue
-            name, k = p.stem or "input", 2
-            while name.casefold() in names:  # two inputs called "song.wav" in different folders
-                name, k = f"{p.stem} ({k})", k + 1
-            names.add(name.casefold())
-            known.add(path)
-            items.append(Item(path, name))
+        m.add(inputs)
         return m
 
-    def todo(self) -> list[Item]:
-        """Inputs to process: not done, or done but with an output gone since."""
-        return [i for i in self.items if i.state != "done" or not all(Path(o).exists() for o in i.outputs)]
+    def add(self, inputs: Iterable[Path]) -> list[Item]:
+        """The items of ``inputs``, adding those the batch does not hold yet (each with a unique name)."""
+        by_input = {i.input: i for i in self.items}
+        names = {i.name.casefold() for i in self.items}
+        out = []
+        for p in inputs:
+            path = os.path.abspath(p)
+            if path not in by_input:
+                name, k = p.stem or "input", 2
+                while name.casefold() in names:  # two inputs called "song.wav" in different folders
+                    name, k = f"{p.stem} ({k})", k + 1
+                names.add(name.casefold())
+                by_input[path] = Item(path, name)
+                self.items.append(by_input[path])
+            out.append(by_input[path])
+        return out
+
+    def todo(self, items: Iterable[Item] | None = None) -> list[Item]:
+        """Of ``items`` (default: all), those to process: not done, or done but with an output gone since."""
+        pool = self.items if items is None else list(items)
+        return [i for i in pool if i.state != "done" or not all(Path(o).exists() for o in i.outputs)]
 
     def save(self) -> None:
         data = {
@@ -146,27 +153,36 @@ def _model(family: str, name: str, threads: int) -> Any:
     return _loaded[key]
 
 
-def process_one(command: str, options: dict[str, Any], src: str, out_dir: str, threads: int = 1) -> list[str]:
+def process_one(
+    command: str,
+    options: dict[str, Any],
+    src: str,
+    out_dir: str,
+    threads: int = 1,
+    progress: Callable[[float], None] | None = None,
+    cancel: Callable[[], bool] | None = None,
+) -> list[str]:
     """Run ``command`` on one input into ``out_dir``; returns the files written. Raises what the
-    single-file runtime raises (UserError for a bad input)."""
+    single-file runtime raises (UserError for a bad input, Cancelled when ``cancel`` turns true)."""
     if command == "separate":
         from models.separator.runtime import separate_file
 
         sep = _model("separator", options["model"], threads)
-        res = separate_file(src, out_dir, options.get("stems"), options.get("without"), sep, options.get("bits"))
+        stems, without, bits = options.get("stems"), options.get("without"), options.get("bits")
+        res = separate_file(src, out_dir, stems, without, sep, bits, progress=progress, cancel=cancel)
         return [str(p) for p in res.values()]
     if command == "split":
         from models.splitter.runtime import split_file
 
         sp = _model("splitter", options["model"], threads)
-        res = split_file(src, out_dir, options.get("sources"), sp, options.get("bits"))
+        res = split_file(src, out_dir, options.get("sources"), sp, options.get("bits"), progress, cancel)
         return [str(p) for p in res.values()]
     if command == "transcribe":
         from models.features.transcribe import transcribe_file
 
         dst = Path(out_dir) / f"{Path(out_dir).name}.mid"
         kw = {k: options[k] for k in ("program", "tempo_bpm", "onset_threshold", "frame_threshold", "min_note_ms")}
-        transcribe_file(src, dst, **kw)
+        transcribe_file(src, dst, progress=progress, cancelled=cancel, **kw)
         return [str(dst)]
     raise UserError(f"not a batch command: {command}")
 
@@ -197,11 +213,10 @@ def _worker(tasks: Any, results: Any, threads: int) -> None:
 Report = Callable[[Item, dict[str, int], float | None], None]
 
 
-def run_local(manifest: Manifest, jobs: int, report: Report | None = None) -> dict[str, int]:
-    """Process the manifest's to-do inputs on ``jobs`` worker processes (threads split the cores between
-    them). Ctrl-C stops the workers at once, clears the files they had half written and saves the manifest
-    with those inputs pending; KeyboardInterrupt is then raised again."""
-    todo = manifest.todo()
+def run_local(manifest: Manifest, todo: list[Item], jobs: int, report: Report | None = None) -> dict[str, int]:
+    """Process ``todo`` (items of the manifest) on ``jobs`` worker processes (threads split the cores
+    between them). Ctrl-C stops the workers at once, clears the files they had half written and saves the
+    manifest with those inputs pending; KeyboardInterrupt is then raised again."""
     if not todo:
         return manifest.counts()
     jobs = max(1, min(jobs, len(todo)))

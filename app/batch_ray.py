@@ -11,7 +11,7 @@ import logging
 import time
 from typing import Any
 
-from app.batch import Manifest, Report, failure_text, process_one
+from app.batch import Item, Manifest, Report, failure_text, process_one
 from engine.errors import UserError
 from engine.files import remove_temporaries
 
@@ -31,11 +31,10 @@ def _connect(address: str) -> Any:
     return ray
 
 
-def run_ray(manifest: Manifest, address: str, report: Report | None = None) -> dict[str, int]:
-    """Process the manifest's to-do inputs as tasks on the Ray cluster at ``address`` ('auto' or
+def run_ray(manifest: Manifest, todo: list[Item], address: str, report: Report | None = None) -> dict[str, int]:
+    """Process ``todo`` (items of the manifest) as tasks on the Ray cluster at ``address`` ('auto' or
     host:port). Ctrl-C cancels the tasks still running and saves the manifest with them pending."""
     ray = _connect(address)
-    todo = manifest.todo()
     if not todo:
         return manifest.counts()
     task = ray.remote(num_cpus=1, max_retries=RETRIES, retry_exceptions=False)(process_one)

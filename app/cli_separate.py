@@ -30,13 +30,15 @@ def run_batch(command: str, a: argparse.Namespace, options: dict[str, Any]) -> i
     out = Path(a.out)
     if out.exists() and not out.is_dir():
         raise UserError(f"--out must be a folder for several inputs: {out} is a file")
-    manifest = Manifest.open(out, command, options, gather(a.input))
-    todo = manifest.todo()
-    total = len(manifest.items)
+    files = gather(a.input)
+    manifest = Manifest.open(out, command, options, files)
+    items = manifest.add(files)  # this run's inputs (the manifest may hold others from earlier runs)
+    todo = manifest.todo(items)
+    total = len(items)
     print(f"{total} inputs: {total - len(todo)} already done, {len(todo)} to {command}", file=sys.stderr)
 
-    def report(item: Any, counts: dict[str, int], eta: float | None) -> None:
-        left = counts["pending"]
+    def report(item: Any, _counts: dict[str, int], eta: float | None) -> None:
+        left = sum(i.state == "pending" for i in items)
         what = "done  " if item.state == "done" else "FAILED"
         tail = f": {item.error}" if item.error else f" ({item.seconds:.1f} s)"
         eta_text = f", ETA {eta:.0f} s" if eta is not None and left else ""
@@ -46,21 +48,21 @@ def run_batch(command: str, a: argparse.Namespace, options: dict[str, Any]) -> i
         if a.ray:
             from app.batch_ray import run_ray
 
-            counts = run_ray(manifest, a.ray, report)
+            run_ray(manifest, todo, a.ray, report)
         else:
-            counts = run_local(manifest, a.jobs, report)
+            run_local(manifest, todo, a.jobs, report)
     except KeyboardInterrupt:
-        c = manifest.counts()
+        finished = sum(i.state == "done" for i in items)
         print(
-            f"refrain: interrupted: {c['done']} done, {c['pending'] + c['failed']} to go; "
-            "run the same command again to continue",
+            f"refrain: interrupted: {finished} done, {total - finished} to go; run the same command again to continue",
             file=sys.stderr,
         )
         return 130
-    for item in manifest.items:
+    for item in items:
         print(f"{item.state}\t{out / item.name}" + (f"\t{item.error}" if item.error else ""))
-    if counts["failed"]:
-        print(f"refrain: error: {counts['failed']} of {total} inputs failed (see above)", file=sys.stderr)
+    failed = sum(i.state == "failed" for i in items)
+    if failed:
+        print(f"refrain: error: {failed} of {total} inputs failed (see above)", file=sys.stderr)
         return 2
     return 0
 

@@ -27,19 +27,21 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.batch_queue import BatchQueue
 from app.itemmodels.tracks import TrackListModel
 from app.prefs import Preferences
 from app.session import Session
 from app.views.arrangement import ArrangementView
 from app.views.automix_bar import AutoMixBar, add_mix_menu
 from app.views.generate_panel import GeneratePanel
+from app.views.lane_menu import build_lane_menu
 from app.views.mixer import MixerView
 from app.views.panels import JobPanel, TransportBar
 from app.views.preferences import PreferencesDialog
+from app.views.queue_panel import QueuePanel, add_panel_toggles
 from app.views.ssm_editor import FormEditor
 from app.workers import Job
 from engine.audio_io import AUDIO_SUFFIXES
-from engine.build import has_midi
 from engine.errors import UserError
 from engine.midi import MIDI_SUFFIXES
 from engine.project import discard_autosave, find_recovery, is_project_file
@@ -80,7 +82,7 @@ class MainWindow(QMainWindow):
         self.arrangement = ArrangementView(session)
         self.setCentralWidget(self.arrangement)
         self.transport = TransportBar(session)
-        bar = self.addToolBar("Transport")
+        bar = self.transport_bar = self.addToolBar("Transport")
         bar.setObjectName("transport")
         bar.setMovable(False)
         bar.addWidget(self.transport)
@@ -108,6 +110,11 @@ class MainWindow(QMainWindow):
         self.jobs = JobPanel(session)
         self.jobs_dock = self._dock("Jobs", self.jobs, Qt.DockWidgetArea.BottomDockWidgetArea)
         self.splitDockWidget(self.mixer_dock, self.jobs_dock, Qt.Orientation.Horizontal)
+        self.queue = BatchQueue(session)
+        self.queue_panel = QueuePanel(self.queue, lambda m: self.statusBar().showMessage(m, 10000))
+        self.queue_dock = self._dock("Queue", self.queue_panel, Qt.DockWidgetArea.BottomDockWidgetArea)
+        self.tabifyDockWidget(self.jobs_dock, self.queue_dock)
+        self.jobs_dock.raise_()
         self.resizeDocks([self.right_dock], [560], Qt.Orientation.Horizontal)
         self.resizeDocks([self.mixer_dock, self.jobs_dock], [900, 360], Qt.Orientation.Horizontal)
         self.resizeDocks([self.mixer_dock], [330], Qt.Orientation.Vertical)
@@ -143,9 +150,8 @@ class MainWindow(QMainWindow):
         d = QDockWidget(title, self)
         d.setObjectName(title.lower())
         d.setWidget(widget)
-        d.setFeatures(
-            QDockWidget.DockWidgetFeature.DockWidgetMovable | QDockWidget.DockWidgetFeature.DockWidgetFloatable
-        )
+        f = QDockWidget.DockWidgetFeature
+        d.setFeatures(f.DockWidgetMovable | f.DockWidgetFloatable | f.DockWidgetClosable)  # View menu brings it back
         self.addDockWidget(area, d)
         return d
 
@@ -232,6 +238,9 @@ class MainWindow(QMainWindow):
         self._act(v, "Zoom In", self.arrangement.zoom_in, K.ZoomIn)
         self._act(v, "Zoom Out", self.arrangement.zoom_out, K.ZoomOut)
         self._act(v, "Zoom to Fit", self.arrangement.zoom_fit, "Ctrl+0")
+        v.addSeparator()
+        docks = [self.right_dock, self.mixer_dock, self.jobs_dock, self.queue_dock]
+        add_panel_toggles(v, docks, self.transport_bar)
         g = mb.addMenu("&Generate")
         self._act(g, "&Generate", lambda: self.generate(False), "Ctrl+G")
         self._act(g, "&Regenerate Selected Bars", lambda: self.generate(True), "Ctrl+Shift+G")
@@ -529,29 +538,7 @@ class MainWindow(QMainWindow):
         self.build_lane_menu(lane).popup(at)
 
     def build_lane_menu(self, lane: int) -> QMenu:
-        s = self.session
-        t = s.project.tracks[lane]
-        m = QMenu(self)
-        flip = s.mixer.set_track
-        m.addAction("Solo" if not t.solo else "Unsolo", lambda: self._guard(lambda: flip(lane, solo=not t.solo)))
-        m.addAction("Mute" if not t.mute else "Unmute", lambda: self._guard(lambda: flip(lane, mute=not t.mute)))
-        if not has_midi(t):
-            again = any(x.group == t.id for x in s.project.tracks)
-            label = "Separate Again (Replaces Its Stems)" if again else "Separate into Stems"
-            m.addAction(label, lambda: self._guard(lambda: s.stems.separate(lane)))
-            m.addAction("Split into Voices", lambda: self._guard(lambda: s.stems.split_voices(lane)))
-            m.addAction("Transcribe to MIDI", lambda: self._guard(lambda: s.transcriber.transcribe(lane)))
-        try:
-            stems = s.stems.group(lane)[1]
-        except UserError:
-            stems = []  # neither a separated source nor a stem
-        if t.group:
-            m.addAction("Play Everything but This Stem", lambda: self._guard(lambda: s.stems.audition_without(lane)))
-        if stems:
-            m.addAction("Export Stems…", lambda: self._guard(lambda: self.export_stems(lane)))
-        m.addSeparator()
-        m.addAction("Remove Track", lambda: self._guard(lambda: s.mixer.remove_track(lane)))
-        return m
+        return build_lane_menu(self, lane)
 
     def remove_selected_track(self) -> None:
         i = self.arrangement.selected

@@ -232,3 +232,10 @@ def automix_task(task: Any, project: Project, tracks: list[int], reference: str 
     flag: Any = _CancelFlag(task)
     prop = balance(project, tracks, model, ref, lambda f, _s: task.progress(f), flag)
     return {"settings": prop.settings.to_dict(), "report": prop.report}
+
+
+def batch_task(task: Any, command: str, options: dict[str, Any], src: str, out_dir: str) -> list[str]:
+    """One input of the app's batch queue (:mod:`app.batch_queue`), in the worker process."""
+    from app.batch import process_one
+
+    return process_one(command, options, src, out_dir, 1, task.progress, lambda: bool(task.cancelled))
