@@ -12,12 +12,21 @@ import json
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn, cast
 
 from app.cli_automix import add_automix_command
 from app.cli_engine import add_engine_commands
 from app.cli_separate import add_separate_command, add_split_command, add_transcribe_command
 from engine.errors import UserError
+
+
+class OneLineParser(argparse.ArgumentParser):
+    """Bad arguments get one line (with the command's name and the hint to ``--help``) and exit 2, like every
+    other bad input; argparse's default prints the whole usage block first."""
+
+    def error(self, message: str) -> NoReturn:
+        sys.stderr.write(f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+        raise SystemExit(2)
 
 
 class Progress:
@@ -277,8 +286,11 @@ def cmd_demo(a: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    ap = argparse.ArgumentParser(prog="refrain", description="Refrain: structured music generation and production.")
-    sub = ap.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    ap = OneLineParser(prog="refrain", description="Refrain: structured music generation and production.")
+    sub = cast(
+        "argparse._SubParsersAction[argparse.ArgumentParser]",  # the commands' builders take the base class
+        ap.add_subparsers(dest="command", required=True, metavar="COMMAND", parser_class=OneLineParser),
+    )
     add_generate(sub)
     add_model_commands(sub)
     add_engine_commands(sub)

@@ -159,19 +159,10 @@ def between(before: ConsoleSettings, after: ConsoleSettings, t: float) -> Consol
         limiter = None if mb.limiter is None else dict(mb.limiter)
     else:
         limiter = _mix("limiter", ma.limiter or idle, mb.limiter or idle, t)
+    # the engine's limiter is transparent at 0 dB (for a signal under full scale), so engaging it there and
+    # moving its threshold is as continuous as any other knob: the level follows the amount without a step
     gain = ma.gain_db + t * (mb.gain_db - ma.gain_db)
-    if limiter is not None and (ma.limiter is None) != (mb.limiter is None) and 0.0 < t < 1.0:
-        # The limiter has no neutral setting: it adds its makeup as soon as it engages. Take that makeup off
-        # the master fader, in proportion to how far the blend is from the side with the limiter, so the
-        # level grows with the amount instead of jumping at its first step.
-        away = (1.0 - t) if ma.limiter is None else t
-        gain -= away * limiter_makeup_db(limiter["threshold_db"])
     return ConsoleSettings(strips, MasterSettings(_mix("compressor", ma.compressor, mb.compressor, t), limiter, gain))
-
-
-def limiter_makeup_db(threshold_db: float) -> float:
-    """The gain JUCE's limiter (the engine's ``limiter``) adds at a threshold: 10 (1 - 1/4) / 2 - threshold dB."""
-    return 10.0 * (1.0 - 1.0 / 4.0) / 2.0 - threshold_db
 
 
 def blend(proposal: ConsoleSettings, amount: float) -> ConsoleSettings:
@@ -212,7 +203,8 @@ def apply_console(
 ) -> Project:
     """A copy of ``project`` with the settings written: ``settings.strips[i]`` goes to track ``tracks[i]``
     (default: every track in order) as its fader and the console plugins at the end of its chain; the master
-    gets its console plugins and fader. Console plugins already there are replaced; the user's are kept.
+    gets its console plugins and fader. Console plugins already there are replaced where they stand; the
+    user's are kept, in their order.
     ``bypass_neutral=False`` keeps neutral stages running and puts a bypassed limiter on a master without
     one, so every setting has the same plugins: moving between two settings is then parameter changes the
     running graph glides through and, for the limiter, a crossfaded bypass (A/B and the amount control while
@@ -229,22 +221,37 @@ def apply_console(
         t = out.tracks[i]
         t.gain_db = min(24.0, max(-60.0, strip.gain_db))
         t.pan = min(1.0, max(-1.0, strip.pan))
-        t.chain = [p for p in t.chain if not is_console_plugin(p)]
-        t.chain += [
-            _console_plugin("eq", strip.eq, bypass_neutral),
-            _console_plugin("compressor", strip.compressor, bypass_neutral),
-        ]
+        stages = {
+            "eq": _console_plugin("eq", strip.eq, bypass_neutral),
+            "compressor": _console_plugin("compressor", strip.compressor, bypass_neutral),
+        }
+        t.chain = _place(t.chain, stages)
     m = settings.master
-    out.master.chain = [p for p in out.master.chain if not is_console_plugin(p)]
-    out.master.chain.append(_console_plugin("compressor", m.compressor, bypass_neutral))
+    limiter: PluginSpec | None = None
     if m.limiter is not None:
-        out.master.chain.append(_console_plugin("limiter", m.limiter, bypass_neutral))
+        limiter = _console_plugin("limiter", m.limiter, bypass_neutral)
     elif not bypass_neutral:
-        out.master.chain.append(
-            PluginSpec("limiter", defaults("limiter") | {"threshold_db": 0.0}, True, dict([CONSOLE_OPTION]))
-        )
+        limiter = PluginSpec("limiter", defaults("limiter") | {"threshold_db": 0.0}, True, dict([CONSOLE_OPTION]))
+    master_stages = {"compressor": _console_plugin("compressor", m.compressor, bypass_neutral)}
+    if limiter is not None:
+        master_stages["limiter"] = limiter
+    out.master.chain = _place(out.master.chain, master_stages)
     out.master.gain_db = min(24.0, max(-60.0, m.gain_db))
     return out
+
+
+def _place(chain: list[PluginSpec], stages: dict[str, PluginSpec]) -> list[PluginSpec]:
+    """``chain`` with its console plugins replaced by ``stages`` (by kind) where they stand, so a second
+    auto-mix keeps the order the user arranged around them; stages not there yet go at the end, in order;
+    console plugins of a kind not in ``stages`` are dropped."""
+    todo = dict(stages)
+    out = []
+    for p in chain:
+        if not is_console_plugin(p):
+            out.append(p)
+        elif p.plugin in todo:
+            out.append(todo.pop(p.plugin))
+    return out + list(todo.values())
 
 
 def _read(kind: str, spec: PluginSpec | None) -> dict[str, float]:

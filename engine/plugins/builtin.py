@@ -206,12 +206,28 @@ class Delay(PedalboardEffect):
 
 
 class Limiter(PedalboardEffect):
+    """A peak limiter that is transparent at 0 dB: peaks above ``threshold_db`` are held there (a 1000:1
+    compressor with a 1 us attack, as the second stage of JUCE's ``dsp::Limiter``), the result is raised by
+    ``-threshold_db`` so they reach 0 dBFS, and a hard clip at 0 dBFS catches what the attack lets through.
+    Unlike JUCE's limiter it has no fixed -10 dB 4:1 first stage and no fixed makeup, so lowering the
+    threshold from 0 dB raises the level smoothly from the plain signal (a blend or an A/B from "no limiter"
+    has no step)."""
+
     kind = "limiter"
-    BOARD = "Limiter"
     PARAMS = (
         Param("threshold_db", -24.0, 0.0, -1.0, "dB"),
         Param("release_ms", 1.0, 1000.0, 100.0, "ms", log=True),
     )
+    RATIO = 1000.0
+    ATTACK_MS = 0.001
+
+    def _build(self) -> Any:
+        pb = pedalboard_module()
+        return pb.Pedalboard(
+            [pb.Compressor(ratio=self.RATIO, attack_ms=self.ATTACK_MS), pb.Gain(), pb.Clipping(threshold_db=0.0)]
+        )
 
     def _apply(self, v: dict[str, float]) -> None:
-        self._board.threshold_db, self._board.release_ms = v["threshold_db"], v["release_ms"]
+        comp, gain, _clip = list(self._board)
+        comp.threshold_db, comp.release_ms = v["threshold_db"], v["release_ms"]
+        gain.gain_db = -v["threshold_db"]

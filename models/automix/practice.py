@@ -26,6 +26,10 @@ ROLES = ("drums", "bass", "vocals", "other")
 ROLE_LU = {"drums": -9.1, "bass": -9.5, "vocals": -2.7, "other": -6.4}
 ROLE_SPREAD = {"drums": 3.0, "bass": 3.5, "vocals": 1.6, "other": 3.0}
 MASTER_LUFS = -11.0
+# Roles mixed in the centre (bass, kick and snare, lead vocal): reference matching moves them at most this far
+# from where they start, whatever the reference's left-right balance.
+CENTRED_ROLES = ("drums", "bass", "vocals")
+CENTRED_PAN_RANGE = 0.1
 
 
 def role_targets(roles: list[str], rng: np.random.Generator | None = None, jitter: float = 0.5) -> np.ndarray:

@@ -31,6 +31,7 @@ from engine.errors import Cancelled, UserError
 from engine.project import Project
 from models.automix.eqdesign import eq_sections, response
 from models.automix.features import BAND_EDGES, MixFeatures, crest_db, feature_distance, mix_features
+from models.automix.practice import CENTRED_PAN_RANGE, CENTRED_ROLES
 from models.automix.tracks import bounce, loudest_window, run_master, track_audio
 from models.data.production import loudness
 from models.platform.stft import stft
@@ -128,10 +129,17 @@ class _Surrogate:
         return shares, float(width), float(balance)
 
 
-def _tone_and_image(sur: _Surrogate, ref: MixFeatures, cancel: threading.Event | None) -> ConsoleSettings:
+def _tone_and_image(
+    sur: _Surrogate, ref: MixFeatures, centred: Sequence[bool], cancel: threading.Event | None
+) -> ConsoleSettings:
     k = len(sur.start.strips)
-    x0 = np.concatenate([np.zeros(k), [s.pan for s in sur.start.strips], np.zeros(len(EQ_KEYS))])
-    bounds = [(-MOVE_DB, MOVE_DB)] * k + [(-1.0, 1.0)] * k + [(-MOVE_DB, MOVE_DB)] * len(EQ_KEYS)
+    pans = [s.pan for s in sur.start.strips]
+    x0 = np.concatenate([np.zeros(k), pans, np.zeros(len(EQ_KEYS))])
+    pan_bounds = [
+        (max(-1.0, p - CENTRED_PAN_RANGE), min(1.0, p + CENTRED_PAN_RANGE)) if c else (-1.0, 1.0)
+        for p, c in zip(pans, centred, strict=True)
+    ]
+    bounds = [(-MOVE_DB, MOVE_DB)] * k + pan_bounds + [(-MOVE_DB, MOVE_DB)] * len(EQ_KEYS)
     target = np.array(ref.bands)
 
     def loss(v: np.ndarray) -> float:
@@ -174,11 +182,13 @@ def match_reference(
     start: ConsoleSettings | None = None,
     progress: Progress | None = None,
     cancel: threading.Event | None = None,
+    roles: Sequence[str] | None = None,
 ) -> ReferenceMatch:
     """Search console settings for ``tracks`` of ``project`` (default all) whose mix matches the (channels,
     n) ``reference`` at ``reference_rate``; ``start`` (default neutral) is where the search starts and the
-    "before" of the report. Raises :class:`UserError` for no tracks or a reference under 3 s,
-    :class:`Cancelled` when ``cancel`` is set."""
+    "before" of the report. Tracks whose ``roles`` are mixed in the centre (bass, drums, lead vocal) keep
+    their pan within :data:`CENTRED_PAN_RANGE`, whatever the reference's balance. Raises :class:`UserError`
+    for no tracks, a reference under 3 s or a silent one, :class:`Cancelled` when ``cancel`` is set."""
     idx = list(range(len(project.tracks))) if tracks is None else list(tracks)
     if not idx:
         raise UserError("reference matching needs at least one track")
@@ -188,12 +198,15 @@ def match_reference(
     say = progress or (lambda f, s: None)
     sr = project.sample_rate
     ref = mix_features(reference, reference_rate)
+    if ref.lufs <= -70.0:
+        raise UserError("the reference is silent")
     say(0.05, "reading tracks")
     full = track_audio(project, idx, lambda f: say(0.05 + 0.25 * f, "reading tracks"), cancel)
     s0, win = loudest_window(full, sr, EXCERPT_SECONDS)
     stems = [x[:, s0 : s0 + win] for x in full]
     say(0.35, "matching tone and image")
-    tone = _tone_and_image(_Surrogate(stems, sr, start), ref, cancel)
+    centred = [r in CENTRED_ROLES for r in (roles or ["other"] * len(idx))]
+    tone = _tone_and_image(_Surrogate(stems, sr, start), ref, centred, cancel)
     sub = copy.deepcopy(project)  # the chosen tracks alone, their buses kept, heard whatever their mute or solo
     sub.tracks = [sub.tracks[i] for i in idx]
     for t in sub.tracks:

@@ -36,7 +36,7 @@ from engine.files import atomic_files
 from engine.project import Project, is_project_file, load_project, to_json
 from models.automix import FORMAT
 from models.automix.practice import MASTER_LUFS
-from models.automix.stemfeatures import stem_features
+from models.automix.stemfeatures import NAMES, stem_features
 from models.automix.tracks import bounce, loudest_window, run_master, run_strip, track_audio
 from models.data.production import loudness
 from models.features.basic_pitch import BasicPitch
@@ -48,6 +48,7 @@ ANALYSIS_SECONDS = 30.0
 # the booster summarises the middle of the analysis excerpt, as long as the training excerpts
 # (models.automix.examples.EXCERPT_SECONDS): its pooled statistics then match training's, at 40 % of the cost
 BOOSTER_SECONDS = 12.0
+MIN_SOUNDING_SECONDS = 1.0
 Progress = Callable[[float, str], None]
 
 
@@ -88,13 +89,20 @@ class Automixer:
             feats = np.stack(list(pool.map(lambda x: stem_features(x, sr), excerpts)))[None]
         if self.booster:
             feats = np.concatenate([feats, self._summaries(excerpts, sr)[None]], -1)
-        sounding = feats[0, :, 0] > -70.0  # a silent track is left out of the set and left alone
+        # A silent track, or one that sounds for less than MIN_SOUNDING_SECONDS (a single hit, a 0.2 s file),
+        # is left out of the set and left alone: its loudness and features mean little, and the controller
+        # never met such a stem.
+        seconds = np.array([x.shape[-1] / sr for x in excerpts])
+        active = feats[0, :, NAMES.index("activity")] * seconds
+        audible = feats[0, :, 0] > -70.0
+        sounding = audible & (active >= MIN_SOUNDING_SECONDS)
         if not sounding.any():
-            return [StripSettings() for _ in excerpts], ["silent"] * len(excerpts)
+            return [StripSettings() for _ in excerpts], ["silent" if not a else "short" for a in audible]
         mask = sounding[None].astype(np.float32)
         out = self.model.predict({"features": feats[:, sounding], "mask": mask[:, sounding]})["settings"][0]
         gains = out[:, 0] - out[:, 0].mean()
-        strips, roles = [StripSettings() for _ in excerpts], ["silent"] * len(excerpts)
+        strips = [StripSettings() for _ in excerpts]
+        roles = ["silent" if not a else "short" for a in audible]
         for k, row, gain in zip(np.flatnonzero(sounding), out, gains, strict=True):
             eq = neutral("eq") | {
                 "low_hz": self.low_hz, "low_db": float(row[2]), "high_hz": self.high_hz, "high_db": float(row[3]),
@@ -162,6 +170,11 @@ def balance(
     excerpts = [x[:, s0 : s0 + win] for x in audio]
     say(0.35, "balancing")
     strips, roles = mixer.strips(excerpts, sr)
+    if all(r in ("silent", "short") for r in roles):
+        raise UserError(
+            f"nothing to mix: every track is silent or sounds for under {MIN_SOUNDING_SECONDS:g} s in its loudest "
+            f"{win / sr:.0f} s"
+        )
     if cancel is not None and cancel.is_set():
         raise Cancelled()
     if len(idx) < len(project.tracks):
@@ -176,7 +189,7 @@ def balance(
         def sub(f: float, s: str) -> None:
             say(0.5 + 0.5 * f, s)
 
-        m = match_reference(project, reference[0], reference[1], idx, settings, sub, cancel)
+        m = match_reference(project, reference[0], reference[1], idx, settings, sub, cancel, roles)
         settings = m.settings
         report["reference"] = m.report()
     say(1.0, "done")
@@ -189,6 +202,21 @@ def _read_reference(path: str | os.PathLike[str] | None) -> tuple[np.ndarray, in
     from engine.audio_io import read_audio
 
     return read_audio(path)
+
+
+SUFFIXES = {"project": (".refrain",), "settings": (".json",)}
+
+
+def _check_targets(targets: dict[str, Path], inputs: Sequence[str | os.PathLike[str]]) -> None:
+    """Before any work: each output has its kind's suffix and is none of the inputs (an auto-mix never
+    overwrites a stem, the reference or the project it reads)."""
+    for key, path in targets.items():
+        if key in SUFFIXES and path.suffix.lower() not in SUFFIXES[key]:
+            raise UserError(f"{path} must end in {' or '.join(SUFFIXES[key])}")
+    ins = {os.path.realpath(p) for p in inputs}
+    for path in targets.values():
+        if os.path.realpath(path) in ins:
+            raise UserError(f"{path} is one of the inputs: choose another output name")
 
 
 def _write_outputs(
@@ -233,7 +261,13 @@ def automix_files(
 
     if not stems:
         raise UserError("auto-mix needs at least one stem")
-    sr = audio_info(stems[0]).sample_rate
+    targets = {"mix": Path(out)}
+    if save_project is not None:
+        targets["project"] = Path(save_project)
+    if settings_json is not None:
+        targets["settings"] = Path(settings_json)
+    _check_targets(targets, [*stems, *([reference] if reference is not None else [])])
+    sr = max(audio_info(s).sample_rate for s in stems)  # the finest rate among the stems: none is degraded
     project = Project.from_files(list(stems), sr)
     say = progress or (lambda f, s: None)
     prop = balance(project, None, model, _read_reference(reference), lambda f, s: say(0.8 * f, s), cancel)
@@ -241,12 +275,8 @@ def automix_files(
     mixed = apply_console(project, settings)
     say(0.85, "bouncing")
     mix = bounce(mixed)
-    targets = {"mix": Path(out)}
-    if save_project is not None:
-        targets["project"] = Path(save_project)
-    if settings_json is not None:
-        targets["settings"] = Path(settings_json)
     report = prop.report | {"amount": amount, "lufs": round(loudness(mix, sr), 2)}
+    report["tracks"] = [Path(s).name for s in stems]  # the strips' order
     _write_outputs(targets, mixed, settings, report, mix)
     say(1.0, "done")
     return report
@@ -264,6 +294,7 @@ def automix_project(
     """Propose settings for every track of the project at ``path`` and save the result to ``out``."""
     if not is_project_file(path):
         raise UserError(f"not a Refrain project: {path}")
+    _check_targets({"project": Path(out)}, [path, *([reference] if reference is not None else [])])
     project = load_project(path)
     prop = balance(project, None, model, _read_reference(reference), progress, cancel)
     settings = blend(prop.settings, amount)

@@ -11,9 +11,8 @@ engine's plugins, with the same formulas, so settings learned or searched here s
   envelope (:mod:`models.automix.envelope`) follows the stage's input without gradient; the gain is
   differentiable in threshold, ratio and makeup (attack and release are not learned by gradient).
 * **Fader** (engine ``gain``): gain and balance pan (left ``g (1 - max(pan, 0))``, right ``g (1 + min(pan, 0))``).
-* **Limiter** (engine ``limiter``, JUCE ``dsp::Limiter``): a -10 dB 4:1 compressor (2 ms / 200 ms), a
-  ``threshold`` 1000:1 compressor (1 us attack), the fixed makeup ``10 ** (7.5 / 40) / threshold`` and a hard
-  clip at 0 dBFS.
+* **Limiter** (engine ``limiter``): a ``threshold`` 1000:1 compressor (1 us attack), the makeup
+  ``-threshold`` dB and a hard clip at 0 dBFS.
 
 Shapes: stems (tracks, 2, n) float; parameters per stage are tensors of shape (tracks,) (or scalars for the
 master), by the plugins' own parameter names and units.
@@ -81,18 +80,12 @@ def fader(x: torch.Tensor, gain_db: torch.Tensor, pan: torch.Tensor) -> torch.Te
 def limiter(x: torch.Tensor, threshold_db: torch.Tensor, release_ms: float, sr: float) -> torch.Tensor:
     """(channels, n) master -> (channels, n) through the engine's limiter."""
     one = torch.ones((1,), dtype=x.dtype)
-    stage1 = {
-        "threshold_db": -10.0 * one, "ratio": 4.0 * one, "attack_ms": 2.0 * one, "release_ms": 200.0 * one,
-        "makeup_db": 0.0 * one,
-    }  # fmt: skip
-    y = compressor(x[None], stage1, sr)
-    stage2 = {
+    stage = {
         "threshold_db": threshold_db.reshape(1), "ratio": 1000.0 * one, "attack_ms": 0.001 * one,
         "release_ms": release_ms * one, "makeup_db": 0.0 * one,
     }  # fmt: skip
-    y = compressor(y, stage2, sr)[0]
-    makeup = 10.0 ** (10.0 * (1 - 1 / 4) / 40.0) * torch.pow(10.0, -threshold_db / 20.0)
-    out: torch.Tensor = (y * makeup).clamp(-1.0, 1.0)
+    y = compressor(x[None], stage, sr)[0]
+    out: torch.Tensor = (y * torch.pow(10.0, -threshold_db / 20.0)).clamp(-1.0, 1.0)
     return out
 
 

@@ -100,10 +100,44 @@ def test_cli_mixes_stems_and_saves_an_editable_project(tiny_automix: Path, tmp_p
 
 
 def test_cli_bad_input_is_one_line_and_writes_nothing(tiny_automix: Path, tmp_path: Path) -> None:
+    song = synthetic_stems(5, 6.0)
+    stems = []
+    for k, rate in enumerate((22050, 48000)):  # mixed rates: the mix comes out at the finer one
+        stems.append(tmp_path / f"s{k}.wav")
+        sf.write(stems[-1], soxr_resample(song[k + 1], rate).T, rate, subtype="FLOAT")
+    short = tmp_path / "short.wav"
+    sf.write(short, song[2][:, : SR // 5].T, SR, subtype="FLOAT")  # 0.2 s: too short to measure
+    silent = tmp_path / "silent.wav"
+    sf.write(silent, np.zeros((SR * 4, 2), np.float32), SR, subtype="FLOAT")
+    before = stems[0].read_bytes()
     out = tmp_path / "mix.wav"
-    cmd = [sys.executable, "-m", "app.cli", "automix", str(tmp_path / "missing.wav"), "--out", str(out)]
+    cases = [
+        ([str(tmp_path / "missing.wav")], [], "no such audio file"),
+        ([*map(str, stems)], ["--out", str(stems[0])], "is one of the inputs"),
+        ([*map(str, stems)], ["--save-project", str(tmp_path / "p.wav")], "must end in .refrain"),
+        ([str(short), str(short)], [], "nothing to mix"),
+        ([str(silent)], [], "nothing to mix"),
+        ([*map(str, stems)], ["--reference", str(silent)], "the reference is silent"),
+    ]
+    for inputs, extra, message in cases:
+        cmd = [sys.executable, "-m", "app.cli", "automix", *inputs, "--out", str(out), "--model", str(tiny_automix)]
+        r = subprocess.run([*cmd, *extra], capture_output=True, text=True)
+        lines = r.stderr.strip().splitlines()
+        assert r.returncode == 2 and len(lines) == 1 and message in lines[0], (extra, r.stderr)
+        assert not out.exists() and not (tmp_path / "p.wav").exists()
+    assert stems[0].read_bytes() == before  # an input is never overwritten
+    cmd = [sys.executable, "-m", "app.cli", "automix", *map(str, stems), str(short), "--out", str(out)]
     r = subprocess.run([*cmd, "--model", str(tiny_automix)], capture_output=True, text=True)
-    assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1 and not out.exists()
+    assert r.returncode == 0, r.stderr
+    report = json.loads(r.stdout)
+    assert sf.info(out).samplerate == 48000 and report["roles"][2] == "short"
+    assert report["tracks"] == ["s0.wav", "s1.wav", "short.wav"]
+
+
+def soxr_resample(x: np.ndarray, rate: int) -> np.ndarray:
+    from engine.audio_io import resample
+
+    return resample(x, SR, rate)
 
 
 def test_the_shipped_controller_masters_to_the_practice_loudness(tmp_path: Path) -> None:
