@@ -11,7 +11,7 @@ from pathlib import Path
 def add_automix_command(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser(
         "automix",
-        help="mix stems with proposed console settings (gain, pan, EQ, compression, master limiter)",
+        help="mix stems with proposed console settings (gain, pan, EQ, master limiter)",
         description="Propose console settings for the stems and write the mix at the stems' sample rate; the "
         "settings are the engine's own plugins, so a saved project plays and edits them like any mix. "
         "Given one project file, propose settings for its tracks and save a new project. Roles are read from "

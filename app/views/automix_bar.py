@@ -23,7 +23,7 @@ class AutoMixBar(QWidget):
         lay = QHBoxLayout(self)
         lay.setContentsMargins(4, 2, 4, 2)
         self.run_button = QPushButton("Auto-mix")
-        self.run_button.setToolTip("Propose gain, pan, EQ and compression for the selected tracks (all when none)")
+        self.run_button.setToolTip("Propose gain, pan and EQ for the tracks and a master limiter")
         self.run_button.clicked.connect(lambda: self.guard(self.run))
         self.reference_button = QPushButton("Match Reference…")
         self.reference_button.setToolTip("Match a reference track's loudness, tone, width and dynamics")
