@@ -28,13 +28,18 @@ from models.data.synth import SAMPLE_RATE
 from models.features.basic_pitch import BasicPitch
 from models.features.booster import stem_summary
 
-EXAMPLES_VERSION = 2  # 2: the booster's summaries beside the features
+EXAMPLES_VERSION = 3  # 2: the booster's summaries; 3: mono and bleeding stems
 EXCERPT_SECONDS = 12.0
 
 
 def cache_dir(root: str | None = None) -> Path:
     """``$REFRAIN_MIX_CACHE``, else the user cache folder; versioned."""
     return render_cache(root, "REFRAIN_MIX_CACHE", "automix-examples", EXAMPLES_VERSION)
+
+
+MONO_SHARE = 0.2  # training stems collapsed to dual mono (stems often arrive mono)
+BLEED_SHARE = 0.3  # training stems with the rest of the song bleeding in, as a separator's stems have
+BLEED_DB = (-30.0, -12.0)  # the bleed's energy relative to the stem's
 
 
 @dataclass(frozen=True)
@@ -44,10 +49,14 @@ class Example:
     stems: tuple[int, ...]  # indices into STEMS
     perturbations: tuple[Perturbation, ...]
     reference_db: tuple[float, ...]  # practice gains of the clean stems
+    mono: tuple[bool, ...] = ()  # per stem: arrives as dual mono (empty: none)
+    bleed_db: tuple[float | None, ...] = ()  # per stem: the other stems bleeding in at this level (dB)
 
 
-def draw_example(song: str, audio: np.ndarray, seed: int, index: int) -> Example:
-    """The ``index``-th example of ``song`` (``audio``: (4, 2, n) float32 stems)."""
+def draw_example(song: str, audio: np.ndarray, seed: int, index: int, augment: bool = False) -> Example:
+    """The ``index``-th example of ``song`` (``audio``: (4, 2, n) float32 stems). With ``augment`` (training)
+    some stems also arrive as real ones do: mono, or with the rest of the song bleeding in (a separator's
+    stems); drawn after everything else, so the rest of the example is the same with or without."""
     rng = np.random.default_rng([seed, int(song) if song.isdigit() else zlib.crc32(song.encode()), index])
     n = audio.shape[-1]
     frames = min(n, int(EXCERPT_SECONDS * SAMPLE_RATE))
@@ -60,14 +69,36 @@ def draw_example(song: str, audio: np.ndarray, seed: int, index: int) -> Example
     perts = tuple(draw_perturbation(rng) for _ in stems)
     clean = audio[list(stems), :, start : start + frames]
     ref = reference_gains(clean, [STEMS[i] for i in stems], rng, SAMPLE_RATE)
-    return Example(song, start, stems, perts, tuple(float(g) for g in ref))
+    ex = Example(song, start, stems, perts, tuple(float(g) for g in ref))
+    if not augment:
+        return ex
+    mono = tuple(bool(rng.random() < MONO_SHARE) for _ in stems)
+    bleed = tuple(float(rng.uniform(*BLEED_DB)) if rng.random() < BLEED_SHARE else None for _ in stems)
+    return Example(song, start, stems, perts, ex.reference_db, mono, bleed)
+
+
+def _arrive(ex: Example, audio: np.ndarray, clean: np.ndarray) -> np.ndarray:
+    """The clean stems (k, 2, n) as they arrive: mono, with bleed, per the example's draws."""
+    out = np.array(clean, copy=True)
+    frames = clean.shape[-1]
+    song = audio[:, :, ex.start : ex.start + frames]
+    for k, i in enumerate(ex.stems):
+        if ex.bleed_db and ex.bleed_db[k] is not None:
+            rest = song.sum(0) - song[i]
+            own, other = float(np.mean(out[k] ** 2)), float(np.mean(rest**2))
+            if own > 0 and other > 0:
+                out[k] += rest * np.float32(np.sqrt(own / other) * 10 ** (float(ex.bleed_db[k] or 0.0) / 20))
+        if ex.mono and ex.mono[k]:
+            out[k] = out[k].mean(0, keepdims=True)
+    return out
 
 
 def example_audio(ex: Example, audio: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(perturbed stems (k, 2, n), reference mix (2, n)) of an example."""
     frames = min(audio.shape[-1], int(EXCERPT_SECONDS * SAMPLE_RATE))
     clean = np.asarray(audio[list(ex.stems), :, ex.start : ex.start + frames], np.float32)
-    perturbed = np.stack([perturb(c, p, SAMPLE_RATE) for c, p in zip(clean, ex.perturbations, strict=True)])
+    arriving = _arrive(ex, audio, clean) if ex.mono or ex.bleed_db else clean
+    perturbed = np.stack([perturb(c, p, SAMPLE_RATE) for c, p in zip(arriving, ex.perturbations, strict=True)])
     gains = (10 ** (np.array(ex.reference_db) / 20)).astype(np.float32)
     return perturbed, (clean * gains[:, None, None]).sum(0)
 
@@ -88,7 +119,9 @@ def load_song(folder: Path, song: str) -> np.ndarray:
     return out
 
 
-def build(folder: Path, per_song: int, seed: int, booster: BasicPitch | None = None) -> dict[str, np.ndarray]:
+def build(
+    folder: Path, per_song: int, seed: int, booster: BasicPitch | None = None, augment: bool = True
+) -> dict[str, np.ndarray]:
     """Features, booster summaries (only with ``booster``) and targets of ``per_song`` examples of every song
     in ``folder``."""
     from tqdm import tqdm
@@ -98,7 +131,7 @@ def build(folder: Path, per_song: int, seed: int, booster: BasicPitch | None = N
     for song in tqdm(names, desc=folder.name, file=sys.stderr):
         audio = load_song(folder, song)
         for k in range(per_song):
-            ex = draw_example(song, audio, seed, k)
+            ex = draw_example(song, audio, seed, k, augment)
             perturbed, _ = example_audio(ex, audio)
             feats.append(np.stack([stem_features(x, SAMPLE_RATE) for x in perturbed]))
             if booster is not None:

@@ -16,7 +16,7 @@ import soundfile as sf
 from engine.console import ConsoleSettings, neutral, read_console
 from engine.project import load_project
 from models.automix.data import Perturbation, perturb, target_strip
-from models.automix.examples import draw_example, example_audio
+from models.automix.examples import Example, draw_example, example_audio
 from models.automix.tracks import run_plugins, run_strip
 from models.data.synth import SAMPLE_RATE as SR
 from tests.conftest import synthetic_stem_cache, synthetic_stems
@@ -58,6 +58,32 @@ def test_examples_are_reproducible(stem_cache: Path) -> None:
         for seed in ("1", "2", "3")
     }
     assert len(outs) == 1 and str(a.reference_db) in outs.pop()
+
+
+def test_training_examples_arrive_mono_or_with_bleed(stem_cache: Path) -> None:
+    audio = np.load(stem_cache / "002.npy").astype(np.float32) / 32767
+    exs = [draw_example("002", audio, 0, k, augment=True) for k in range(40)]
+    plain = [draw_example("002", audio, 0, k) for k in range(40)]
+    for a, b in zip(exs, plain, strict=True):  # the augmentation is drawn last: the rest is the same
+        assert (a.stems, a.perturbations, a.reference_db) == (b.stems, b.perturbations, b.reference_db)
+    ex = next(e for e in exs if any(e.mono))
+    k = ex.mono.index(True)
+    got, _ = example_audio(ex, audio)
+    clean_ex = draw_example("002", audio, 0, exs.index(ex))
+    assert np.corrcoef(got[k, 0], got[k, 1])[0, 1] > 0.9999  # dual mono reaches the console (then panned)
+
+    def linear_bleed(e: Example) -> int | None:  # a bled stem whose perturbation has no compressor
+        ok = [i for i, x in enumerate(e.bleed_db) if x is not None and e.perturbations[i].comp_threshold_db is None]
+        return ok[0] if ok and not any(e.mono) else None
+
+    bled = next(e for e in exs if linear_bleed(e) is not None)
+    j = linear_bleed(bled)
+    assert j is not None
+    with_bleed, _ = example_audio(bled, audio)
+    without, _ = example_audio(draw_example("002", audio, 0, exs.index(bled)), audio)
+    residue = 10 * np.log10(np.mean((with_bleed[j] - without[j]) ** 2) / np.mean(without[j] ** 2))
+    assert abs(residue - bled.bleed_db[j]) < 6.0, (residue, bled.bleed_db[j])  # at about the drawn level
+    assert clean_ex.mono == ()
 
 
 def test_cli_mixes_stems_and_saves_an_editable_project(tiny_automix: Path, tmp_path: Path) -> None:
