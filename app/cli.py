@@ -20,6 +20,16 @@ from app.cli_separate import add_separate_command, add_split_command, add_transc
 from engine.errors import UserError
 
 
+def refrain_version() -> str:
+    """The installed package's version (a bundle carries its metadata too), else the checkout's."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("refrain")
+    except PackageNotFoundError:
+        return "0.1.0+checkout"
+
+
 class OneLineParser(argparse.ArgumentParser):
     """Bad arguments get one line (with the command's name and the hint to ``--help``) and exit 2, like every
     other bad input; argparse's default prints the whole usage block first."""
@@ -287,6 +297,7 @@ def cmd_demo(a: argparse.Namespace) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     ap = OneLineParser(prog="refrain", description="Refrain: structured music generation and production.")
+    ap.add_argument("--version", action="version", version=f"refrain {refrain_version()}")
     sub = cast(
         "argparse._SubParsersAction[argparse.ArgumentParser]",  # the commands' builders take the base class
         ap.add_subparsers(dest="command", required=True, metavar="COMMAND", parser_class=OneLineParser),
