@@ -358,6 +358,13 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("\nrefrain: cancelled", file=sys.stderr)
         return 130
+    except ModuleNotFoundError as exc:
+        if exc.name not in ("torch", "onnx"):
+            raise
+        # the installable bundle carries the inference product only (packaging/refrain.spec)
+        print(f"refrain: error: '{a.command}' needs {exc.name}, which this build leaves out: use a source "
+              "checkout (./run.sh)", file=sys.stderr)  # fmt: skip
+        return 2
 
 
 if __name__ == "__main__":
