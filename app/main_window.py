@@ -200,6 +200,7 @@ class MainWindow(QMainWindow):
         self.addAction(redo)
         e.addSeparator()
         self._act(e, "Remove Selected Track", self.remove_selected_track, "Ctrl+Backspace")
+        self._act(e, "Split Clip at Playhead", self.arrangement.split_at_playhead, "S", "Cut the clip in two")
         self._act(
             e,
             "&Separate Selected Track into Stems",

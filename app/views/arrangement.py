@@ -1,5 +1,6 @@
 """Arrangement: a time ruler over one lane per track (waveform for audio, piano roll for MIDI), with zoom,
-scroll, the playhead and a loop region. Click the ruler to seek, drag on it to set the loop."""
+scroll, the playhead and a loop region. Click the ruler to seek, drag on it to set the loop. Drag a clip to
+move it, an audio clip's edge to trim it (both snap to the beat; Shift: free), each one undo step."""
 
 from __future__ import annotations
 
@@ -13,7 +14,10 @@ from PySide6.QtWidgets import QAbstractScrollArea, QApplication, QWidget
 from app.media import AudioOverview, MidiOverview, clip_seconds
 from app.session import Session
 from app.stems import depths
+from app.views.clip_drag import ClipDrag, snap
 from engine.build import has_midi
+from engine.errors import UserError
+from engine.project import Clip
 
 HEADER = 150
 RULER = 26
@@ -58,9 +62,10 @@ class ArrangementView(QAbstractScrollArea):
         self.selected = -1
         self._drag_from: float | None = None
         self._press_header: tuple[int, QPointF] | None = None  # a left press on a header may start a drag out
+        self._clip_drag: ClipDrag | None = None
         self._x_lo, self._x_hi = HEADER, 0
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
-        self.setMouseTracking(False)
+        self.viewport().setMouseTracking(True)  # the cursor shows where a press trims a clip
         self.viewport().setAutoFillBackground(False)
         session.changed.connect(self._content_changed)
         session.document_reset.connect(self.reset)
@@ -172,7 +177,10 @@ class ArrangementView(QAbstractScrollArea):
             bg = QColor(44, 48, 56) if i != self.selected else QColor(56, 62, 76)
             p.fillRect(HEADER, y, w - HEADER, LANE - 1, bg)
             colour = colours[i]
-            for cl in t.clips:
+            for k, cl in enumerate(t.clips):
+                d = self._clip_drag
+                if d is not None and (d.lane, d.index) == (i, k):
+                    cl = d.preview()
                 ov = self.session.media.get(cl.path)
                 if ov is None:
                     continue
@@ -311,12 +319,45 @@ class ArrangementView(QAbstractScrollArea):
         i = int((y - RULER + self.verticalScrollBar().value()) // LANE)
         return i if 0 <= i < len(self.session.project.tracks) else -1
 
+    def clip_under(self, lane: int, x: float) -> tuple[int, Clip, float, float, float] | None:
+        """(index, clip, x0, x1, file seconds) of the topmost clip of ``lane`` under ``x``, or None."""
+        if lane < 0 or x < HEADER:
+            return None
+        hit = None
+        for k, cl in enumerate(self.session.project.tracks[lane].clips):
+            ov = self.session.media.get(cl.path)
+            if ov is None:
+                continue
+            x0, x1 = self.x_of(cl.start), self.x_of(cl.start + clip_seconds(cl, ov, self.session.project.tempo))
+            if x0 - 2 <= x <= x1 + 2:
+                hit = (k, cl, x0, x1, float(ov.seconds))
+        return hit
+
+    def split_at_playhead(self) -> None:
+        """Split the selected track's clip under the playhead in two (one undo step)."""
+        from app.clip_edits import split_clip
+
+        lane = self.selected
+        if not 0 <= lane < len(self.session.project.tracks):
+            raise UserError("select a track first")
+        under = self.clip_under(lane, self.x_of(self.playhead))
+        if under is None:
+            raise UserError("put the playhead inside a clip of the selected track to split it")
+        k, _cl, _x0, _x1, secs = under
+        t = self.playhead
+        self.session.edit("Split Clip", lambda p: split_clip(p, lane, k, t, secs))
+
     def mousePressEvent(self, ev: Any) -> None:
         pos = ev.position()
         if pos.y() < RULER and pos.x() >= HEADER:
             self._drag_from = self.t_of(pos.x())
             return
         lane = self.lane_at(pos.y())
+        under = self.clip_under(lane, pos.x()) if ev.button() == Qt.MouseButton.LeftButton else None
+        if under is not None:
+            k, cl, x0, x1, secs = under
+            t = self.t_of(pos.x())
+            self._clip_drag = ClipDrag(lane, k, ClipDrag.mode_at(pos.x(), x0, x1, cl.is_midi), t, cl, secs, t)
         if lane >= 0:
             self.selected = lane
             self.track_selected.emit(lane)
@@ -337,7 +378,28 @@ class ArrangementView(QAbstractScrollArea):
         clips = tracks[lane].clips
         return clips[0].path if len(clips) == 1 and not clips[0].is_midi else None
 
+    def _drag_clip_to(self, x: float, free: bool) -> None:
+        d = self._clip_drag
+        assert d is not None
+        t = self.t_of(x)
+        tempo = self.session.project.tempo
+        if d.mode == "move":  # the clip's start lands on the grid, wherever it was grabbed
+            d.at = d.grab + snap(d.clip.start + t - d.grab, tempo, free) - d.clip.start
+        else:
+            d.at = snap(t, tempo, free)
+        self.viewport().update()
+
     def mouseMoveEvent(self, ev: Any) -> None:
+        free = bool(ev.modifiers() & Qt.KeyboardModifier.ShiftModifier)
+        if self._clip_drag is not None and ev.buttons() & Qt.MouseButton.LeftButton:
+            self._drag_clip_to(ev.position().x(), free)
+            return
+        if not ev.buttons():
+            under = self.clip_under(self.lane_at(ev.position().y()), ev.position().x())
+            edge = under is not None and ClipDrag.mode_at(ev.position().x(), under[2], under[3], under[1].is_midi)
+            trims = edge in ("left", "right")
+            self.viewport().setCursor(Qt.CursorShape.SizeHorCursor if trims else Qt.CursorShape.ArrowCursor)
+            return
         if self._press_header is not None and ev.buttons() & Qt.MouseButton.LeftButton:
             lane, at = self._press_header
             path = self.drag_path(lane)
@@ -356,6 +418,15 @@ class ArrangementView(QAbstractScrollArea):
 
     def mouseReleaseEvent(self, ev: Any) -> None:
         self._press_header = None
+        d, self._clip_drag = self._clip_drag, None
+        if d is not None:
+            if d.preview() != d.clip:
+                try:
+                    self.session.edit(d.text, lambda p: d.apply(p, d.lane, d.index))
+                except UserError as exc:
+                    self.session.message.emit(str(exc))
+            self.viewport().update()
+            return
         if self._drag_from is None:
             return
         t = self.t_of(ev.position().x())
