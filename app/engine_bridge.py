@@ -18,6 +18,7 @@ POLL_MS = 25  # 40 Hz: smooth meters and playhead, negligible load
 class EngineBridge(QObject):
     position = Signal(int, bool)  # timeline frame heard (-1 stopped), playing
     meters = Signal(object, object)  # peak, rms: (strips, 2) linear
+    analysed = Signal(int, object)  # the analysed strip's index and its latest samples (mono float32)
     message = Signal(str)  # one-line problems for the status bar
     xruns = Signal(int)
 
@@ -103,6 +104,8 @@ class EngineBridge(QObject):
                 self.position.emit(ev.frame if ev.frame >= 0 else self.last_frame, ev.playing)
             elif isinstance(ev, e.Meters):
                 self.meters.emit(ev.peak, ev.rms)
+            elif isinstance(ev, e.Analyser):
+                self.analysed.emit(ev.strip, ev.samples)
             elif isinstance(ev, e.XRun):
                 self.xruns.emit(ev.total)
             elif isinstance(ev, e.PluginError):

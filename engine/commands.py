@@ -67,10 +67,18 @@ class SetStrip:
 
 
 @dataclass(frozen=True)
+class SetAnalyser:
+    """Keep the last ANALYSER_FRAMES of one strip's output (post-fader, mono) for the spectrum analyser:
+    ``strip`` as in SetParam (-1: the master), or None for none."""
+
+    strip: int | None
+
+
+@dataclass(frozen=True)
 class ReplaceGraph:
     """Swap in a graph that was built and prepared elsewhere; the old one is retired, not freed here."""
 
     graph: Graph
 
 
-Command = Play | Pause | Stop | Seek | SetLoop | SetParam | SetBypass | SetStrip | ReplaceGraph
+Command = Play | Pause | Stop | Seek | SetLoop | SetParam | SetBypass | SetStrip | SetAnalyser | ReplaceGraph

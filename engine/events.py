@@ -24,6 +24,14 @@ class Meters:
 
 
 @dataclass(frozen=True)
+class Analyser:
+    """The analysed strip's latest output, oldest sample first: (ANALYSER_FRAMES,) mono float32."""
+
+    strip: int
+    samples: np.ndarray
+
+
+@dataclass(frozen=True)
 class XRun:
     """The device ran dry (total count since the engine started)."""
 
@@ -55,4 +63,4 @@ class CommandError:
     message: str
 
 
-Event = Position | Meters | XRun | PluginError | DeviceLost | CommandError
+Event = Position | Meters | Analyser | XRun | PluginError | DeviceLost | CommandError

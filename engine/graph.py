@@ -22,6 +22,7 @@ from engine.plugins.builtin import GainPan, PedalboardEffect, pedalboard_module
 from engine.sources import ClipPlayer, MidiSequence
 
 CHANNELS = 2
+ANALYSER_FRAMES = 4096  # what the spectrum analyser sees of the analysed strip (93 ms at 44.1 kHz)
 GLIDE_BLOCK = 16  # frames between parameter updates while a control glides (see Chain._glide)
 
 
@@ -265,6 +266,9 @@ class Graph:
             s.chain.prepare(sample_rate, max_block)
             s.fader.prepare(sample_rate, max_block, CHANNELS)
         self.latency = self._compensate()
+        self.tap = -1  # the analysed strip (index into strips), -1: none
+        self._tap_ring = np.zeros(ANALYSER_FRAMES, np.float32)
+        self._tap_at = 0
 
     def _compensate(self) -> int:
         """Delay each track so every path to the master has the same latency; returns the total."""
@@ -355,7 +359,28 @@ class Graph:
         strip.fader.advance(buf.shape[1])
         strip.fader.process(buf)
 
+    def set_tap(self, strip: int | None) -> None:
+        """Analyse strip ``strip`` (tracks, buses, master; -1: the master) or none."""
+        self.tap = (
+            -1 if strip is None or not -len(self.strips) <= strip < len(self.strips) else strip % len(self.strips)
+        )
+        self._tap_ring[:] = 0.0
+
+    def analysed(self) -> np.ndarray:
+        """The analysed strip's last ANALYSER_FRAMES samples (mono), oldest first."""
+        return np.roll(self._tap_ring, -self._tap_at)
+
+    def _write_tap(self, buf: np.ndarray) -> None:
+        mono = buf.mean(axis=0)[-ANALYSER_FRAMES:]
+        n, at = mono.shape[0], self._tap_at
+        first = min(n, ANALYSER_FRAMES - at)
+        self._tap_ring[at : at + first] = mono[:first]
+        self._tap_ring[: n - first] = mono[first:]
+        self._tap_at = (at + n) % ANALYSER_FRAMES
+
     def _meter(self, index: int, buf: np.ndarray) -> None:
+        if index == self.tap:
+            self._write_tap(buf)
         np.maximum(self.meter_peak[index], np.abs(buf).max(axis=1), out=self.meter_peak[index])
         self.meter_sumsq[index] += np.einsum("ij,ij->i", buf, buf)
 

@@ -62,8 +62,12 @@ class Renderer:
                 strip.mute = cmd.mute
             if cmd.solo is not None:
                 strip.solo = cmd.solo
+        elif isinstance(cmd, c.SetAnalyser):
+            self.graph.set_tap(cmd.strip)
         elif isinstance(cmd, c.ReplaceGraph):
             old, self.graph = self.graph, cmd.graph
+            if old.tap >= 0:  # the same strip stays analysed (the master by its place at the end)
+                self.graph.set_tap(old.tap if old.tap < len(old.strips) - 1 else -1)
             if self.playing:
                 self._restart_graph()
             self.retired.append(old)
@@ -155,6 +159,8 @@ class RenderThread(threading.Thread):
         r = self.renderer
         peak, rms = r.graph.take_meters()
         self.events.append(e.Meters(peak, rms))
+        if r.graph.tap >= 0 and r.playing:
+            self.events.append(e.Analyser(r.graph.tap, r.graph.analysed()))
         while r.graph.errors:
             strip, slot, msg = r.graph.errors.popleft()
             self.events.append(e.PluginError(strip, slot, msg))

@@ -34,8 +34,10 @@ from PySide6.QtWidgets import (
 
 from app.itemmodels.tracks import ChainModel
 from app.session import Session, plugin_label
+from app.views.spectrum import SpectrumView
 from app.views.toggles import MUTE, SOLO, show_state, toggle
 from app.workers import Job
+from engine import commands as c
 from engine.errors import UserError
 from engine.plugin import Param
 from engine.project import PluginSpec
@@ -359,6 +361,8 @@ class _ParamWidget(QWidget):
 class ChainEditor(QWidget):
     """The selected strip's plugin chain: add (built-in, LV2, VST3), remove, reorder, bypass, edit."""
 
+    strip_changed = Signal(str, int, str)  # kind, index, name: the strip shown (and analysed)
+
     def __init__(self, session: Session) -> None:
         super().__init__()
         self.session = session
@@ -404,6 +408,7 @@ class ChainEditor(QWidget):
         name = "Master" if kind == "master" else p.tracks[index].name if index < len(p.tracks) else "?"
         self.title.setText(f"<b>Plugins on {name}</b>")
         self.params.show_slot(kind, index, None)
+        self.strip_changed.emit(kind, index, name)
 
     def _show(self, row: int) -> None:
         self.params.show_slot(self.model.kind, self.model.strip_index, row if row >= 0 else None)
@@ -506,9 +511,13 @@ class MixerView(QWidget):
         split.addWidget(self.strip_area)
         self.chain = ChainEditor(session)
         split.addWidget(self.chain)
+        self.spectrum = SpectrumView(session.project.sample_rate)
+        split.addWidget(self.spectrum)
         split.setStretchFactor(0, 3)
         split.setStretchFactor(1, 2)
-        split.setSizes([600, 380])
+        split.setStretchFactor(2, 2)
+        split.setSizes([600, 380, 300])
+        self.chain.strip_changed.connect(self._analyse)
         self.strip_area.setMinimumWidth(2 * 100 + 20)
         self.strips: list[StripWidget] = []
         self.master: StripWidget | None = None
@@ -516,7 +525,17 @@ class MixerView(QWidget):
         session.changed.connect(self.refresh)
         if session.bridge is not None:
             session.bridge.meters.connect(self.on_meters)
+            session.bridge.analysed.connect(
+                lambda _strip, x: self.spectrum.show_samples(x, session.project.sample_rate)
+            )
         self.rebuild()
+        self._analyse("master", 0, "Master")
+
+    def _analyse(self, kind: str, index: int, name: str) -> None:
+        """The spectrum follows the strip whose chain is shown (the engine's strip index: master is -1)."""
+        self.spectrum.set_strip_name(name)
+        if self.session.bridge is not None:
+            self.session.bridge.send(c.SetAnalyser(-1 if kind == "master" else index))
 
     def rebuild(self) -> None:
         for s in [*self.strips, *([self.master] if self.master else [])]:

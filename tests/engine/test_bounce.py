@@ -175,3 +175,26 @@ def test_formats_lufs_and_atomic_write(tmp_path: Path, media: dict[str, Path]) -
     names = sorted(p.name for p in tmp_path.iterdir())
     assert names == ["a.wav", "b.wav", "c.wav", "d.flac", "loud.wav", "mono48.flac", "notes.mid", "stereo.wav"]
     g.close()
+
+
+def test_the_analysed_strip_keeps_its_latest_output(media: dict[str, Path]) -> None:
+    """SetAnalyser taps one strip post-fader; the ring holds its last ANALYSER_FRAMES (mono), oldest first."""
+    from engine.graph import ANALYSER_FRAMES
+
+    project = Project(tracks=[TrackSpec("a", [Clip(str(media["stereo"]))], gain_db=-6.0), TrackSpec("b", [])])
+    g = build_graph(project, RATE, 256)
+    r = Renderer(g, 256)
+    r.apply(c.SetAnalyser(0))
+    r.apply(c.Play())
+    out = []
+    for _ in range(30):  # 7680 frames: the ring has wrapped
+        buf = np.zeros((2, 256), np.float32)
+        r.render(buf)
+        out.append(buf)
+    y = np.concatenate(out, axis=1)  # track b is silent and the master flat: the mix is track a
+    np.testing.assert_allclose(g.analysed(), y.mean(0)[-ANALYSER_FRAMES:], atol=1e-7)
+    r.apply(c.SetAnalyser(-1))  # the master
+    assert g.tap == len(g.strips) - 1
+    r.apply(c.SetAnalyser(None))
+    assert g.tap == -1 and not g.analysed().any()
+    g.close()
