@@ -141,7 +141,8 @@ def test_ddp_ranks_agree_on_the_budget_stop(tmp_path: Path) -> None:
     would wait for rank 1 in the next gradient all-reduce forever (the timeout catches that)."""
     script = tmp_path / "ddp.py"
     script.write_text(DDP_SCRIPT)
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", "29517",
+    # --standalone: a free port each run (a fixed one collides with another run or a port in TIME_WAIT)
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
            str(script), str(tmp_path)]  # fmt: skip
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     r = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, timeout=240, env=env)
