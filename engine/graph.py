@@ -257,10 +257,12 @@ class Graph:
         self.meter_peak = np.zeros((len(self.strips), CHANNELS), dtype=np.float32)
         self.meter_sumsq = np.zeros((len(self.strips), CHANNELS), dtype=np.float64)
         self.meter_frames = 0
-        self._track_buf = np.zeros((CHANNELS, max_block), dtype=np.float32)
         self.workers = max(1, min(workers, len(self.tracks)))
         self._pool = ThreadPoolExecutor(self.workers - 1, "render") if self.workers > 1 else None
-        self._track_bufs = np.zeros((len(self.tracks) if self._pool else 0, CHANNELS, max_block), np.float32)
+        self._track_bufs = np.zeros((len(self.tracks), CHANNELS, max_block), np.float32)
+        self._all_to_master = all(t.output < 0 for t in self.tracks)
+        dests = sorted({t.output for t in self.tracks})
+        self._routes = [(d, [i for i, t in enumerate(self.tracks) if t.output == d]) for d in dests]
         self._bus_bufs = np.zeros((len(self.buses), CHANNELS, max_block), dtype=np.float32)
         for s in self.strips:
             s.chain.prepare(sample_rate, max_block)
@@ -310,20 +312,27 @@ class Graph:
         buses = self._bus_bufs[:, :, :n]
         buses[...] = 0.0
         any_solo = any(t.solo for t in self.tracks)
+        nt = len(self.tracks)
+        bufs = self._track_bufs[:, :, :n]  # every track into its own buffer: meters and sums are then batched
         if self._pool is None:
-            buf = self._track_buf[:, :n]
-            for i, t in enumerate(self.tracks):
-                self._render_track(i, position, buf, any_solo)
-                self._route(t, buf, out, buses)
+            self._render_tracks(range(nt), position, bufs, any_solo)
         else:
-            bufs = self._track_bufs[:, :, :n]
-            shares = [range(w, len(self.tracks), self.workers) for w in range(1, self.workers)]
+            shares = [range(w, nt, self.workers) for w in range(1, self.workers)]
             jobs = [self._pool.submit(self._render_tracks, r, position, bufs, any_solo) for r in shares]
-            self._render_tracks(range(0, len(self.tracks), self.workers), position, bufs, any_solo)
+            self._render_tracks(range(0, nt, self.workers), position, bufs, any_solo)
             for job in jobs:
                 job.result()
-            for i, t in enumerate(self.tracks):  # in track order, as the serial path adds them
-                self._route(t, bufs[i], out, buses)
+        if nt:
+            # the same sums whichever thread rendered what: a reduction over axis 0 adds the tracks in order
+            np.maximum(self.meter_peak[:nt], np.abs(bufs).max(axis=2), out=self.meter_peak[:nt])
+            self.meter_sumsq[:nt] += np.einsum("tij,tij->ti", bufs, bufs)
+            if 0 <= self.tap < nt:
+                self._write_tap(bufs[self.tap])
+            if self._all_to_master:
+                out += bufs.sum(axis=0)
+            else:
+                for dest, idx in self._routes:
+                    (out if dest < 0 else buses[dest])[...] += bufs[idx].sum(axis=0)
         for j, b in enumerate(self.buses):
             bb = buses[j]
             b.chain.process(bb)
@@ -340,18 +349,10 @@ class Graph:
         t.render(position, buf)
         self._fade(t, buf, audible=self._audible(t, any_solo))
         t.compensation.process(buf)
-        self._meter(i, buf)
 
     def _render_tracks(self, indices: range, position: int, bufs: np.ndarray, any_solo: bool) -> None:
         for i in indices:
             self._render_track(i, position, bufs[i], any_solo)
-
-    @staticmethod
-    def _route(t: Track, buf: np.ndarray, out: np.ndarray, buses: np.ndarray) -> None:
-        if t.output < 0:
-            out += buf
-        else:
-            buses[t.output] += buf
 
     @staticmethod
     def _fade(strip: Strip, buf: np.ndarray, audible: bool) -> None:
