@@ -49,18 +49,27 @@ class ClipPlayer(Plugin):
     def process(self, buf: np.ndarray, events: Sequence[MidiEvent] = ()) -> None:
         n = buf.shape[1]
         lo, hi = self.position, self.position + n
-        buf[...] = 0.0
         gain = self._gain
+        written = False  # until a clip writes the whole block, what it does not cover must be silence
         for c, start, end in self._spans:
             if end <= lo or start >= hi:
                 continue
             a, b = max(lo, start), min(hi, end)
-            src = c.audio[:, a - c.start : b - c.start]
+            src = c.audio[:, a - start : b - start]
+            if not written and a == lo and b == hi:  # the usual block: one clip covers it, one native call
+                np.multiply(src if src.shape[0] == buf.shape[0] else src[:1], c.gain * gain, out=buf)
+                written = True
+                continue
+            if not written:
+                buf[...] = 0.0
+                written = True
             dst = buf[:, a - lo : b - lo]
             if src.shape[0] == dst.shape[0]:
                 dst += src * (c.gain * gain)
             else:  # mono clip on a stereo track: centred, same level in both channels
                 dst += src[:1] * (c.gain * gain)
+        if not written:
+            buf[...] = 0.0
         self.position = hi
 
 
