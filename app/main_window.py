@@ -397,7 +397,7 @@ class MainWindow(QMainWindow):
             find_soundfont(new.soundfont)  # a bad path is refused before anything changes
         old = self.session.prefs
         audio_changed = (new.device, new.block) != (old.device, old.block)
-        sf_changed = new.soundfont != old.soundfont
+        sf_changed = (new.soundfont, new.render_threads) != (old.soundfont, old.render_threads)  # a rebuild does
         for f in fields(Preferences):
             setattr(old, f.name, getattr(new, f.name))
         self.session.documents.save_prefs()

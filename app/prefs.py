@@ -28,6 +28,7 @@ class Preferences:
     block: int = 512  # 11.6 ms at 44.1 kHz; with the 8-block ring, ~93 ms of margin while jobs run
     soundfont: str | None = None  # None: the system's General MIDI SoundFont
     threads: int = 1  # onnxruntime intra-op threads for the generator
+    render_threads: int = 1  # threads rendering the tracks (engine.graph.Graph workers); more helps big sessions
     autosave_seconds: int = 60
     export_lufs: float | None = None  # loudness target of audio exports; None: no normalisation
     recent: list[str] = field(default_factory=list)
@@ -63,6 +64,8 @@ class Preferences:
             self.soundfont = d.soundfont
         if not isinstance(self.threads, int) or not 1 <= self.threads <= 64:
             self.threads = d.threads
+        if not isinstance(self.render_threads, int) or not 1 <= self.render_threads <= 64:
+            self.render_threads = d.render_threads
         if not isinstance(self.autosave_seconds, int) or not 5 <= self.autosave_seconds <= 3600:
             self.autosave_seconds = d.autosave_seconds
         if not (

@@ -182,8 +182,10 @@ class Session(QObject):
         sr = self.bridge.sample_rate
         block = max(MAX_BLOCK, self.bridge.block)
 
+        workers = self.prefs.render_threads
+
         def work(job: Job) -> Any:
-            return build_graph(snapshot, sr, block)
+            return build_graph(snapshot, sr, block, workers)
 
         def done(graph: Any) -> None:
             if serial != self._build_serial or self.bridge is None:
