@@ -400,6 +400,11 @@ def test_preferences_restart_the_engine_and_persist(qtbot, window: MainWindow, t
     with pytest.raises(UserError):
         window.apply_preferences(bad)
     assert window.session.prefs.soundfont is None  # refused before anything changed
+    dlg2 = PreferencesDialog(window.session.prefs, window)
+    dlg2.render_threads.setValue(2)
+    window.apply_preferences(dlg2.result_prefs())
+    qtbot.waitUntil(lambda: eng.graph.workers == 2 and window.session.graph_current, timeout=10000)
+    assert Preferences.load().render_threads == 2  # the tracks now render on two threads
 
 
 def test_bars_in_the_generate_panel_resize_the_form(qtbot, window: MainWindow) -> None:
