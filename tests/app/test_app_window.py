@@ -400,6 +400,7 @@ def test_preferences_restart_the_engine_and_persist(qtbot, window: MainWindow, t
     with pytest.raises(UserError):
         window.apply_preferences(bad)
     assert window.session.prefs.soundfont is None  # refused before anything changed
+    load(qtbot, window, write_wav(tmp_path / "t2.wav", tone(1.0)))  # two tracks: two threads can share them
     dlg2 = PreferencesDialog(window.session.prefs, window)
     dlg2.render_threads.setValue(2)
     window.apply_preferences(dlg2.result_prefs())
