@@ -90,6 +90,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--blocks", type=int, default=d.blocks, help="stacked blocks (R), each decoded with LO")
     ap.add_argument("--layers", type=int, default=d.layers, help="dilated layers per block (X)")
     ap.add_argument("--valid-songs", type=int, default=8)
+    ap.add_argument(
+        "--init-from", type=Path, default=None, metavar="CKPT",
+        help="start from another run's weights (same network sizes): a continuation on a fresh pool",
+    )  # fmt: skip
     add_loop_arguments(ap, updates=100000, valid_every=200, cpu_clock=True)
     args = ap.parse_args(argv)
 
@@ -105,6 +109,10 @@ def main(argv: list[str] | None = None) -> int:
         layers=args.layers,
     )
     net = SplitterNet(cfg).to(run.device)
+    if args.init_from is not None and not args.resume:
+        from models.platform.checkpoint import load_checkpoint
+
+        net.load_state_dict(load_checkpoint(args.init_from)["state_dict"])  # sizes must match: loud if not
     bank = DuetBank(root / "train", limit=args.songs, kinds=kinds)
     valid = DuetBank(root / "valid", limit=args.valid_songs, kinds=kinds)
     segment = round(args.segment * RATE) // net.hop * net.hop
@@ -118,6 +126,7 @@ def main(argv: list[str] | None = None) -> int:
         "train_args": {k: str(v) for k, v in vars(args).items()},
         "train_renders": len(bank),
         "pool": {"size": len(pool), "random_mixes": pool.random_mixes},
+        "init_from": str(args.init_from) if args.init_from else None,
     }
     loop = TrainLoop(run, net, opt, settings, meta)
     fp = pool_fingerprint(bank.names, seed=args.seed, pool=args.pool, segment=segment, p=args.p, dsd=args.dsd)
