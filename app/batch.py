@@ -10,14 +10,16 @@ recorded as failed and the batch goes on."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import multiprocessing as mp
 import os
-import queue
 import signal
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, field
+from multiprocessing.connection import Connection
+from multiprocessing.connection import wait as wait_for
 from pathlib import Path
 from typing import Any
 
@@ -122,7 +124,22 @@ class Manifest:
         pool = self.items if items is None else list(items)
         return [i for i in pool if i.state != "done" or not all(Path(o).exists() for o in i.outputs)]
 
-    def save(self) -> None:
+    def save(self, changed: Iterable[Item] | None = None) -> None:
+        """Write the manifest atomically. With ``changed`` (the items this process just set), the file is
+        first read again and every other input takes the state found there, so a batch the command line
+        and the app (or two runs) work on at once keeps both sides' results."""
+        if changed is not None and self.path.exists():
+            mine = {i.input for i in changed}
+            try:
+                disk = {d["input"]: Item(**d) for d in json.loads(self.path.read_text(encoding="utf-8"))["items"]}
+            except (OSError, ValueError, KeyError, TypeError):
+                disk = {}
+            for i in self.items:
+                theirs = disk.get(i.input)
+                if i.input not in mine and theirs is not None:
+                    i.state, i.error, i.outputs, i.seconds = theirs.state, theirs.error, theirs.outputs, theirs.seconds
+            known = {i.input for i in self.items}
+            self.items.extend(d for k, d in disk.items() if k not in known)
         data = {
             "format": "refrain-batch",
             "version": MANIFEST_VERSION,
@@ -195,19 +212,21 @@ def failure_text(exc: BaseException) -> str:
 
 
 # -- local worker processes ---------------------------------------------------------------------------------
-def _worker(tasks: Any, results: Any, threads: int) -> None:
+def _worker(conn: Connection, threads: int) -> None:
+    """One worker process: inputs arrive on its own pipe one at a time and results go back on it (no queue
+    shared between workers, whose lock a killed worker could take with it)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the coordinator's: it stops the workers itself
     while True:
-        task = tasks.get()
+        task = conn.recv()
         if task is None:
             return
         key, command, options, src, out_dir = task
         t0 = time.monotonic()
         try:
             outputs = process_one(command, options, src, out_dir, threads)
-            results.put((key, "done", "", outputs, time.monotonic() - t0))
+            conn.send((key, "done", "", outputs, time.monotonic() - t0))
         except Exception as exc:  # one bad file must not stop the batch
-            results.put((key, "failed", failure_text(exc), [], time.monotonic() - t0))
+            conn.send((key, "failed", failure_text(exc), [], time.monotonic() - t0))
 
 
 Report = Callable[[Item, dict[str, int], float | None], None]
@@ -215,51 +234,87 @@ Report = Callable[[Item, dict[str, int], float | None], None]
 
 def run_local(manifest: Manifest, todo: list[Item], jobs: int, report: Report | None = None) -> dict[str, int]:
     """Process ``todo`` (items of the manifest) on ``jobs`` worker processes (threads split the cores
-    between them). Ctrl-C stops the workers at once, clears the files they had half written and saves the
-    manifest with those inputs pending; KeyboardInterrupt is then raised again."""
+    between them), handing each idle worker the next input. A worker that dies (killed, crashed in native
+    code) fails the input it held and is replaced. Ctrl-C stops the workers at once, clears the files they
+    had half written and saves the manifest with those inputs pending; KeyboardInterrupt is then raised."""
     if not todo:
         return manifest.counts()
     jobs = max(1, min(jobs, len(todo)))
     threads = max(1, (os.cpu_count() or 1) // jobs)
     ctx = mp.get_context("spawn")  # fresh interpreters: onnxruntime's threads do not survive a fork
-    tasks, results = ctx.Queue(), ctx.Queue()
-    procs = [ctx.Process(target=_worker, args=(tasks, results, threads), daemon=True) for _ in range(jobs)]
-    by_key = {i.input: i for i in todo}
     for i in todo:
         i.state, i.error = "pending", ""
-        tasks.put((i.input, manifest.command, manifest.options, i.input, str(manifest.out / i.name)))
-    for _ in procs:
-        tasks.put(None)
+    waiting = list(reversed(todo))  # popped from the end: in order
+    workers: dict[Any, tuple[Any, Item | None]] = {}  # pipe -> (process, the input it holds)
     t0, finished = time.monotonic(), 0
+
+    def hand_out(conn: Any) -> None:
+        item = waiting.pop() if waiting else None
+        proc = workers[conn][0]
+        workers[conn] = (proc, item)
+        task = None if item is None else (item.input, manifest.command, manifest.options, item.input,
+                                          str(manifest.out / item.name))  # fmt: skip
+        conn.send(task)
+
+    def spawn() -> None:
+        parent, child = ctx.Pipe()
+        proc = ctx.Process(target=_worker, args=(child, threads), daemon=True)
+        proc.start()
+        child.close()
+        workers[parent] = (proc, None)
+        hand_out(parent)
+
+    def settle(item: Item, state: str, error: str, outputs: list[str], seconds: float) -> None:
+        nonlocal finished
+        item.state, item.error, item.outputs, item.seconds = state, error, list(outputs), round(seconds, 2)
+        finished += 1
+        manifest.save([item])
+        if report is not None:
+            elapsed = time.monotonic() - t0
+            report(item, manifest.counts(), elapsed / finished * (len(todo) - finished))
+
     try:
-        for p in procs:
-            p.start()
+        for _ in range(jobs):
+            spawn()
         while finished < len(todo):
-            try:
-                key, state, error, outputs, seconds = results.get(timeout=0.5)
-            except queue.Empty:
-                if not any(p.is_alive() for p in procs):
-                    raise RuntimeError("the batch's worker processes stopped unexpectedly") from None
-                continue
-            item = by_key[key]
-            item.state, item.error, item.outputs, item.seconds = state, error, list(outputs), round(seconds, 2)
-            finished += 1
-            manifest.save()
-            if report is not None:
-                elapsed = time.monotonic() - t0
-                eta = elapsed / finished * (len(todo) - finished)
-                report(item, manifest.counts(), eta)
+            by_sentinel: dict[Any, Any] = {proc.sentinel: conn for conn, (proc, _) in workers.items()}
+            for ready in wait_for([*workers, *by_sentinel], timeout=1.0):
+                conn: Any = by_sentinel.get(ready, ready)
+                if conn not in workers:
+                    continue  # already handled through its pipe or its sentinel
+                proc, item = workers[conn]
+                msg: Any = None
+                if ready is not proc.sentinel:  # the pipe spoke (the sentinel: the process ended)
+                    try:
+                        msg = conn.recv()
+                    except (EOFError, OSError):
+                        msg = None
+                if msg is not None and item is not None:
+                    _key, state, error, outputs, seconds = msg
+                    settle(item, str(state), str(error), list(outputs), float(seconds))
+                    hand_out(conn)
+                    continue
+                proc.join(5)  # the worker ended: done (no input held) or died holding one
+                del workers[conn]
+                conn.close()
+                if item is not None:
+                    remove_temporaries(manifest.out / item.name)
+                    settle(item, "failed", f"the worker process died (exit code {proc.exitcode})", [], 0.0)
+                    if waiting:
+                        spawn()
     except BaseException:
-        for p in procs:
-            if p.is_alive():
-                p.kill()
-        for p in procs:
-            p.join(5)
-        for i in todo:
-            if i.state == "pending":
-                remove_temporaries(manifest.out / i.name)
-        manifest.save()
+        for proc, _ in workers.values():
+            if proc.is_alive():
+                proc.kill()
+        for proc, item in workers.values():
+            proc.join(5)
+            if item is not None and item.state == "pending":
+                remove_temporaries(manifest.out / item.name)
+        manifest.save(todo)
         raise
-    for p in procs:
-        p.join(5)
+    for conn, (proc, item) in list(workers.items()):
+        if item is not None or proc.is_alive():
+            with contextlib.suppress(OSError):
+                conn.send(None)
+        proc.join(5)
     return manifest.counts()

@@ -35,11 +35,11 @@ class Row:
 
 
 def default_options(command: str) -> dict[str, Any]:
-    """What the queue runs each command with: the CLI's defaults (float files: the app's stems)."""
+    """What the queue runs each command with: the CLI's defaults, so either side resumes the other's batch."""
     if command == "separate":
-        return {"model": "separator", "stems": None, "without": None, "bits": "float"}
+        return {"model": "separator", "stems": None, "without": None, "bits": None}
     if command == "split":
-        return {"model": "splitter", "sources": 2, "bits": "float"}
+        return {"model": "splitter", "sources": 2, "bits": None}
     return {"program": 0, "tempo_bpm": None, "onset_threshold": 0.6, "frame_threshold": 0.4, "min_note_ms": 60.0}
 
 
@@ -52,8 +52,10 @@ class BatchQueue(QObject):
         super().__init__()
         self.s = session
         self.command = "separate"
-        self.out = Path(out_dir) if out_dir is not None else Path.home() / "Refrain batch"
+        self.out = (Path(out_dir) if out_dir is not None else Path.home() / "Refrain batch").resolve()
         self.rows: list[Row] = []
+        self.stopped = False  # a cancel from outside the panel (Esc: cancel all jobs) stops the queue
+        self._panel_cancel = False
         self._manifests: dict[tuple[str, str], Manifest] = {}
 
     def set_command(self, command: str) -> None:
@@ -63,7 +65,7 @@ class BatchQueue(QObject):
         self.changed.emit(-1)
 
     def set_output(self, folder: str | os.PathLike[str]) -> None:
-        self.out = Path(folder)
+        self.out = Path(folder).resolve()
         self.changed.emit(-1)
 
     def _manifest(self, command: str) -> Manifest:
@@ -81,13 +83,15 @@ class BatchQueue(QObject):
         todo = {id(i) for i in m.todo()}
         queued = {id(r.item) for r in self.rows if r.state in ("queued", "running")}
         added = 0
-        for item in m.add(files):
+        items = m.add(files)
+        for item in items:
             if id(item) in queued:
                 continue  # already waiting or running
             done = item.state == "done" and id(item) not in todo
             self.rows.append(Row(item, "done" if done else "queued", 1.0 if done else 0.0))
             added += 1
-        m.save()
+        m.save(items)
+        self.stopped = False
         self.changed.emit(-1)
         self._next()
         return added
@@ -103,7 +107,7 @@ class BatchQueue(QObject):
 
     def _next(self) -> None:
         """Start the first queued row when none runs (one at a time: the worker process is shared)."""
-        if self.running() is not None:
+        if self.stopped or self.running() is not None:
             return
         row = next((r for r in self.rows if r.state == "queued"), None)
         if row is None:
@@ -130,7 +134,10 @@ class BatchQueue(QObject):
         row.progress = 1.0 if state == "done" else row.progress
         row.item.state = state if state in ("done", "failed") else "pending"
         row.item.error, row.item.outputs = error.splitlines()[0] if error else "", outputs
-        self._row_manifest(row).save()
+        self._row_manifest(row).save([row.item])
+        if state == "cancelled" and not self._panel_cancel:
+            self.stopped = True  # cancelled from outside (Esc cancels all jobs): do not start the next file
+        self._panel_cancel = False
         self.changed.emit(self.rows.index(row))
         self._next()
 
@@ -138,6 +145,7 @@ class BatchQueue(QObject):
         """Stop the row's file if it runs (nothing of it is written), or take it out of the queue."""
         row = self.rows[index]
         if row.state == "running" and row.job is not None:
+            self._panel_cancel = True  # this file only: the queue goes on with the next
             row.job.cancel()
         elif row.state == "queued":
             row.state = "cancelled"
@@ -149,6 +157,7 @@ class BatchQueue(QObject):
         if row.state not in ("failed", "cancelled"):
             raise UserError(f"only a failed or cancelled file can be retried ({row.item.name} is {row.state})")
         row.state, row.progress = "queued", 0.0
+        self.stopped = False
         self.changed.emit(index)
         self._next()
 

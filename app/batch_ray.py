@@ -58,15 +58,16 @@ def run_ray(manifest: Manifest, todo: list[Item], address: str, report: Report |
                 item.seconds = round(time.monotonic() - started, 2)
                 remove_temporaries(manifest.out / item.name)  # what an attempt on a lost worker left
                 finished += 1
-                manifest.save()
+                manifest.save([item])
                 if report is not None:
                     elapsed = time.monotonic() - t0
                     report(item, manifest.counts(), elapsed / finished * (len(todo) - finished))
     except BaseException:
         for ref in refs:
             ray.cancel(ref, force=True)
+        ray.wait(list(refs), num_returns=len(refs), timeout=10.0)  # the killed tasks stop writing first
         for item, _ in refs.values():
             remove_temporaries(manifest.out / item.name)
-        manifest.save()
+        manifest.save(todo)
         raise
     return manifest.counts()

@@ -27,7 +27,7 @@ def run_batch(command: str, a: argparse.Namespace, options: dict[str, Any]) -> i
 
     if a.jobs < 1:
         raise UserError(f"--jobs must be at least 1, not {a.jobs}")
-    out = Path(a.out)
+    out = Path(a.out).resolve()  # workers (other processes, other machines) and reruns elsewhere share it
     if out.exists() and not out.is_dir():
         raise UserError(f"--out must be a folder for several inputs: {out} is a file")
     files = gather(a.input)

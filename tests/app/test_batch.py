@@ -112,3 +112,37 @@ def test_inputs_names_and_options(tmp_path: Path) -> None:
         gather([tmp_path / "missing.wav"])
     with pytest.raises(UserError, match="no audio files"):
         gather([tmp_path / "out"])
+
+
+def _workers_of(pid: int) -> list[int]:
+    """The batch's spawn workers among ``pid``'s children (not multiprocessing's resource tracker)."""
+    out = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        for child in (task / "children").read_text().split():
+            cmd = Path(f"/proc/{child}/cmdline").read_bytes().replace(b"\0", b" ")
+            if b"spawn_main" in cmd:
+                out.append(int(child))
+    return out
+
+
+def test_a_worker_killed_mid_file_fails_that_file_and_the_batch_goes_on(tmp_path: Path) -> None:
+    songs = _songs(tmp_path / "in", 4, 20.0)
+    out = tmp_path / "out"
+    p = _cli("separate", str(tmp_path / "in"), "--out", str(out))
+    assert p.stderr is not None
+    for line in p.stderr:
+        if line.startswith("done"):  # the worker has moved on to the next file: kill it there
+            workers = _workers_of(p.pid)
+            assert len(workers) == 1
+            os.kill(workers[0], signal.SIGKILL)
+            break
+    _, rest = p.communicate(timeout=300)
+    assert p.returncode == 2, rest
+    assert "the worker process died" in rest
+    items = _manifest(out)
+    states = sorted(str(i["state"]) for i in items.values())
+    assert states.count("failed") == 1 and states.count("done") == len(songs) - 1
+    assert not list(out.rglob(".rf-*"))
+    p = _cli("separate", str(tmp_path / "in"), "--out", str(out))
+    _, err = p.communicate(timeout=300)
+    assert p.returncode == 0 and f"{len(songs) - 1} already done, 1 to separate" in err

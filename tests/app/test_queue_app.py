@@ -62,7 +62,7 @@ def test_queue_runs_dropped_files_with_cancel_and_retry(qtbot, window: MainWindo
     assert sorted(i["state"] for i in items) == ["done", "done", "done", "failed"]
     files = [str(s) for s in short] + [str(long)]
     cli = subprocess.run(
-        [sys.executable, "-m", "app.cli", "separate", *files, "--out", str(tmp_path / "out"), "--bits", "float"],
+        [sys.executable, "-m", "app.cli", "separate", *files, "--out", str(tmp_path / "out")],
         cwd=ROOT, capture_output=True, text=True, timeout=300,
     )  # fmt: skip
     assert cli.returncode == 0, cli.stderr
