@@ -59,6 +59,9 @@ def split_clip(project: Project, lane: int, index: int, at: float, file_seconds:
     end = clip_end(c, file_seconds)
     if not c.start + MIN_CLIP_SECONDS <= at <= end - MIN_CLIP_SECONDS:
         raise UserError("put the playhead inside the clip to split it")
+    # a whole number of samples into the clip: the two parts then meet sample for sample in the engine,
+    # wherever the clip itself starts
+    at = c.start + round((at - c.start) * project.sample_rate) / project.sample_rate
     head = replace(c, length=at - c.start)
     tail = replace(c, start=at, offset=c.offset + (at - c.start), length=end - at)
     clips[index : index + 1] = [head, tail]

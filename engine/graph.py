@@ -9,6 +9,7 @@ order afterwards: the result is sample-identical to rendering them one by one, a
 
 from __future__ import annotations
 
+import threading
 from collections import deque
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -110,7 +111,10 @@ class Chain:
         if self._fused is None:
             boards = [s.plugin.board for s in self.slots if isinstance(s.plugin, PedalboardEffect)]
             self._fused = pedalboard_module().Pedalboard(boards)
-        out = self._fused.process(buf, float(self._rate), reset=False)
+        try:
+            out = self._fused.process(buf, float(self._rate), reset=False)
+        except Exception:  # the per-plugin path finds the plugin and bypasses it; the engine goes on
+            return False
         if not np.isfinite(out).all():
             return False
         buf[...] = out
@@ -259,6 +263,10 @@ class Graph:
         self.meter_frames = 0
         self.workers = max(1, min(workers, len(self.tracks)))
         self._pool = ThreadPoolExecutor(self.workers - 1, "render") if self.workers > 1 else None
+        if self._pool is not None:  # start the threads here (built off the render thread), not in a block
+            ready = threading.Barrier(self.workers - 1)
+            for f in [self._pool.submit(ready.wait) for _ in range(self.workers - 1)]:
+                f.result()
         self._track_bufs = np.zeros((len(self.tracks), CHANNELS, max_block), np.float32)
         self._all_to_master = all(t.output < 0 for t in self.tracks)
         dests = sorted({t.output for t in self.tracks})

@@ -335,17 +335,21 @@ class ArrangementView(QAbstractScrollArea):
 
     def split_at_playhead(self) -> None:
         """Split the selected track's clip under the playhead in two (one undo step)."""
-        from app.clip_edits import split_clip
+        from app.clip_edits import clip_at, split_clip
 
         lane = self.selected
         if not 0 <= lane < len(self.session.project.tracks):
             raise UserError("select a track first")
-        under = self.clip_under(lane, self.x_of(self.playhead))
-        if under is None:
+        project, t = self.session.project, self.playhead
+        lengths, files = {}, {}
+        for i, cl in enumerate(project.tracks[lane].clips):  # by time: the playhead may be scrolled out of view
+            ov = self.session.media.get(cl.path)
+            if ov is not None:
+                lengths[i], files[i] = clip_seconds(cl, ov, project.tempo), float(ov.seconds)
+        k = clip_at(project, lane, t, lengths)
+        if k is None:
             raise UserError("put the playhead inside a clip of the selected track to split it")
-        k, _cl, _x0, _x1, secs = under
-        t = self.playhead
-        self.session.edit("Split Clip", lambda p: split_clip(p, lane, k, t, secs))
+        self.session.edit("Split Clip", lambda p: split_clip(p, lane, k, t, files[k]))
 
     def mousePressEvent(self, ev: Any) -> None:
         pos = ev.position()
@@ -420,7 +424,10 @@ class ArrangementView(QAbstractScrollArea):
         self._press_header = None
         d, self._clip_drag = self._clip_drag, None
         if d is not None:
-            if d.preview() != d.clip:
+            clips = self.session.project.tracks[d.lane].clips if d.lane < len(self.session.project.tracks) else []
+            if d.index >= len(clips) or clips[d.index] != d.clip:
+                self.session.message.emit("the clip changed while dragging (an undo or a job): drag it again")
+            elif d.preview() != d.clip:
                 try:
                     self.session.edit(d.text, lambda p: d.apply(p, d.lane, d.index))
                 except UserError as exc:

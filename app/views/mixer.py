@@ -511,7 +511,7 @@ class MixerView(QWidget):
         split.addWidget(self.strip_area)
         self.chain = ChainEditor(session)
         split.addWidget(self.chain)
-        self.spectrum = SpectrumView(session.project.sample_rate)
+        self.spectrum = SpectrumView(session.bridge.sample_rate if session.bridge else session.project.sample_rate)
         split.addWidget(self.spectrum)
         split.setStretchFactor(0, 3)
         split.setStretchFactor(1, 2)
@@ -525,9 +525,8 @@ class MixerView(QWidget):
         session.changed.connect(self.refresh)
         if session.bridge is not None:
             session.bridge.meters.connect(self.on_meters)
-            session.bridge.analysed.connect(
-                lambda _strip, x: self.spectrum.show_samples(x, session.project.sample_rate)
-            )
+            bridge = session.bridge  # the engine's rate: the analysed samples are at it
+            bridge.analysed.connect(lambda _strip, x: self.spectrum.show_samples(x, bridge.sample_rate))
         self.rebuild()
         self._analyse("master", 0, "Master")
 

@@ -16,6 +16,14 @@ def pedalboard_module() -> Any:
     return importlib.import_module("pedalboard")  # typed as Any: its stubs do not export every class
 
 
+def prime_board(board: Any, channels: int, max_block: int, sample_rate: int) -> None:
+    """Run a pedalboard processor once on ``max_block`` frames of silence. Pedalboard sizes its DSP to the
+    largest block it has seen and prepares it again, dropping its state (delay lines, reverb tails,
+    envelopes), when a larger one comes; a chain that glides in short pieces before its first full block
+    would lose its state there. Silence leaves the state as fresh as it was."""
+    board.process(np.zeros((channels, max_block), np.float32), float(sample_rate), reset=False)
+
+
 def db_to_gain(db: float) -> float:
     return float(10.0 ** (db / 20.0))
 
@@ -103,9 +111,11 @@ class PedalboardEffect(Plugin):
     def prepare(self, sample_rate: int, max_block: int, channels: int) -> None:
         self._board = self._build()
         super().prepare(sample_rate, max_block, channels)
+        prime_board(self._board, channels, max_block, sample_rate)
 
     def reset(self) -> None:
-        self._board.reset()
+        self._board.reset()  # pedalboard prepares again on the next call: at the largest block, not a piece
+        prime_board(self._board, self.channels, self.max_block, self.sample_rate)
 
     def process(self, buf: np.ndarray, events: Sequence[MidiEvent] = ()) -> None:
         buf[...] = self._board.process(buf, float(self.sample_rate), reset=False)

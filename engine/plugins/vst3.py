@@ -15,6 +15,7 @@ import numpy as np
 
 from engine.errors import UserError
 from engine.plugin import MidiEvent, Param, ParamKind, Plugin
+from engine.plugins.builtin import prime_board
 
 
 class Vst3Plugin(Plugin):
@@ -53,8 +54,13 @@ class Vst3Plugin(Plugin):
         for name in self._names:
             self._pb.parameters[name].raw_value = values[name]
 
+    def prepare(self, sample_rate: int, max_block: int, channels: int) -> None:
+        super().prepare(sample_rate, max_block, channels)
+        prime_board(self._pb, channels, max_block, sample_rate)
+
     def reset(self) -> None:
         self._pb.reset()
+        prime_board(self._pb, self.channels, self.max_block, self.sample_rate)
 
     def process(self, buf: np.ndarray, events: Sequence[MidiEvent] = ()) -> None:
         buf[...] = self._pb.process(buf, float(self.sample_rate), reset=False)

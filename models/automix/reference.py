@@ -130,16 +130,22 @@ class _Surrogate:
 
 
 def _tone_and_image(
-    sur: _Surrogate, ref: MixFeatures, centred: Sequence[bool], cancel: threading.Event | None
+    sur: _Surrogate, ref: MixFeatures, roles: Sequence[str], cancel: threading.Event | None
 ) -> ConsoleSettings:
+    """Faders, pans and shared EQ offsets by L-BFGS-B on the surrogate. Bass, drums and vocals keep their pan
+    within CENTRED_PAN_RANGE; tracks the balance left alone (silent, or sounding under a second) stay put."""
     k = len(sur.start.strips)
     pans = [s.pan for s in sur.start.strips]
     x0 = np.concatenate([np.zeros(k), pans, np.zeros(len(EQ_KEYS))])
+    still = [r in ("silent", "short") for r in roles]
+    gain_bounds = [(0.0, 0.0) if f else (-MOVE_DB, MOVE_DB) for f in still]
     pan_bounds = [
-        (max(-1.0, p - CENTRED_PAN_RANGE), min(1.0, p + CENTRED_PAN_RANGE)) if c else (-1.0, 1.0)
-        for p, c in zip(pans, centred, strict=True)
-    ]
-    bounds = [(-MOVE_DB, MOVE_DB)] * k + pan_bounds + [(-MOVE_DB, MOVE_DB)] * len(EQ_KEYS)
+        (p, p) if f
+        else (max(-1.0, p - CENTRED_PAN_RANGE), min(1.0, p + CENTRED_PAN_RANGE)) if r in CENTRED_ROLES
+        else (-1.0, 1.0)
+        for p, r, f in zip(pans, roles, still, strict=True)
+    ]  # fmt: skip
+    bounds = gain_bounds + pan_bounds + [(-MOVE_DB, MOVE_DB)] * len(EQ_KEYS)
     target = np.array(ref.bands)
 
     def loss(v: np.ndarray) -> float:
@@ -187,7 +193,8 @@ def match_reference(
     """Search console settings for ``tracks`` of ``project`` (default all) whose mix matches the (channels,
     n) ``reference`` at ``reference_rate``; ``start`` (default neutral) is where the search starts and the
     "before" of the report. Tracks whose ``roles`` are mixed in the centre (bass, drums, lead vocal) keep
-    their pan within :data:`CENTRED_PAN_RANGE`, whatever the reference's balance. Raises :class:`UserError`
+    their pan within :data:`CENTRED_PAN_RANGE`, whatever the reference's balance; silent and short ones
+    keep their fader and pan. Raises :class:`UserError`
     for no tracks, a reference under 3 s or a silent one, :class:`Cancelled` when ``cancel`` is set."""
     idx = list(range(len(project.tracks))) if tracks is None else list(tracks)
     if not idx:
@@ -205,8 +212,7 @@ def match_reference(
     s0, win = loudest_window(full, sr, EXCERPT_SECONDS)
     stems = [x[:, s0 : s0 + win] for x in full]
     say(0.35, "matching tone and image")
-    centred = [r in CENTRED_ROLES for r in (roles or ["other"] * len(idx))]
-    tone = _tone_and_image(_Surrogate(stems, sr, start), ref, centred, cancel)
+    tone = _tone_and_image(_Surrogate(stems, sr, start), ref, list(roles or ["other"] * len(idx)), cancel)
     sub = copy.deepcopy(project)  # the chosen tracks alone, their buses kept, heard whatever their mute or solo
     sub.tracks = [sub.tracks[i] for i in idx]
     for t in sub.tracks:

@@ -34,9 +34,10 @@ def solo(project: Project, index: int) -> Project:
 OFFLINE_BLOCK = 8192  # offline, large blocks: the same DSP with far fewer Python calls
 
 
-def bounce(project: Project, start: int = 0, frames: int | None = None) -> np.ndarray:
-    """The engine's bounce (2, frames) of ``project`` from frame ``start`` (default: to the end)."""
-    graph = build_graph(project, project.sample_rate, OFFLINE_BLOCK, workers=os.cpu_count() or 1)
+def bounce(project: Project, start: int = 0, frames: int | None = None, workers: int = 0) -> np.ndarray:
+    """The engine's bounce (2, frames) of ``project`` from frame ``start`` (default: to the end), its tracks
+    rendered on ``workers`` threads (0: one per core)."""
+    graph = build_graph(project, project.sample_rate, OFFLINE_BLOCK, workers=workers or os.cpu_count() or 1)
     try:
         audio = bounce_graph(graph, None if frames is None else start + frames, OFFLINE_BLOCK)
     finally:
@@ -56,7 +57,7 @@ def track_audio(
     def one(i: int) -> np.ndarray:
         if cancel is not None and cancel.is_set():
             raise Cancelled()
-        return bounce(solo(project, i))
+        return bounce(solo(project, i), workers=1)  # one track: the threads are the solo bounces
 
     out = []
     with ThreadPoolExecutor(max(1, min(len(tracks), os.cpu_count() or 1))) as pool:

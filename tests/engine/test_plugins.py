@@ -254,3 +254,25 @@ def test_a_steady_chain_runs_in_one_native_call_with_the_same_output() -> None:
         np.testing.assert_array_equal(got, want, err_msg=f"block {k}")
     assert 10 < fused_blocks < x.shape[1] // 128  # both paths ran
     assert chain._fused is not None
+
+
+def test_a_glide_from_the_first_block_keeps_the_effects_state() -> None:
+    """Pedalboard prepares its DSP again (dropping delay lines and tails) when a block is larger than any it
+    has seen; a glide runs in short pieces, so effects are primed at the largest block when prepared."""
+    from engine.plugins import create_plugin
+
+    chain = Chain([Slot(create_plugin("delay", {"time_s": 0.01, "feedback": 0.9, "mix": 0.5}))], "t", deque())
+    chain.prepare(44100, 256)
+    chain.slots[0].plugin.set_param("mix", 0.6)  # gliding from the very first block
+    energies, blocks = [], 0
+    x = np.zeros((2, 256), np.float32)
+    x[:, 0] = 1.0
+    while True:
+        gliding = chain.slots[0].plugin.gliding
+        y = x.copy() if blocks == 0 else np.zeros_like(x)
+        chain.process(y)
+        energies.append(float(np.sum(y.astype(np.float64) ** 2)))
+        blocks += 1
+        if not gliding:
+            break  # this block ran whole: the delay's tail must still ring in it
+    assert blocks > 2 and energies[-1] > 1e-4, energies[-3:]
