@@ -10,13 +10,14 @@ from typing import Any
 
 import numpy as np
 from PySide6.QtCore import QPointF, QRectF, Qt
-from PySide6.QtGui import QColor, QPainter, QPainterPath, QPen
+from PySide6.QtGui import QColor, QPainter, QPen, QPixmap, QPolygonF
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
 LOW_HZ, HIGH_HZ = 20.0, 20000.0
 FLOOR_DB, TOP_DB = -96.0, 0.0
 FALL_DB_PER_S = 24.0
 POINTS = 160  # log-spaced columns drawn
+UPDATES_HZ = 15.0  # redraws per second at most (the engine reports about 40 times a second)
 
 
 def spectrum_db(samples: np.ndarray, rate: int, points: int = POINTS) -> tuple[np.ndarray, np.ndarray]:
@@ -27,12 +28,11 @@ def spectrum_db(samples: np.ndarray, rate: int, points: int = POINTS) -> tuple[n
     mag = np.abs(np.fft.rfft(samples.astype(np.float32) * w)) * (2.0 / w.sum())
     freqs = np.fft.rfftfreq(n, 1.0 / rate)
     edges = np.geomspace(LOW_HZ, min(HIGH_HZ, rate / 2), points + 1)
-    idx = np.searchsorted(freqs, edges)
-    out = np.full(points, FLOOR_DB)
-    for k in range(points):
-        lo, hi = idx[k], max(idx[k + 1], idx[k] + 1)
-        if lo < mag.shape[0]:
-            out[k] = 20 * np.log10(max(float(mag[lo:hi].max()), 1e-9))
+    lo = np.minimum(np.searchsorted(freqs, edges[:-1]), mag.shape[0] - 1)
+    # the largest bin from each column's first bin to the next column's (one reduceat, no Python loop);
+    # columns narrower than a bin repeat their bin
+    peak = np.maximum.reduceat(mag, lo)
+    out = 20 * np.log10(np.maximum(peak, 1e-9))
     centres = np.sqrt(edges[:-1] * edges[1:])
     return centres, np.clip(out, FLOOR_DB, TOP_DB + 12)
 
@@ -44,7 +44,8 @@ class SpectrumView(QWidget):
         self.title = ""
         self.freqs = np.geomspace(LOW_HZ, HIGH_HZ, POINTS)
         self.levels = np.full(POINTS, FLOOR_DB)
-        self._last = time.monotonic()
+        self._last = 0.0
+        self._grid: QPixmap | None = None
         self.setMinimumSize(220, 120)
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
         self.setToolTip("Spectrum of the selected strip while playing (click a strip to choose)")
@@ -55,42 +56,55 @@ class SpectrumView(QWidget):
         self.update()
 
     def show_samples(self, samples: np.ndarray, rate: int | None = None) -> None:
-        """New samples of the analysed strip: the display rises at once and falls at FALL_DB_PER_S."""
+        """New samples of the analysed strip: the display rises at once and falls at FALL_DB_PER_S. At most
+        UPDATES_HZ redraws, and none while hidden: the GUI thread's time is the app's."""
         now = time.monotonic()
+        if not self.isVisible() or now - self._last < 1.0 / UPDATES_HZ:
+            return
         fall = FALL_DB_PER_S * min(1.0, now - self._last)
         self._last = now
         self.freqs, level = spectrum_db(samples, rate or self.rate)
         self.levels = np.maximum(level, self.levels - fall)
         self.update()
 
-    def _xy(self, f: float, db: float, r: QRectF) -> QPointF:
-        x = r.left() + r.width() * np.log(f / LOW_HZ) / np.log(HIGH_HZ / LOW_HZ)
-        y = r.top() + r.height() * (TOP_DB - db) / (TOP_DB - FLOOR_DB)
-        return QPointF(float(x), float(min(max(y, r.top()), r.bottom())))
+    def _plot(self) -> QRectF:
+        return QRectF(self.rect()).adjusted(30, 16, -6, -14)
 
-    def paintEvent(self, _ev: Any) -> None:
-        p = QPainter(self)
-        r = QRectF(self.rect()).adjusted(30, 16, -6, -14)
+    def _x(self, f: np.ndarray | float, r: QRectF) -> np.ndarray:
+        return np.asarray(r.left() + r.width() * np.log(np.asarray(f) / LOW_HZ) / np.log(HIGH_HZ / LOW_HZ))
+
+    def _y(self, db: np.ndarray | float, r: QRectF) -> np.ndarray:
+        y = r.top() + r.height() * (TOP_DB - np.asarray(db)) / (TOP_DB - FLOOR_DB)
+        return np.clip(y, r.top(), r.bottom())
+
+    def _background(self, r: QRectF) -> QPixmap:
+        """The grid and its labels, drawn once per size."""
+        if self._grid is not None and self._grid.size() == self.size():
+            return self._grid
+        grid = QPixmap(self.size())
+        p = QPainter(grid)
         p.fillRect(self.rect(), QColor(24, 26, 30))
         p.setPen(QColor(60, 64, 72))
         for f in (100, 1000, 10000):
-            a = self._xy(f, TOP_DB, r)
-            p.drawLine(QPointF(a.x(), r.top()), QPointF(a.x(), r.bottom()))
-            p.drawText(
-                QRectF(a.x() - 20, r.bottom() + 1, 40, 12),
-                Qt.AlignmentFlag.AlignCenter,
-                f"{f // 1000}k" if f >= 1000 else str(f),
-            )
+            x = float(self._x(f, r))
+            p.drawLine(QPointF(x, r.top()), QPointF(x, r.bottom()))
+            label = f"{f // 1000}k" if f >= 1000 else str(f)
+            p.drawText(QRectF(x - 20, r.bottom() + 1, 40, 12), Qt.AlignmentFlag.AlignCenter, label)
         for db in (-24, -48, -72):
-            a = self._xy(LOW_HZ, db, r)
-            p.drawLine(QPointF(r.left(), a.y()), QPointF(r.right(), a.y()))
-            p.drawText(QRectF(0, a.y() - 6, 28, 12), Qt.AlignmentFlag.AlignRight, str(db))
-        path = QPainterPath()
-        for k, (f, db) in enumerate(zip(self.freqs, self.levels, strict=True)):
-            pt = self._xy(float(f), float(db), r)
-            path.moveTo(pt) if k == 0 else path.lineTo(pt)
+            y = float(self._y(db, r))
+            p.drawLine(QPointF(r.left(), y), QPointF(r.right(), y))
+            p.drawText(QRectF(0, y - 6, 28, 12), Qt.AlignmentFlag.AlignRight, str(db))
+        p.end()
+        self._grid = grid
+        return grid
+
+    def paintEvent(self, _ev: Any) -> None:
+        r = self._plot()
+        p = QPainter(self)
+        p.drawPixmap(0, 0, self._background(r))
+        xs, ys = self._x(self.freqs, r), self._y(self.levels, r)
         p.setPen(QPen(QColor(86, 156, 214), 1.5))
-        p.drawPath(path)
+        p.drawPolyline(QPolygonF([QPointF(float(x), float(y)) for x, y in zip(xs, ys, strict=True)]))
         p.setPen(QColor(180, 180, 190))
         p.drawText(QRectF(r.left(), 0, r.width(), 14), Qt.AlignmentFlag.AlignLeft, f"Spectrum: {self.title}")
         p.end()
