@@ -199,9 +199,24 @@ def process_one(
 
         dst = Path(out_dir) / f"{Path(out_dir).name}.mid"
         kw = {k: options[k] for k in ("program", "tempo_bpm", "onset_threshold", "frame_threshold", "min_note_ms")}
-        transcribe_file(src, dst, progress=progress, cancelled=cancel, **kw)
+        made = not dst.parent.exists()
+        dst.parent.mkdir(parents=True, exist_ok=True)  # the input's own folder, as separate and split make it
+        try:
+            transcribe_file(src, dst, progress=progress, cancelled=cancel, **kw)
+        except BaseException:
+            if made:
+                remove_temporaries(dst.parent)  # nothing of a failed input stays, its folder included
+            raise
         return [str(dst)]
     raise UserError(f"not a batch command: {command}")
+
+
+def timed_process_one(
+    command: str, options: dict[str, Any], src: str, out_dir: str, threads: int = 1
+) -> tuple[list[str], float]:
+    """:func:`process_one` and the seconds it took (a Ray task's own time, not the batch's)."""
+    t0 = time.monotonic()
+    return process_one(command, options, src, out_dir, threads), time.monotonic() - t0
 
 
 def failure_text(exc: BaseException) -> str:

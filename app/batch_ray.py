@@ -11,7 +11,7 @@ import logging
 import time
 from typing import Any
 
-from app.batch import Item, Manifest, Report, failure_text, process_one
+from app.batch import Item, Manifest, Report, failure_text, timed_process_one
 from engine.errors import UserError
 from engine.files import remove_temporaries
 
@@ -37,7 +37,7 @@ def run_ray(manifest: Manifest, todo: list[Item], address: str, report: Report |
     ray = _connect(address)
     if not todo:
         return manifest.counts()
-    task = ray.remote(num_cpus=1, max_retries=RETRIES, retry_exceptions=False)(process_one)
+    task = ray.remote(num_cpus=1, max_retries=RETRIES, retry_exceptions=False)(timed_process_one)
     refs = {}
     for item in todo:
         item.state, item.error = "pending", ""
@@ -49,13 +49,15 @@ def run_ray(manifest: Manifest, todo: list[Item], address: str, report: Report |
             ready, _ = ray.wait(list(refs), num_returns=1, timeout=1.0)
             for ref in ready:
                 item, started = refs.pop(ref)
+                seconds = time.monotonic() - started
                 try:
-                    item.outputs, item.state, item.error = list(ray.get(ref)), "done", ""
+                    outputs, seconds = ray.get(ref)
+                    item.outputs, item.state, item.error = list(outputs), "done", ""
                 except ray.exceptions.RayTaskError as exc:  # the input itself failed (the cause is in the task)
                     item.state, item.error = "failed", failure_text(exc.cause if exc.cause is not None else exc)
                 except ray.exceptions.RayError as exc:  # lost more often than the retries allow
                     item.state, item.error = "failed", f"cluster: {type(exc).__name__}"
-                item.seconds = round(time.monotonic() - started, 2)
+                item.seconds = round(seconds, 2)  # the task's own time when it finished, else since submitted
                 remove_temporaries(manifest.out / item.name)  # what an attempt on a lost worker left
                 finished += 1
                 manifest.save([item])

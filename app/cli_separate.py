@@ -137,6 +137,9 @@ def cmd_split(a: argparse.Namespace) -> int:
     from models.splitter.runtime import split_file
 
     if is_batch(a.input) or a.ray:
+        from models.splitter.runtime import require_model
+
+        require_model(a.model)  # once, before the batch, not once per input
         return run_batch("split", a, {"model": a.model, "sources": a.sources, "bits": a.bits})
     bar = Progress(f"splitting {Path(a.input[0]).name}")
     try:

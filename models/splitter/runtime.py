@@ -122,6 +122,14 @@ def share_residual(sources: np.ndarray, mixture: np.ndarray) -> np.ndarray:
     return out
 
 
+def require_model(model: str | os.PathLike[str]) -> None:
+    """UserError, before any work, when the default splitter is asked for and none ships yet."""
+    if os.fspath(model) == DEFAULT_MODEL and not shipped_models("splitter"):
+        raise UserError(
+            "no splitter model ships with this version yet: train one (models/splitter/CARD.md) and pass --model FOLDER"
+        )
+
+
 def split_file(
     input_path: str | os.PathLike[str],
     out_dir: str | os.PathLike[str],
@@ -135,10 +143,8 @@ def split_file(
     """Write ``out_dir/source_1.wav`` ... ``source_N.wav`` at the input's rate and channel count; they add
     up to the input. ``sources``: the count asked for (UserError unless the model gives it). All or
     nothing: no file appears unless every one is complete. Raises :class:`engine.errors.Cancelled` on cancel."""
-    if not isinstance(model, Splitter) and os.fspath(model) == DEFAULT_MODEL and not shipped_models("splitter"):
-        raise UserError(
-            "no splitter model ships with this version yet: train one (models/splitter/CARD.md) and pass --model FOLDER"
-        )
+    if not isinstance(model, Splitter):
+        require_model(model)
     sp = model if isinstance(model, Splitter) else load_model(model, "splitter", os.cpu_count() or 1)
     if sources is not None and sources != sp.n_sources:
         raise UserError(f"the {sp.name} model splits into {sp.n_sources} sources, not {sources}")
