@@ -96,8 +96,12 @@ class Manifest:
                 bad = f"{out / MANIFEST} is not a Refrain batch manifest ({exc})"
                 raise UserError(f"{bad}; use another --out") from None
             if not same:
-                other = f"{out} holds a batch of '{data['command']}' with other options"
-                raise UserError(f"{other}; use another --out or the same options")
+                if data["command"] != command:
+                    raise UserError(f"{out} holds a batch of '{data['command']}'; use another --out")
+                theirs = data["options"]
+                differ = ", ".join(f"{k}={theirs.get(k)!r}" for k in sorted(set(options) | set(theirs))
+                                   if theirs.get(k) != options.get(k))  # fmt: skip
+                raise UserError(f"{out} holds a batch made with {differ}; use another --out or the same options")
         m = cls(out, command, options, items)
         m.add(inputs)
         return m

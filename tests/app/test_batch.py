@@ -106,7 +106,7 @@ def test_inputs_names_and_options(tmp_path: Path) -> None:
     m = Manifest.open(tmp_path / "out", "separate", {"model": "separator"}, gather([a, b]))
     assert [i.name for i in m.items] == ["song 01", "song 01 (2)"]
     m.save()
-    with pytest.raises(UserError, match="other options"):
+    with pytest.raises(UserError, match="made with model='separator'"):
         Manifest.open(tmp_path / "out", "separate", {"model": "other"}, [a])
     with pytest.raises(UserError, match="no such file"):
         gather([tmp_path / "missing.wav"])
