@@ -33,6 +33,7 @@ def run_batch(command: str, a: argparse.Namespace, options: dict[str, Any]) -> i
     files = gather(a.input)
     manifest = Manifest.open(out, command, options, files)
     items = manifest.add(files)  # this run's inputs (the manifest may hold others from earlier runs)
+    manifest.save(items)  # an output folder that cannot be written fails here, in one line, before any work
     todo = manifest.todo(items)
     total = len(items)
     print(f"{total} inputs: {total - len(todo)} already done, {len(todo)} to {command}", file=sys.stderr)
