@@ -30,9 +30,8 @@ def run_batch(command: str, a: argparse.Namespace, options: dict[str, Any]) -> i
     out = Path(a.out).resolve()  # workers (other processes, other machines) and reruns elsewhere share it
     if out.exists() and not out.is_dir():
         raise UserError(f"--out must be a folder for several inputs: {out} is a file")
-    files = gather(a.input)
-    manifest = Manifest.open(out, command, options, files)
-    items = manifest.add(files)  # this run's inputs (the manifest may hold others from earlier runs)
+    manifest = Manifest.open(out, command, options, [])
+    items = manifest.add(gather(a.input))  # this run's inputs (the manifest may hold others from earlier runs)
     manifest.save(items)  # an output folder that cannot be written fails here, in one line, before any work
     todo = manifest.todo(items)
     total = len(items)

@@ -44,26 +44,22 @@ class GainPan(Plugin):
         self._prev: np.ndarray = np.ones(2, dtype=np.float32)
         self._target: np.ndarray = np.ones(2, dtype=np.float32)
         self._unity = True
-        self._values_now = self.values()
 
     def set_mute(self, muted: bool) -> None:
         """Silence (or restore) the output with the same click-free ramp as gain changes."""
         mute = 0.0 if muted else 1.0
         if mute != self._mute:
             self._mute = mute
-            self._target = self._gains()
+            self._set_target(self.values())
 
     def _apply(self, values: dict[str, float]) -> None:
-        self._values_now = values
-        self._target = self._gains()  # computed when something moves, not every block
+        self._set_target(values)  # the per-channel gains change only when a value moves, not every block
 
-    def _gains(self) -> np.ndarray:
-        v = self._values_now
+    def _set_target(self, v: dict[str, float]) -> None:
         g = db_to_gain(v["gain_db"]) * self._mute
         pan = v["pan"]
-        out = np.array([g * (1.0 - max(pan, 0.0)), g * (1.0 + min(pan, 0.0))], dtype=np.float32)
-        self._unity = bool(np.all(out == 1.0))
-        return out
+        self._target = np.array([g * (1.0 - max(pan, 0.0)), g * (1.0 + min(pan, 0.0))], dtype=np.float32)
+        self._unity = bool(np.all(self._target == 1.0))
 
     def prepare(self, sample_rate: int, max_block: int, channels: int) -> None:
         super().prepare(sample_rate, max_block, channels)
