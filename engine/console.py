@@ -1,11 +1,11 @@
 """The mixing console the auto-mixer writes: per track an EQ, a compressor and the fader (gain, pan); on the
-master a bus compressor, a limiter and the master fader. Built only from the engine's own plugins
+master a stereo width stage, a bus compressor, a limiter and the master fader. Built only from the engine's own plugins
 (:mod:`engine.plugins.builtin`), so what the auto-mixer proposes is what plays, stays editable in the mixer
 and saves with the project.
 
 Signal flow (the graph's, :mod:`engine.graph`): track source -> the track's chain (the user's plugins, then
 the console's ``eq`` and ``compressor``) -> fader (``gain_db``, balance ``pan``) -> sum -> master chain (the
-user's plugins, then the console's ``compressor`` and ``limiter``) -> master fader (``gain_db``).
+user's plugins, then the console's ``width``, ``compressor`` and ``limiter``) -> master fader (``gain_db``).
 
 Console plugins carry the option ``console=automix`` so applying settings again replaces them instead of
 stacking a second EQ; any other plugin in a chain is left alone.
@@ -20,13 +20,18 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from engine.errors import UserError
-from engine.plugins.builtin import Compressor, Limiter, ParametricEQ
+from engine.plugins.builtin import Compressor, Limiter, ParametricEQ, StereoWidth
 from engine.project import PluginSpec, Project
 
 CONSOLE_OPTION = ("console", "automix")
 TRACK_CHAIN = ("eq", "compressor")
-MASTER_CHAIN = ("compressor", "limiter")
-_PARAMS = {"eq": ParametricEQ.PARAMS, "compressor": Compressor.PARAMS, "limiter": Limiter.PARAMS}
+MASTER_CHAIN = ("width", "compressor", "limiter")
+_PARAMS = {
+    "eq": ParametricEQ.PARAMS,
+    "compressor": Compressor.PARAMS,
+    "limiter": Limiter.PARAMS,
+    "width": StereoWidth.PARAMS,
+}
 # Parameters blended on a log scale by `blend` (frequencies, ratio, Q, times): halfway between 100 Hz and
 # 10 kHz is 1 kHz, as a mixer's knob reads it.
 _LOG = {p.name for params in _PARAMS.values() for p in params if p.log}
@@ -60,11 +65,13 @@ class StripSettings:
 
 @dataclass
 class MasterSettings:
-    """The master bus: compressor, limiter (``None``: bypassed) and the master fader gain (dB)."""
+    """The master bus: compressor, limiter (``None``: bypassed), the master fader gain (dB) and the stereo
+    width (the side signal's gain, 0 mono .. 1 unchanged .. 2; before the compressor)."""
 
     compressor: dict[str, float] = field(default_factory=lambda: neutral("compressor"))
     limiter: dict[str, float] | None = None
     gain_db: float = 0.0
+    width: float = 1.0
 
 
 @dataclass
@@ -101,6 +108,7 @@ class ConsoleSettings:
                 compressor=_checked("compressor", m.get("compressor")),
                 limiter=None if lim is None else _checked("limiter", lim),
                 gain_db=float(m.get("gain_db", 0.0)),
+                width=_checked("width", {"width": m.get("width", 1.0)})["width"],
             )
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise UserError(f"console settings: {exc}") from exc
@@ -162,7 +170,9 @@ def between(before: ConsoleSettings, after: ConsoleSettings, t: float) -> Consol
     # the engine's limiter is transparent at 0 dB (for a signal under full scale), so engaging it there and
     # moving its threshold is as continuous as any other knob: the level follows the amount without a step
     gain = ma.gain_db + t * (mb.gain_db - ma.gain_db)
-    return ConsoleSettings(strips, MasterSettings(_mix("compressor", ma.compressor, mb.compressor, t), limiter, gain))
+    width = ma.width + t * (mb.width - ma.width)
+    comp = _mix("compressor", ma.compressor, mb.compressor, t)
+    return ConsoleSettings(strips, MasterSettings(comp, limiter, gain, width))
 
 
 def blend(proposal: ConsoleSettings, amount: float) -> ConsoleSettings:
@@ -178,7 +188,9 @@ def is_console_plugin(p: PluginSpec) -> bool:
 def is_neutral(kind: str, params: Mapping[str, float]) -> bool:
     """Whether the stage leaves the sound as it is: a flat EQ (its lowest high-pass, no boosts or cuts; the
     10 Hz high-pass still turns phase, so a neutral EQ is bypassed rather than run), or a 1:1 compressor
-    without makeup."""
+    without makeup, or unchanged stereo width."""
+    if kind == "width":
+        return params["width"] == 1.0
     if kind == "eq":
         flat = all(params[k] == 0.0 for k in ("low_db", "mid1_db", "mid2_db", "high_db"))
         return flat and params["highpass_hz"] <= _lowest("eq", "highpass_hz")
@@ -232,7 +244,10 @@ def apply_console(
         limiter = _console_plugin("limiter", m.limiter, bypass_neutral)
     elif not bypass_neutral:
         limiter = PluginSpec("limiter", defaults("limiter") | {"threshold_db": 0.0}, True, dict([CONSOLE_OPTION]))
-    master_stages = {"compressor": _console_plugin("compressor", m.compressor, bypass_neutral)}
+    master_stages = {
+        "width": _console_plugin("width", {"width": m.width}, bypass_neutral),
+        "compressor": _console_plugin("compressor", m.compressor, bypass_neutral),
+    }
     if limiter is not None:
         master_stages["limiter"] = limiter
     out.master.chain = _place(out.master.chain, master_stages)
@@ -277,6 +292,6 @@ def read_console(project: Project, tracks: Sequence[int] | None = None) -> Conso
     found = {p.plugin: p for p in project.master.chain if is_console_plugin(p)}
     lim = found.get("limiter")
     limiter = None if lim is None or lim.bypass else _read("limiter", lim)
-    return ConsoleSettings(
-        strips, MasterSettings(_read("compressor", found.get("compressor")), limiter, project.master.gain_db)
-    )
+    width = _read("width", found.get("width"))["width"]
+    master = MasterSettings(_read("compressor", found.get("compressor")), limiter, project.master.gain_db, width)
+    return ConsoleSettings(strips, master)

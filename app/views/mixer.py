@@ -44,7 +44,7 @@ from engine.project import PluginSpec
 
 METER_FLOOR_DB = -60.0
 METER_TOP_DB = 6.0
-EFFECTS = ("eq", "compressor", "reverb", "delay", "limiter", "gain")
+EFFECTS = ("eq", "compressor", "reverb", "delay", "limiter", "width", "gain")
 _gestures = itertools.count(1)
 
 

@@ -7,7 +7,7 @@ from collections.abc import Callable, Mapping
 
 from engine.errors import UserError
 from engine.plugin import Param, Plugin
-from engine.plugins.builtin import Compressor, Delay, GainPan, Limiter, ParametricEQ, Reverb
+from engine.plugins.builtin import Compressor, Delay, GainPan, Limiter, ParametricEQ, Reverb, StereoWidth
 from engine.plugins.synth import FluidSynthGM
 
 BUILTINS: dict[str, Callable[[], Plugin]] = {
@@ -17,6 +17,7 @@ BUILTINS: dict[str, Callable[[], Plugin]] = {
     "reverb": Reverb,
     "delay": Delay,
     "limiter": Limiter,
+    "width": StereoWidth,
     "fluidsynth": FluidSynthGM,
 }
 HOSTED = ("lv2", "vst3")

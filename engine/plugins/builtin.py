@@ -86,6 +86,46 @@ class GainPan(Plugin):
         self._prev = target
 
 
+class StereoWidth(Plugin):
+    """Mid/side stereo width: the side signal ``(L - R) / 2`` scaled by ``width`` (0 mono, 1 unchanged, 2 twice
+    as wide), the mid ``(L + R) / 2`` untouched, so a mix's tone and mono sum stay as they were. A mono
+    buffer passes unchanged. A change ramps across the block (on top of the parameter glide), so it never
+    clicks."""
+
+    kind = "width"
+    PARAMS = (Param("width", 0.0, 2.0, 1.0),)
+
+    def __init__(self) -> None:
+        super().__init__(self.PARAMS)
+        self._prev = 1.0
+        self._target = 1.0
+
+    def _apply(self, values: dict[str, float]) -> None:
+        self._target = values["width"]
+
+    def prepare(self, sample_rate: int, max_block: int, channels: int) -> None:
+        super().prepare(sample_rate, max_block, channels)
+        self._prev = self._target
+
+    def reset(self) -> None:
+        self._prev = self._target
+
+    def process(self, buf: np.ndarray, events: Sequence[MidiEvent] = ()) -> None:
+        w0, w1 = self._prev, self._target
+        self._prev = w1
+        if buf.shape[0] != 2 or w0 == w1 == 1.0:
+            return
+        mid = 0.5 * (buf[0] + buf[1])
+        side = 0.5 * (buf[0] - buf[1])
+        if w0 == w1:
+            side *= np.float32(w1)
+        else:
+            n = buf.shape[1]
+            side *= (w0 + (w1 - w0) * np.arange(1, n + 1, dtype=np.float32) / n).astype(np.float32)
+        buf[0] = mid + side
+        buf[1] = mid - side
+
+
 class PedalboardEffect(Plugin):
     """A processor backed by a pedalboard DSP object, streamed with ``reset=False``."""
 

@@ -93,7 +93,7 @@ def evaluate(
     return out
 
 
-def evaluate_reference(folder: Path, model: str, songs: int = 4) -> dict[str, Any]:
+def evaluate_reference(folder: Path, model: str, songs: int = 12) -> dict[str, Any]:
     """Reference mode: song i's perturbed stems (as files in a project) matched to song i+1's reference mix,
     mastered to the practice loudness; the feature distance before (the balance proposal) and after."""
     import os

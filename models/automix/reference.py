@@ -3,10 +3,10 @@ balance in bands, stereo width and balance, crest factor; :mod:`models.automix.f
 reference-based mixing of Vanka et al. (Diff-MST, ISMIR 2024), searched without gradients and without torch:
 
 1. **Tone and image** (per track gain, pan and four EQ offsets shared by every track: low shelf, both peaks,
-   high shelf): L-BFGS-B on a surrogate of the mix's band energies, the sum of each track's measured power
-   spectra (left, right and their cross-spectrum) through its EQ's exact response
-   (:mod:`models.automix.eqdesign`) and fader. Tracks are taken as uncorrelated and their compressors as
-   level-neutral; a penalty keeps the moves small.
+   high shelf; and the master's stereo width): L-BFGS-B on a surrogate of the mix's band energies, the sum of
+   each track's measured power spectra (left, right and their cross-spectrum) through its EQ's exact response
+   (:mod:`models.automix.eqdesign`), its fader and the master's mid/side width. Tracks are taken as
+   uncorrelated and their compressors as level-neutral; a penalty keeps the moves small.
 2. **Loudness and dynamics** (master compressor threshold, limiter threshold and master gain): Nelder-Mead on
    the pre-master mix of the excerpt through the engine's own ``compressor`` and ``limiter`` plugins.
 3. **The truth**: the excerpt is bounced through the engine with the start settings and with the result, and
@@ -18,6 +18,7 @@ settings then apply to the whole song."""
 from __future__ import annotations
 
 import copy
+import dataclasses
 import math
 import threading
 from collections.abc import Callable, Sequence
@@ -40,6 +41,10 @@ EXCERPT_SECONDS = 30.0
 N_FFT = 4096
 EQ_KEYS = ("low_db", "mid1_db", "mid2_db", "high_db")
 MOVE_DB = 12.0  # the largest gain or EQ move reference mode makes from the start settings
+EQ_MOVE_DB = 24.0  # the shared EQ offsets may use the EQ's whole range: a reference can be far darker or brighter
+# The master's stereo width range searched: a mastering engineer's imager, mono up to half again as wide
+# (much wider and the mono sum thins out).
+WIDTH_RANGE = (0.0, 1.5)
 MASTER_COMP = {"ratio": 2.0, "attack_ms": 10.0, "release_ms": 150.0, "makeup_db": 0.0}
 Progress = Callable[[float, str], None]
 
@@ -96,7 +101,7 @@ class _Surrogate:
 
     def settings(self, v: np.ndarray) -> ConsoleSettings:
         k = len(self.start.strips)
-        gains, pans, eq = v[:k], v[k : 2 * k], v[2 * k :]
+        gains, pans, eq, width = v[:k], v[k : 2 * k], v[2 * k : -1], float(v[-1])
         strips = []
         for i, s in enumerate(self.start.strips):
             e = dict(s.eq)
@@ -105,14 +110,14 @@ class _Surrogate:
             strips.append(
                 StripSettings(s.gain_db + float(gains[i]), float(pans[i]), clamp("eq", e), dict(s.compressor))
             )
-        return ConsoleSettings(strips, copy.deepcopy(self.start.master))
+        return ConsoleSettings(strips, dataclasses.replace(copy.deepcopy(self.start.master), width=width))
 
     def features(self, v: np.ndarray) -> tuple[np.ndarray, float, float]:
         """(band shares in dB, width dB, balance dB) of the mix under parameter vector ``v``."""
         cs = self.settings(v)
         mid = np.zeros_like(self.pll[0])
         side = np.zeros_like(mid)
-        left = right = 0.0
+        diff = 0.0  # sum of |L|^2 - |R|^2: with the width w, |L'|^2 = |M|^2 + w^2 |S|^2 + w (|L|^2 - |R|^2) / 2
         for i, s in enumerate(cs.strips):
             h2 = np.abs(response(eq_sections(s.eq, self.sr, np), self.z)) ** 2
             g = 10 ** (s.gain_db / 20)
@@ -120,23 +125,33 @@ class _Surrogate:
             ll, rr, lr = gl * gl * self.pll[i], gr * gr * self.prr[i], gl * gr * self.plr[i]
             mid += h2 * (ll + rr + 2 * lr) / 4
             side += h2 * (ll + rr - 2 * lr) / 4
-            left += float(np.sum(h2 * ll))
-            right += float(np.sum(h2 * rr))
+            diff += float(np.sum(h2 * (ll - rr)))
+        w = cs.master.width
+        m, sd = float(mid.sum()), float(side.sum())
+        left, right = m + w * w * sd + w * diff / 2, m + w * w * sd - w * diff / 2
         bands = np.array([mid[self.band == b].sum() for b in range(len(BAND_EDGES))])
         shares = 10 * np.log10(np.maximum(bands / max(bands.sum(), 1e-20), 1e-8))
-        width = 10 * np.log10(max(side.sum() / max(mid.sum(), 1e-20), 1e-4))
+        width = 10 * np.log10(max(w * w * sd / max(m, 1e-20), 1e-4))
         balance = 10 * np.log10(max(left, 1e-20) / max(right, 1e-20))
         return shares, float(width), float(balance)
+
+
+def _soft_abs(d: np.ndarray | float) -> np.ndarray | float:
+    """|d| rounded off within about 0.5 dB of zero (pseudo-Huber): the reported distance's absolute values
+    with a gradient that does not flip at the kink, where the quasi-Newton line search otherwise stalls far
+    from the optimum."""
+    return np.sqrt(np.square(d) + 0.25) - 0.5
 
 
 def _tone_and_image(
     sur: _Surrogate, ref: MixFeatures, roles: Sequence[str], cancel: threading.Event | None
 ) -> ConsoleSettings:
-    """Faders, pans and shared EQ offsets by L-BFGS-B on the surrogate. Bass, drums and vocals keep their pan
-    within CENTRED_PAN_RANGE; tracks the balance left alone (silent, or sounding under a second) stay put."""
+    """Faders, pans, shared EQ offsets and the master's width by L-BFGS-B on the surrogate. Bass, drums and
+    vocals keep their pan within CENTRED_PAN_RANGE (the width widens or narrows the image around them); tracks
+    the balance left alone (silent, or sounding under a second) stay put."""
     k = len(sur.start.strips)
     pans = [s.pan for s in sur.start.strips]
-    x0 = np.concatenate([np.zeros(k), pans, np.zeros(len(EQ_KEYS))])
+    x0 = np.concatenate([np.zeros(k), pans, np.zeros(len(EQ_KEYS)), [sur.start.master.width]])
     still = [r in ("silent", "short") for r in roles]
     gain_bounds = [(0.0, 0.0) if f else (-MOVE_DB, MOVE_DB) for f in still]
     pan_bounds = [
@@ -145,19 +160,20 @@ def _tone_and_image(
         else (-1.0, 1.0)
         for p, r, f in zip(pans, roles, still, strict=True)
     ]  # fmt: skip
-    bounds = gain_bounds + pan_bounds + [(-MOVE_DB, MOVE_DB)] * len(EQ_KEYS)
+    bounds = gain_bounds + pan_bounds + [(-EQ_MOVE_DB, EQ_MOVE_DB)] * len(EQ_KEYS) + [WIDTH_RANGE]
     target = np.array(ref.bands)
 
     def loss(v: np.ndarray) -> float:
         if cancel is not None and cancel.is_set():
             raise Cancelled()
         shares, width, balance = sur.features(v)
-        err = np.mean(np.abs(shares - target)) + 0.5 * abs(width - ref.width) + 0.5 * abs(balance - ref.balance)
-        moves = np.concatenate([v[:k], v[2 * k :]])
+        err = np.mean(_soft_abs(shares - target))
+        err += 0.5 * _soft_abs(width - ref.width) + 0.5 * _soft_abs(balance - ref.balance)
+        moves = np.concatenate([v[:k], v[2 * k : -1]])
         pan_cost = (0.1 + 4.0 * sur.low_share) * (v[k : 2 * k] - x0[k : 2 * k]) ** 2
         return float(err + 0.01 * np.mean(moves**2) + np.mean(pan_cost))
 
-    res = scipy.optimize.minimize(loss, x0, method="L-BFGS-B", bounds=bounds, options={"maxiter": 60, "eps": 1e-4})
+    res = scipy.optimize.minimize(loss, x0, method="L-BFGS-B", bounds=bounds, options={"maxiter": 150, "eps": 1e-4})
     return sur.settings(res.x)
 
 
@@ -217,9 +233,10 @@ def match_reference(
     sub.tracks = [sub.tracks[i] for i in idx]
     for t in sub.tracks:
         t.mute = t.solo = False
-    pre = bounce(apply_console(sub, ConsoleSettings(tone.strips)), s0, win)
+    pre = bounce(apply_console(sub, ConsoleSettings(tone.strips, MasterSettings(width=tone.master.width))), s0, win)
     say(0.6, "matching loudness and dynamics")
-    result = ConsoleSettings(tone.strips, _master_stage(pre, sr, ref, cancel))
+    master = dataclasses.replace(_master_stage(pre, sr, ref, cancel), width=tone.master.width)
+    result = ConsoleSettings(tone.strips, master)
     say(0.85, "checking the result")
     before = mix_features(bounce(apply_console(sub, start), s0, win), sr)
     after = mix_features(bounce(apply_console(sub, result), s0, win), sr)

@@ -109,6 +109,7 @@ def run_strip(x: np.ndarray, strip: StripSettings, sr: int) -> np.ndarray:
 
 def run_master(pre: np.ndarray, master: MasterSettings, sr: int) -> np.ndarray:
     """A (2, n) pre-master mix through the master's console stages with the engine's plugins."""
-    stages = [("compressor", master.compressor)] + ([("limiter", master.limiter)] if master.limiter else [])
+    stages = [("width", {"width": master.width}), ("compressor", master.compressor)]
+    stages += [("limiter", master.limiter)] if master.limiter else []
     out: np.ndarray = run_plugins(pre, stages, sr) * np.float32(10 ** (master.gain_db / 20))
     return out

@@ -11,6 +11,7 @@ engine's plugins, with the same formulas, so settings learned or searched here s
   envelope (:mod:`models.automix.envelope`) follows the stage's input without gradient; the gain is
   differentiable in threshold, ratio and makeup (attack and release are not learned by gradient).
 * **Fader** (engine ``gain``): gain and balance pan (left ``g (1 - max(pan, 0))``, right ``g (1 + min(pan, 0))``).
+* **Stereo width** (engine ``width``, on the master): the side ``(L - R) / 2`` scaled, the mid kept.
 * **Limiter** (engine ``limiter``): a ``threshold`` 1000:1 compressor (1 us attack), the makeup
   ``-threshold`` dB and a hard clip at 0 dBFS.
 
@@ -77,6 +78,12 @@ def fader(x: torch.Tensor, gain_db: torch.Tensor, pan: torch.Tensor) -> torch.Te
     return x * torch.stack([left, right], -1)[:, :, None]
 
 
+def width(x: torch.Tensor, amount: torch.Tensor) -> torch.Tensor:
+    """(2, n) master -> (2, n) with its side signal scaled by ``amount`` (0 mono, 1 unchanged)."""
+    mid, side = (x[0] + x[1]) / 2, (x[0] - x[1]) / 2 * amount
+    return torch.stack([mid + side, mid - side])
+
+
 def limiter(x: torch.Tensor, threshold_db: torch.Tensor, release_ms: float, sr: float) -> torch.Tensor:
     """(channels, n) master -> (channels, n) through the engine's limiter."""
     one = torch.ones((1,), dtype=x.dtype)
@@ -111,6 +118,8 @@ def mix(stems: torch.Tensor, settings: ConsoleSettings, sr: float) -> torch.Tens
     )
     master = y.sum(0)
     m = settings.master
+    if m.width != 1.0:
+        master = width(master, torch.tensor(m.width, dtype=dtype))
     master = compressor(master[None], stage_tensors([m.compressor], dtype), sr)[0]
     if m.limiter is not None:
         lim = defaults("limiter") | dict(m.limiter)

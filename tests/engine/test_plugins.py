@@ -13,7 +13,7 @@ from engine.errors import UserError
 from engine.graph import Chain, Slot
 from engine.plugin import MidiEvent, Param, Plugin
 from engine.plugins import BUILTINS, create_plugin
-from engine.plugins.builtin import GainPan
+from engine.plugins.builtin import GainPan, StereoWidth
 from engine.sources import AudioClipData, ClipPlayer
 from tests.engine.conftest import lv2_installed, tone
 
@@ -33,6 +33,7 @@ SETTINGS: dict[str, dict[str, float]] = {
     "reverb": {"room_size": 0.8, "wet": 0.5},
     "delay": {"time_s": 0.01, "feedback": 0.5, "mix": 0.5},
     "limiter": {"threshold_db": -12.0},
+    "width": {"width": 1.6},
     "lv2-amp": {"gain": -6.0},
     "lv2-dpl": {"threshold": -12.0},
 }
@@ -138,6 +139,23 @@ def test_gain_change_is_smoothed() -> None:
     steps = np.abs(np.diff(x[0]))
     assert steps.max() < 0.02, "gain jumped (would click)"
     assert abs(x[0, -1] - 0.01) < 1e-3, "gain never reached its target"
+
+
+def test_width_keeps_the_mid_and_glides_the_side() -> None:
+    """Mid/side width: the mono sum never changes, the side follows the setting without a jump, and 0 is mono."""
+    x = tone(1.0, channels=2, seed=5)[:, :44100]
+    x[1] *= 0.5  # some side signal
+    w = StereoWidth()
+    w.prepare(44100, 256, 2)
+    y = x.copy()
+    w.set_param("width", 0.0)
+    for i in range(0, y.shape[1], 256):
+        w.advance(256)
+        w.process(y[:, i : i + 256])
+    np.testing.assert_allclose(y[0] + y[1], x[0] + x[1], atol=1e-5)
+    side_gain = np.abs(y[0] - y[1]) / np.maximum(np.abs(x[0] - x[1]), 1e-3)
+    assert np.abs(np.diff(side_gain[np.abs(x[0] - x[1]) > 0.05])).max() < 0.05, "the width jumped (would click)"
+    np.testing.assert_allclose(y[0, -4096:], y[1, -4096:], atol=1e-6)  # reached mono
 
 
 def test_unknown_plugin_and_missing_options() -> None:

@@ -59,6 +59,7 @@ STAGES = {
         [StripSettings() for _ in range(3)],
         MasterSettings(compressor=_comp(threshold_db=-20, ratio=2.5, attack_ms=10, release_ms=250, makeup_db=2)),
     ),
+    "width": ConsoleSettings([StripSettings(pan=[-0.7, 0.0, 0.4][k]) for k in range(3)], MasterSettings(width=1.6)),
     "limiter": ConsoleSettings(
         [StripSettings(gain_db=3) for _ in range(3)],
         MasterSettings(limiter={"threshold_db": -6.0, "release_ms": 80.0}, gain_db=-1.0),
@@ -69,7 +70,7 @@ STAGES["all"] = ConsoleSettings(
         StripSettings(gain_db=s.gain_db, pan=s.pan, eq=STAGES["eq"].strips[k].eq, compressor=c.compressor)
         for k, (s, c) in enumerate(zip(STAGES["fader"].strips, STAGES["compressor"].strips, strict=True))
     ],
-    MasterSettings(STAGES["master-compressor"].master.compressor, STAGES["limiter"].master.limiter, -1.0),
+    MasterSettings(STAGES["master-compressor"].master.compressor, STAGES["limiter"].master.limiter, -1.0, 0.6),
 )
 # The stated tolerance (the card's "console agreement"): error energy under -60 dB of the master's for
 # every stage, the compressors included.
