@@ -51,6 +51,12 @@ def add_engine_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]
     p.add_argument("--device", help="output device (default: the system's, or a JACK dummy it starts)")
     p.add_argument("--load", default="onnx", choices=["onnx", "numpy", "none"], help="background job")
     p.add_argument("--workers", type=int, default=1, help="threads rendering the tracks (default 1)")
+    p.add_argument(
+        "--baseline",
+        action="store_true",
+        help="also play 1 track with no background job on the same device: the xruns the device gives an idle "
+        "engine (a JACK dummy on a virtual machine misses its own timer)",
+    )
     p.add_argument("--json", action="store_true", help="print one JSON object (the default output)")
     p.set_defaults(func=cmd_bench)
 
@@ -279,5 +285,9 @@ def cmd_bench(a: argparse.Namespace) -> int:
     if a.tracks < 1 or a.seconds <= 0:
         raise UserError("--tracks must be at least 1 and --seconds positive")
     result = run_engine_bench(a.tracks, a.seconds, a.block, a.rate, a.device, bench_load(a.load), a.workers)
+    if a.baseline:
+        idle = run_engine_bench(1, a.seconds, a.block, a.rate, a.device, None, 1)
+        result["baseline"] = {k: idle[k] for k in ("tracks", "background", "xruns", "render_load")}
+        result["xruns_over_baseline"] = result["xruns"] - idle["xruns"]
     print(json.dumps(result))
     return 0

@@ -22,10 +22,10 @@ from multiprocessing.connection import Connection
 from typing import Any
 
 from engine.errors import Cancelled, UserError, warnings_to
+from engine.priority import BACKGROUND_NICE
 
 PROGRESS_HZ = 20.0
 CANCEL_GRACE_S = 5.0  # a child that ignores a cancel this long is killed and replaced
-WORKER_NICE = 10
 
 TaskFn = Callable[..., Any]
 
@@ -71,7 +71,7 @@ class _ChildTask:
 def _serve(conn: Connection, cancel_event: Any) -> None:
     """The child's loop: run one task at a time until the parent closes the pipe."""
     with contextlib.suppress(OSError):
-        os.nice(WORKER_NICE)
+        os.nice(BACKGROUND_NICE)
     while True:
         try:
             msg = conn.recv()

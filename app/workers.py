@@ -5,8 +5,6 @@ template analysis) is a Job, so each one gets the same progress bar, ETA and can
 from __future__ import annotations
 
 import functools
-import os
-import sys
 import threading
 import time
 import traceback
@@ -17,6 +15,7 @@ from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
 
 from app.process_jobs import ProcessPool, Relay, TaskFn, warm_up
 from engine.errors import Cancelled, UserError, warnings_to
+from engine.priority import lower_thread_priority
 
 JobFn = Callable[["Job"], Any]
 
@@ -90,21 +89,6 @@ class Job(QObject):
         return (self.ended or time.monotonic()) - self.started if self.started else 0.0
 
 
-BACKGROUND_NICE = 10  # jobs yield the CPU to the GUI and render threads on a busy machine
-
-
-def _lower_priority() -> None:
-    """Run this worker thread at a lower scheduling priority (Linux: per-thread nice; unprivileged)."""
-    if not hasattr(os, "setpriority") or not sys.platform.startswith("linux"):
-        return
-    try:
-        tid = threading.get_native_id()
-        if os.getpriority(os.PRIO_PROCESS, tid) < BACKGROUND_NICE:
-            os.setpriority(os.PRIO_PROCESS, tid, BACKGROUND_NICE)
-    except OSError:
-        pass
-
-
 class _Runnable(QRunnable):
     def __init__(self, job: Job, on_end: Callable[[Job], None]) -> None:
         super().__init__()
@@ -113,7 +97,7 @@ class _Runnable(QRunnable):
         self.setAutoDelete(True)
 
     def run(self) -> None:
-        _lower_priority()
+        lower_thread_priority()
         job = self.job
         job.started = time.monotonic()
         job.state = "running"

@@ -149,6 +149,11 @@ class Engine:
     def xruns(self) -> int:
         return self._output.stats.xruns if self._output is not None else self._xruns_reported
 
+    @property
+    def callback_priority(self) -> str | None:
+        """The device callback thread's scheduling (``fifo``, ``nice``, ``normal``; None before it ran)."""
+        return self._output.priority if self._output is not None else None
+
     def callback_durations(self) -> np.ndarray:
         return self._output.stats.recent_durations() if self._output is not None else np.zeros(0)
 

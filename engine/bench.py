@@ -14,6 +14,7 @@ import numpy as np
 from engine.events import PluginError
 from engine.graph import Chain, Graph, Slot, Strip, Track
 from engine.plugins.builtin import Compressor, ParametricEQ
+from engine.priority import lower_thread_priority
 from engine.sources import AudioClipData, ClipPlayer
 
 GOALS: dict[str, float] = {"xruns": 0, "callback_load": 0.3, "render_load": 0.5, "start_ms": 300.0}
@@ -53,9 +54,9 @@ def bench_graph(n_tracks: int, seconds: float, sample_rate: int, block: int, wor
 
 
 class BackgroundLoad(threading.Thread):
-    """Keeps a core busy the way the app's workers do, by calling ``work`` until told to stop. The engine
-    knows no models: the caller passes the work in (``refrain bench engine`` passes onnxruntime steps of
-    the shipped generator)."""
+    """Keeps a core busy the way the app's workers do, by calling ``work`` until told to stop, at the app's
+    background priority (:mod:`engine.priority`). The engine knows no models: the caller passes the work in
+    (``refrain bench engine`` passes onnxruntime steps of the shipped generator)."""
 
     def __init__(self, name: str, work: Callable[[], object]) -> None:
         super().__init__(name="refrain-bench-load", daemon=True)
@@ -65,6 +66,7 @@ class BackgroundLoad(threading.Thread):
         self.quit = threading.Event()
 
     def run(self) -> None:
+        lower_thread_priority()  # as the app runs its jobs (app.workers, app.process_jobs)
         while not self.quit.is_set():
             self.work()
             self.iterations += 1
@@ -134,6 +136,7 @@ def run_engine_bench(
                 "callback_load": round(float(np.percentile(durations, 99)) / period, 4) if durations.size else None,
                 "callback_load_max": round(float(durations.max()) / period, 4) if durations.size else None,
                 "render_load": round(eng.render_load(), 4),
+                "callback_priority": eng.callback_priority,
                 "start_ms": None if first is None else round(first * 1000, 1),
                 "plugin_errors": plugin_errors,
             }

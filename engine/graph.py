@@ -4,7 +4,12 @@ A graph is built and prepared off the render thread, then swapped in whole. Ever
 the render thread (or in an offline bounce). With ``workers`` > 1 the tracks of each block are rendered on
 that many threads (the render thread takes one share), each track into its own buffer, and summed in track
 order afterwards: the result is sample-identical to rendering them one by one, and the native DSP
-(pedalboard, numpy) releases the GIL so the cores share the work.
+(pedalboard, numba, numpy) releases the GIL so the cores share the work.
+
+A track whose chain is the built-in strip (an ``eq``, a ``compressor``, or the one then the other) runs
+with the other such tracks of its share in one native call (:func:`engine.dsp.strips`) whenever nothing in
+it glides, switches or has failed; otherwise its plugins run one by one. Both paths run the same kernels on
+the same state, so the output does not depend on which one a block took.
 """
 
 from __future__ import annotations
@@ -19,7 +24,7 @@ from typing import Any
 import numpy as np
 
 from engine.plugin import MidiEvent, Plugin
-from engine.plugins.builtin import GainPan, PedalboardEffect, pedalboard_module
+from engine.plugins.builtin import Compressor, GainPan, ParametricEQ, PedalboardEffect, pedalboard_module
 from engine.sources import ClipPlayer, MidiSequence
 
 CHANNELS = 2
@@ -68,11 +73,13 @@ class Chain:
         self._rate = 0
         self._fused: Any = None  # the chain's plugins as one pedalboard, made on first use
         self._all_effects = False
+        self.strip: tuple[ParametricEQ | None, Compressor | None] | None = None  # see strip_ready
 
     def prepare(self, sample_rate: int, max_block: int) -> None:
         self._rate = sample_rate
         self._fused = None
         self._all_effects = bool(self.slots) and all(isinstance(s.plugin, PedalboardEffect) for s in self.slots)
+        self.strip = _strip_plugins([s.plugin for s in self.slots])
         self._scratch = np.zeros((CHANNELS, max_block), dtype=np.float32)
         self._dry = np.zeros((CHANNELS, max_block), dtype=np.float32)
         for s in self.slots:
@@ -102,6 +109,27 @@ class Chain:
             if s.bypass or s.failed is not None or s.heard_bypassed is True or s.plugin.gliding:
                 return False
         return True
+
+    def strip_ready(self) -> tuple[bool, bool] | None:
+        """(EQ on, compressor on) when the chain is the built-in strip and can run in the graph's batched
+        call this block: nothing glides, no bypass switch is pending (that needs the crossfade), nothing has
+        failed. None otherwise: :meth:`process` runs it. A plain loop: this runs for every strip in every
+        block."""
+        if self.strip is None:
+            return None
+        for s in self.slots:
+            switching = s.heard_bypassed is not None and s.heard_bypassed != s.bypass
+            if s.failed is not None or s.plugin.gliding or switching:
+                return None
+        eq_on = comp_on = False
+        for s in self.slots:
+            s.heard_bypassed = s.bypass
+            if not s.bypass:
+                if isinstance(s.plugin, ParametricEQ):
+                    eq_on = True
+                else:
+                    comp_on = True
+        return eq_on, comp_on
 
     def _process_fused(self, buf: np.ndarray) -> bool:
         """The whole chain in one native call (pedalboard runs its plugins in series on the same objects, so
@@ -194,6 +222,19 @@ class Chain:
             s.plugin.close()
 
 
+def _strip_plugins(plugins: Sequence[Plugin]) -> tuple[ParametricEQ | None, Compressor | None] | None:
+    """(EQ, compressor) when ``plugins`` are the built-in strip: an EQ, a compressor, or an EQ then a
+    compressor; None for anything else."""
+    kinds = [type(p) for p in plugins]
+    if kinds == [ParametricEQ, Compressor]:
+        return plugins[0], plugins[1]  # type: ignore[return-value]
+    if kinds == [ParametricEQ]:
+        return plugins[0], None  # type: ignore[return-value]
+    if kinds == [Compressor]:
+        return None, plugins[0]  # type: ignore[return-value]
+    return None
+
+
 @dataclass
 class Strip:
     """What tracks, buses and the master share: a chain and a fader with mute/solo."""
@@ -223,6 +264,10 @@ class Track(Strip):
             self._pending = self.midi.chase(frame)
 
     def render(self, position: int, buf: np.ndarray) -> None:
+        self.chain.process(buf, self.source(position, buf))
+
+    def source(self, position: int, buf: np.ndarray) -> list[MidiEvent]:
+        """The clips' audio at ``position`` into ``buf`` (silence without clips); the block's MIDI events."""
         n = buf.shape[1]
         events: list[MidiEvent] = []
         if self.clips is not None:
@@ -234,7 +279,7 @@ class Track(Strip):
         if self.midi is not None:
             events = self._pending + self.midi.block(position, n)
             self._pending = []
-        self.chain.process(buf, events)
+        return events
 
 
 class Graph:
@@ -276,9 +321,32 @@ class Graph:
             s.chain.prepare(sample_rate, max_block)
             s.fader.prepare(sample_rate, max_block, CHANNELS)
         self.latency = self._compensate()
+        self._bind_strips()
         self.tap = -1  # the analysed strip (index into strips), -1: none
         self._tap_ring = np.zeros(ANALYSER_FRAMES, np.float32)
         self._tap_at = 0
+
+    def _bind_strips(self) -> None:
+        """Rows of graph-wide arrays for the built-in strips' parameters and state, bound into the plugins,
+        so :func:`engine.dsp.strips` runs many tracks in one call."""
+        from engine.dsp import COMP_PARAMS, SECTIONS
+
+        nt = len(self.tracks)
+        self._eq_coef = np.zeros((nt, SECTIONS, 5), np.float32)
+        self._eq_state = np.zeros((nt, CHANNELS, SECTIONS, 2), np.float32)
+        self._comp = np.zeros((nt, COMP_PARAMS), np.float32)
+        self._comp_state = np.zeros((nt, CHANNELS), np.float32)
+        self._eq_on = np.zeros(nt, np.bool_)
+        self._comp_on = np.zeros(nt, np.bool_)
+        self._inputs = np.zeros_like(self._track_bufs)  # a batch's input, for the per-plugin path on NaN
+        for i, t in enumerate(self.tracks):
+            if t.chain.strip is None:
+                continue
+            eq, comp = t.chain.strip
+            if eq is not None:
+                eq.bind(self._eq_coef[i], self._eq_state[i])
+            if comp is not None:
+                comp.bind(self._comp[i], self._comp_state[i])
 
     def _compensate(self) -> int:
         """Delay each track so every path to the master has the same latency; returns the total."""
@@ -352,15 +420,40 @@ class Graph:
         self._meter(len(self.strips) - 1, out)
         self.meter_frames += n
 
-    def _render_track(self, i: int, position: int, buf: np.ndarray, any_solo: bool) -> None:
-        t = self.tracks[i]
-        t.render(position, buf)
-        self._fade(t, buf, audible=self._audible(t, any_solo))
-        t.compensation.process(buf)
-
     def _render_tracks(self, indices: range, position: int, bufs: np.ndarray, any_solo: bool) -> None:
+        """Sources, chains (the built-in strips of these tracks in one call), faders and latency compensation
+        of the tracks ``indices`` into their rows of ``bufs``."""
+        batch = []
         for i in indices:
-            self._render_track(i, position, bufs[i], any_solo)
+            t = self.tracks[i]
+            buf = bufs[i]
+            events = t.source(position, buf)
+            ready = t.chain.strip_ready()
+            if ready is None:
+                t.chain.process(buf, events)
+            else:
+                self._eq_on[i], self._comp_on[i] = ready
+                batch.append(i)
+        if batch:
+            self._run_strips(batch, bufs)
+        for i in indices:
+            t = self.tracks[i]
+            self._fade(t, bufs[i], audible=self._audible(t, any_solo))
+            t.compensation.process(bufs[i])
+
+    def _run_strips(self, batch: list[int], bufs: np.ndarray) -> None:
+        from engine.dsp import strips
+
+        idx = np.array(batch, np.intp)
+        n = bufs.shape[2]
+        self._inputs[idx, :, :n] = bufs[idx]
+        strips(bufs, idx, self._eq_on, self._comp_on, self._eq_coef, self._eq_state, self._comp, self._comp_state)
+        if np.isfinite(bufs[idx]).all():
+            return
+        for i in batch:  # a NaN or infinity: the track again, plugin by plugin, finds and bypasses the culprit
+            if not np.isfinite(bufs[i]).all():
+                bufs[i] = self._inputs[i, :, :n]
+                self.tracks[i].chain.process(bufs[i])
 
     @staticmethod
     def _fade(strip: Strip, buf: np.ndarray, audible: bool) -> None:

@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 
 from engine.errors import UserError
+from engine.priority import raise_audio_priority
 from engine.ring import AudioRing
 
 NULL_DEVICE = "null"
@@ -112,6 +113,7 @@ class _Output:
         self.stats = CallbackStats()
         self.lost: str | None = None
         self._stopping = False
+        self.priority: str | None = None  # the callback thread's scheduling, set by its first call
 
     def _fill(self, outdata: np.ndarray, frames: int, underflow: bool) -> None:
         t0 = time.perf_counter()
@@ -155,6 +157,8 @@ class DeviceOutput(_Output):
             raise UserError(f"cannot open {device.name!r} at {sample_rate} Hz, block {blocksize}: {exc}") from exc
 
     def _callback(self, outdata: np.ndarray, frames: int, time_info: Any, status: Any) -> None:
+        if self.priority is None:  # once, in the device's own thread: it must wake on time, whatever else runs
+            self.priority = raise_audio_priority()
         self._fill(outdata, frames, bool(status.output_underflow))
 
     def _finished(self) -> None:

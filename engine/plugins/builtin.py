@@ -160,8 +160,48 @@ class PedalboardEffect(Plugin):
         return min(hz, 0.45 * self.sample_rate)
 
 
-class ParametricEQ(PedalboardEffect):
-    """Low shelf, two peaks and a high shelf, plus a high-pass for rumble."""
+class _NativeEffect(Plugin):
+    """A built-in effect whose DSP is an :mod:`engine.dsp` kernel over parameter and state arrays it owns.
+    The graph may ``bind`` them to rows of its own arrays, to run many strips in one call
+    (:meth:`engine.graph.Graph`); the plugin then keeps using the same memory, so either path continues the
+    other's state."""
+
+    PARAMS: ClassVar[tuple[Param, ...]] = ()
+
+    def __init__(self) -> None:
+        super().__init__(self.PARAMS)
+        self.dsp_params, self.dsp_state = self._arrays(2)
+
+    def _arrays(self, channels: int) -> tuple[np.ndarray, np.ndarray]:
+        raise NotImplementedError
+
+    def _load_kernel(self) -> Any:
+        """The :mod:`engine.dsp` kernel ``(block, params, state)``; importing it compiles the kernels (or
+        loads them from numba's cache), so it happens in ``prepare``, off the render thread."""
+        raise NotImplementedError
+
+    def prepare(self, sample_rate: int, max_block: int, channels: int) -> None:
+        self._kernel = self._load_kernel()
+        self.dsp_params, self.dsp_state = self._arrays(channels)
+        super().prepare(sample_rate, max_block, channels)
+
+    def process(self, buf: np.ndarray, events: Sequence[MidiEvent] = ()) -> None:
+        self._kernel(buf, self.dsp_params, self.dsp_state)
+
+    def reset(self) -> None:
+        self.dsp_state[...] = 0.0
+
+    def bind(self, params: np.ndarray, state: np.ndarray) -> None:
+        """Move the DSP's parameters and state into ``params`` and ``state`` (views of the caller's arrays,
+        of the same shapes) and use them from now on."""
+        params[...] = self.dsp_params
+        state[...] = self.dsp_state
+        self.dsp_params, self.dsp_state = params, state
+
+
+class ParametricEQ(_NativeEffect):
+    """Low shelf, two peaks and a high shelf, plus a high-pass for rumble: JUCE's filters
+    (:mod:`engine.eqdesign`) run by :func:`engine.dsp.iir`."""
 
     kind = "eq"
     PARAMS = (
@@ -178,23 +218,25 @@ class ParametricEQ(PedalboardEffect):
         Param("high_db", -24.0, 24.0, 0.0, "dB"),
     )
 
-    def _build(self) -> Any:
-        pb = pedalboard_module()
+    def _arrays(self, channels: int) -> tuple[np.ndarray, np.ndarray]:
+        from engine.dsp import SECTIONS
 
-        return pb.Pedalboard(
-            [pb.HighpassFilter(), pb.LowShelfFilter(), pb.PeakFilter(), pb.PeakFilter(), pb.HighShelfFilter()]
-        )
+        return np.zeros((SECTIONS, 5), np.float32), np.zeros((channels, SECTIONS, 2), np.float32)
 
     def _apply(self, v: dict[str, float]) -> None:
-        hp, low, mid1, mid2, high = list(self._board)
-        hp.cutoff_frequency_hz = self._nyquist_safe(v["highpass_hz"])
-        low.cutoff_frequency_hz, low.gain_db = self._nyquist_safe(v["low_hz"]), v["low_db"]
-        mid1.cutoff_frequency_hz, mid1.gain_db, mid1.q = self._nyquist_safe(v["mid1_hz"]), v["mid1_db"], v["mid1_q"]
-        mid2.cutoff_frequency_hz, mid2.gain_db, mid2.q = self._nyquist_safe(v["mid2_hz"]), v["mid2_db"], v["mid2_q"]
-        high.cutoff_frequency_hz, high.gain_db = self._nyquist_safe(v["high_hz"]), v["high_db"]
+        from engine.eqdesign import eq_coefficients
+
+        self.dsp_params[...] = eq_coefficients(v, self.sample_rate)
+
+    def _load_kernel(self) -> Any:
+        from engine.dsp import iir
+
+        return iir
 
 
-class Compressor(PedalboardEffect):
+class Compressor(_NativeEffect):
+    """JUCE's compressor (peak ballistics, hard knee) and a makeup gain, run by :func:`engine.dsp.compress`."""
+
     kind = "compressor"
     PARAMS = (
         Param("threshold_db", -60.0, 0.0, -18.0, "dB"),
@@ -204,16 +246,22 @@ class Compressor(PedalboardEffect):
         Param("makeup_db", 0.0, 24.0, 0.0, "dB"),
     )
 
-    def _build(self) -> Any:
-        pb = pedalboard_module()
+    def _arrays(self, channels: int) -> tuple[np.ndarray, np.ndarray]:
+        from engine.dsp import COMP_PARAMS
 
-        return pb.Pedalboard([pb.Compressor(), pb.Gain()])
+        return np.zeros(COMP_PARAMS, np.float32), np.zeros(channels, np.float32)
 
     def _apply(self, v: dict[str, float]) -> None:
-        comp, gain = list(self._board)
-        comp.threshold_db, comp.ratio = v["threshold_db"], v["ratio"]
-        comp.attack_ms, comp.release_ms = v["attack_ms"], v["release_ms"]
-        gain.gain_db = v["makeup_db"]
+        from engine.dsp import compressor_params
+
+        self.dsp_params[...] = compressor_params(
+            v["threshold_db"], v["ratio"], v["attack_ms"], v["release_ms"], v["makeup_db"], self.sample_rate
+        )
+
+    def _load_kernel(self) -> Any:
+        from engine.dsp import compress
+
+        return compress
 
 
 class Reverb(PedalboardEffect):

@@ -3,7 +3,7 @@ engine's plugins, with the same formulas, so settings learned or searched here s
 (``tests/models/test_automix_twin.py`` drives both with one set of settings and compares every stage).
 
 * **EQ** (engine ``eq``, pedalboard/JUCE IIR filters): a first-order high-pass, a low shelf, two peaks and a
-  high shelf with the coefficients JUCE computes (:mod:`models.automix.eqdesign`). Applied as the product of their
+  high shelf with the coefficients JUCE computes (:mod:`engine.eqdesign`). Applied as the product of their
   frequency responses on an FFT padded by :data:`EQ_TAIL_SECONDS`, so it is exact up to the tail that the
   padding cuts (the recursive filters ring out far sooner at the parameters' ranges).
 * **Compressor** (engine ``compressor``: JUCE ``dsp::Compressor`` then a makeup gain): per channel, the gain
@@ -28,8 +28,8 @@ import numpy as np
 import torch
 
 from engine.console import ConsoleSettings, defaults, is_neutral
+from engine.eqdesign import eq_sections, response
 from models.automix.envelope import peak_envelope
-from models.automix.eqdesign import eq_sections, response
 
 EQ_TAIL_SECONDS = 1.0
 Params = Mapping[str, torch.Tensor]

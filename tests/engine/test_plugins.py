@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from engine.errors import UserError
-from engine.graph import Chain, Slot
+from engine.graph import Chain, Graph, Slot
 from engine.plugin import MidiEvent, Param, Plugin
 from engine.plugins import BUILTINS, create_plugin
 from engine.plugins.builtin import GainPan, StereoWidth
@@ -238,12 +238,15 @@ def test_switching_bypass_fades_over_one_block(engage: bool) -> None:
 
 
 def test_a_steady_chain_runs_in_one_native_call_with_the_same_output() -> None:
-    """A chain of built-in effects runs as one pedalboard call while nothing glides or switches, and falls
+    """A chain of pedalboard effects runs as one pedalboard call while nothing glides or switches, and falls
     back to plugin by plugin when something does; either way the output is the plugins run one by one."""
     from engine.plugins import create_plugin
 
     def make() -> list[Plugin]:
-        return [create_plugin("eq", {"mid1_db": 6.0, "high_db": -4.0}), create_plugin("compressor", {"ratio": 4.0})]
+        return [
+            create_plugin("delay", {"time_s": 0.01, "feedback": 0.4, "mix": 0.3}),
+            create_plugin("reverb", {"room_size": 0.6, "wet": 0.3}),
+        ]
 
     chain = Chain([Slot(p) for p in make()], "track", deque())
     chain.prepare(44100, 128)
@@ -254,8 +257,8 @@ def test_a_steady_chain_runs_in_one_native_call_with_the_same_output() -> None:
     fused_blocks = 0
     for k in range(x.shape[1] // 128):
         if k == 20:  # a control moves: glides, then settles and fuses again
-            chain.slots[0].plugin.set_param("mid1_db", -3.0)
-            alone[0].set_param("mid1_db", -3.0)
+            chain.slots[1].plugin.set_param("wet", 0.5)
+            alone[1].set_param("wet", 0.5)
         block = x[:, k * 128 : (k + 1) * 128]
         fused_blocks += chain._fusable()
         got = block.copy()
@@ -272,6 +275,67 @@ def test_a_steady_chain_runs_in_one_native_call_with_the_same_output() -> None:
         np.testing.assert_array_equal(got, want, err_msg=f"block {k}")
     assert 10 < fused_blocks < x.shape[1] // 128  # both paths ran
     assert chain._fused is not None
+
+
+def _kinds(g: Graph) -> list[tuple[str, str]]:
+    """(owner, plugin kind) of each error the graph reported."""
+    return [(e[0], e[2].split(":")[0]) for e in g.errors]
+
+
+def test_built_in_strips_run_batched_with_the_plugin_by_plugin_output() -> None:
+    """Tracks whose chain is the built-in EQ and compressor run in one native call per block; a control that
+    glides, a bypass switch and a NaN send a track plugin by plugin for a while. The output must equal a
+    graph whose chains never batch (a unity gain stage after them), sample for sample, and the NaN must be
+    reported and bypassed as on the per-plugin path."""
+    from engine.graph import Strip, Track
+    from engine.plugins import create_plugin
+
+    sr, block, nt = 44100, 128, 5
+    audio = [tone(0.3, seed=10 + i) * np.float32(1 + i) for i in range(nt)]
+    audio[3][:, 9000:9010] = np.nan  # a broken clip: its track's EQ outputs NaN there
+
+    def graph(batched: bool, workers: int) -> Graph:
+        errors: deque[tuple[str, int, str]] = deque()
+        tracks = []
+        for i, a in enumerate(audio):
+            plugins = [
+                create_plugin("eq", {"mid1_db": 2.0 * i - 4.0, "high_db": -3.0}),
+                create_plugin("compressor", {"threshold_db": -20.0 - i, "ratio": 2.0 + i, "makeup_db": 1.0}),
+            ]
+            if i == 4:
+                plugins = plugins[1:]  # a compressor alone is a strip too
+            if not batched:
+                plugins.append(create_plugin("gain"))
+            player = ClipPlayer([AudioClipData(a, 0)])
+            player.prepare(sr, block, 2)
+            tracks.append(Track(f"t{i}", Chain([Slot(p) for p in plugins], f"t{i}", errors), clips=player))
+        return Graph(tracks, [], Strip("master", Chain([], "master", errors)), sr, block, errors, workers)
+
+    def play(g: Graph) -> np.ndarray:
+        g.reset()
+        out = np.zeros((2, audio[0].shape[1]), np.float32)
+        at = 0
+        for k in range(out.shape[1] // block):
+            if k == 20:
+                g.tracks[1].chain.slots[0].plugin.set_param("mid1_db", 9.0)  # glides for a while
+            if k == 40:
+                g.tracks[2].chain.slots[1].bypass = True  # crossfades over one block
+            n = block if k % 3 else 96  # devices may ask for less than the largest block
+            g.process(at, out[:, at : at + n])
+            at += n
+        return out
+
+    plain = graph(False, 1)
+    want = play(plain)
+    for workers in (1, 2):
+        g = graph(True, workers)
+        assert all(t.chain.strip is not None for t in g.tracks)
+        got = play(g)
+        np.testing.assert_array_equal(got, want, err_msg=f"workers {workers}")
+        assert _kinds(g) == [("t3", "eq"), ("t3", "compressor")] == [(o, k) for o, k in _kinds(plain) if k != "gain"]
+        assert g._eq_on[0] and g._comp_on[4] and not g._eq_on[4]  # the batched call ran
+        g.close()
+    plain.close()
 
 
 def test_a_glide_from_the_first_block_keeps_the_effects_state() -> None:

@@ -1,7 +1,8 @@
-"""The console EQ's filter design, written once for numpy and torch (``xp`` is either module): the
-coefficients JUCE computes for the engine's ``eq`` plugin (pedalboard's filters), as (b, a) sections, and
-their frequency response. The twin (:mod:`models.automix.twin`) filters with it in torch; reference mode
-(:mod:`models.automix.reference`) reads band gains from it in numpy, where torch is not installed.
+"""The EQ's filter design, written once for numpy and torch (``xp`` is either module): the coefficients
+JUCE computes for these filters (``juce::dsp::IIR::Coefficients``), as (b, a) sections, and their frequency
+response. The engine's ``eq`` plugin (:mod:`engine.plugins.builtin`) runs them; the auto-mixer's twin
+(``models.automix.twin``) filters with them in torch, and its reference mode reads band gains from them in
+numpy, so all three hear the same EQ.
 
 Sections, in order: first-order high-pass (``makeFirstOrderHighPass``), low shelf, two peaks, high shelf
 (``makeLowShelf``, ``makePeakFilter``, ``makeHighShelf``: the RBJ cookbook, shelves at Q = 1/sqrt(2))."""
@@ -66,3 +67,16 @@ def response(sections: list[Section], z: Any) -> Any:
         den = sum(ak[..., None] * z**k if hasattr(ak, "shape") and ak.ndim else ak * z**k for k, ak in enumerate(a))
         h = num / den if h is None else h * (num / den)
     return h
+
+
+def eq_coefficients(p: Mapping[str, float], sr: float) -> Any:
+    """The sections for scalar parameters ``p`` as a (5, 5) float32 array of normalised ``(b0, b1, b2, a1,
+    a2)`` rows, what :func:`engine.dsp.iir` runs (the first-order high-pass with ``b2 = a2 = 0``)."""
+    import numpy as np
+
+    rows = []
+    for b, a in eq_sections(p, sr, np):
+        b3 = [float(v) for v in b] + [0.0] * (3 - len(b))
+        a3 = [float(v) for v in a] + [0.0] * (3 - len(a))
+        rows.append([b3[0] / a3[0], b3[1] / a3[0], b3[2] / a3[0], a3[1] / a3[0], a3[2] / a3[0]])
+    return np.array(rows, np.float32)
