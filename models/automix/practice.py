@@ -26,10 +26,17 @@ ROLES = ("drums", "bass", "vocals", "other")
 ROLE_LU = {"drums": -9.1, "bass": -9.5, "vocals": -2.7, "other": -6.4}
 ROLE_SPREAD = {"drums": 3.0, "bass": 3.5, "vocals": 1.6, "other": 3.0}
 MASTER_LUFS = -11.0
+# The master's peak ceiling (dBFS, sample peak), the master fader after the limiter: masters for streaming
+# keep -1 dB true-peak headroom (AES TD1004.1.15-10, Spotify's and Apple's delivery specs), and a limiter
+# holding sample peaks at 0 dBFS lets inter-sample peaks over full scale (a new user measured +0.3 dBTP).
+MASTER_CEILING_DB = -1.0
 # Roles mixed in the centre (bass, kick and snare, lead vocal): reference matching moves them at most this far
 # from where they start, whatever the reference's left-right balance.
 CENTRED_ROLES = ("drums", "bass", "vocals")
 CENTRED_PAN_RANGE = 0.1
+# Any other stem (a group: keys, guitars, strings) keeps its own image and moves at most this far: a whole
+# stem panned hard to one side was how reference matching once chased a very wide reference.
+STEM_PAN_RANGE = 0.5
 
 
 def role_targets(roles: list[str], rng: np.random.Generator | None = None, jitter: float = 0.5) -> np.ndarray:

@@ -5,7 +5,7 @@ reference-based mixing of Vanka et al. (Diff-MST, ISMIR 2024), searched without 
 1. **Tone and image** (per track gain, pan and four EQ offsets shared by every track: low shelf, both peaks,
    high shelf; and the master's stereo width): L-BFGS-B on a surrogate of the mix's band energies, the sum of
    each track's measured power spectra (left, right and their cross-spectrum) through its EQ's exact response
-   (:mod:`models.automix.eqdesign`), its fader and the master's mid/side width. Tracks are taken as
+   (:mod:`engine.eqdesign`), its fader and the master's mid/side width. Tracks are taken as
    uncorrelated and their compressors as level-neutral; a penalty keeps the moves small.
 2. **Loudness and dynamics** (master compressor threshold, limiter threshold and master gain): Nelder-Mead on
    the pre-master mix of the excerpt through the engine's own ``compressor`` and ``limiter`` plugins.
@@ -28,11 +28,11 @@ import numpy as np
 import scipy.optimize
 
 from engine.console import ConsoleSettings, MasterSettings, StripSettings, apply_console, clamp, defaults
+from engine.eqdesign import eq_sections, response
 from engine.errors import Cancelled, UserError
 from engine.project import Project
-from models.automix.eqdesign import eq_sections, response
 from models.automix.features import BAND_EDGES, MixFeatures, crest_db, feature_distance, mix_features
-from models.automix.practice import CENTRED_PAN_RANGE, CENTRED_ROLES
+from models.automix.practice import CENTRED_PAN_RANGE, CENTRED_ROLES, MASTER_CEILING_DB, STEM_PAN_RANGE
 from models.automix.tracks import bounce, loudest_window, run_master, track_audio
 from models.data.production import loudness
 from models.platform.stft import stft
@@ -41,7 +41,7 @@ EXCERPT_SECONDS = 30.0
 N_FFT = 4096
 EQ_KEYS = ("low_db", "mid1_db", "mid2_db", "high_db")
 MOVE_DB = 12.0  # the largest gain or EQ move reference mode makes from the start settings
-EQ_MOVE_DB = 24.0  # the shared EQ offsets may use the EQ's whole range: a reference can be far darker or brighter
+EQ_MOVE_DB = 12.0  # the largest shared EQ offset: a stronger tone move would be a different mix, not a match
 # The master's stereo width range searched: a mastering engineer's imager, mono up to half again as wide
 # (much wider and the mono sum thins out).
 WIDTH_RANGE = (0.0, 1.5)
@@ -157,7 +157,7 @@ def _tone_and_image(
     pan_bounds = [
         (p, p) if f
         else (max(-1.0, p - CENTRED_PAN_RANGE), min(1.0, p + CENTRED_PAN_RANGE)) if r in CENTRED_ROLES
-        else (-1.0, 1.0)
+        else (max(-1.0, p - STEM_PAN_RANGE), min(1.0, p + STEM_PAN_RANGE))
         for p, r, f in zip(pans, roles, still, strict=True)
     ]  # fmt: skip
     bounds = gain_bounds + pan_bounds + [(-EQ_MOVE_DB, EQ_MOVE_DB)] * len(EQ_KEYS) + [WIDTH_RANGE]
@@ -181,7 +181,7 @@ def _master_stage(pre: np.ndarray, sr: int, ref: MixFeatures, cancel: threading.
     def run(v: np.ndarray) -> tuple[np.ndarray, MasterSettings]:
         comp = clamp("compressor", defaults("compressor") | MASTER_COMP | {"threshold_db": float(v[0])})
         lim = clamp("limiter", defaults("limiter") | {"threshold_db": float(v[1])})
-        master = MasterSettings(comp, lim, float(np.clip(v[2], -24.0, 6.0)))
+        master = MasterSettings(comp, lim, float(np.clip(v[2], -24.0, MASTER_CEILING_DB)))
         return run_master(pre, master, sr), master
 
     def loss(v: np.ndarray) -> float:
@@ -191,7 +191,10 @@ def _master_stage(pre: np.ndarray, sr: int, ref: MixFeatures, cancel: threading.
         return abs(loudness(y, sr) - ref.lufs) + abs(crest_db(y, sr) - ref.crest)
 
     res = scipy.optimize.minimize(
-        loss, np.array([-12.0, -6.0, 0.0]), method="Nelder-Mead", options={"maxfev": 60, "xatol": 0.2, "fatol": 0.05}
+        loss,
+        np.array([-12.0, -6.0, MASTER_CEILING_DB]),
+        method="Nelder-Mead",
+        options={"maxfev": 60, "xatol": 0.2, "fatol": 0.05},
     )
     return run(res.x)[1]
 

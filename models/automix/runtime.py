@@ -35,7 +35,7 @@ from engine.errors import Cancelled, UserError
 from engine.files import atomic_files
 from engine.project import Project, is_project_file, load_project, to_json
 from models.automix import FORMAT
-from models.automix.practice import MASTER_LUFS
+from models.automix.practice import MASTER_CEILING_DB, MASTER_LUFS
 from models.automix.stemfeatures import NAMES, stem_features
 from models.automix.tracks import bounce, loudest_window, run_master, run_strip, track_audio
 from models.data.production import loudness
@@ -118,20 +118,21 @@ def load(folder: Path, threads: int = 1) -> Automixer:
 
 def fit_master(pre: np.ndarray, sr: int, target_lufs: float, cancel: threading.Event | None = None) -> MasterSettings:
     """Master settings (the limiter's threshold, then the fader) that bring the (2, n) pre-master mix to
-    ``target_lufs`` integrated, through the engine's limiter. The limiter only raises loudness: a mix that is
-    already louder is turned down by the master fader."""
+    ``target_lufs`` integrated, through the engine's limiter, with the master fader at the practice's peak
+    ceiling (:data:`MASTER_CEILING_DB`) after it. The limiter only raises loudness: a mix that is already
+    louder is turned down further by the fader."""
 
     def level(threshold: float) -> float:
         if cancel is not None and cancel.is_set():
             raise Cancelled()
-        m = MasterSettings(limiter=clamp("limiter", defaults("limiter") | {"threshold_db": threshold}))
-        return loudness(run_master(pre, m, sr), sr)
+        lim = clamp("limiter", defaults("limiter") | {"threshold_db": threshold})
+        return loudness(run_master(pre, MasterSettings(limiter=lim, gain_db=MASTER_CEILING_DB), sr), sr)
 
     lo, hi = -24.0, 0.0
-    gain = 0.0
+    gain = MASTER_CEILING_DB
     if level(hi) >= target_lufs:  # loud enough with the gentlest limiting: the fader turns it down
         threshold = hi
-        gain = target_lufs - level(hi)
+        gain += target_lufs - level(hi)
     elif level(lo) <= target_lufs:  # as loud as the limiter goes
         threshold = lo
     else:
@@ -243,6 +244,21 @@ def _write_outputs(
                 tmp.write_text(json.dumps({"settings": settings.to_dict(), "report": report}, indent=2) + "\n")
 
 
+def _report_written(report: dict[str, Any], mix: np.ndarray, sr: int, ref: tuple[np.ndarray, int] | None) -> None:
+    """With a reference, add what the mix as written measures on the analysis excerpt (``written``: its
+    features and distance to the reference): the report's ``after`` is the full proposal's, and ``--amount``
+    under 1 writes less than that."""
+    if ref is None or "reference" not in report:
+        return
+    from models.automix.features import feature_distance, mix_features
+
+    start, length = report["reference"]["excerpt_seconds"]
+    excerpt = mix[:, round(start * sr) : round((start + length) * sr)]
+    written = mix_features(excerpt, sr)
+    distance = feature_distance(written, mix_features(ref[0], ref[1]))
+    report["reference"]["written"] = {"amount": report["amount"], "distance": round(distance, 3)} | written.as_dict()
+
+
 def automix_files(
     stems: Sequence[str | os.PathLike[str]],
     out: str | os.PathLike[str],
@@ -270,13 +286,15 @@ def automix_files(
     sr = max(audio_info(s).sample_rate for s in stems)  # the finest rate among the stems: none is degraded
     project = Project.from_files(list(stems), sr)
     say = progress or (lambda f, s: None)
-    prop = balance(project, None, model, _read_reference(reference), lambda f, s: say(0.8 * f, s), cancel)
+    ref = _read_reference(reference)
+    prop = balance(project, None, model, ref, lambda f, s: say(0.8 * f, s), cancel)
     settings = blend(prop.settings, amount)
     mixed = apply_console(project, settings)
     say(0.85, "bouncing")
     mix = bounce(mixed)
     report = prop.report | {"amount": amount, "lufs": round(loudness(mix, sr), 2)}
     report["tracks"] = [Path(s).name for s in stems]  # the strips' order
+    _report_written(report, mix, sr, ref)
     _write_outputs(targets, mixed, settings, report, mix)
     say(1.0, "done")
     return report
@@ -296,7 +314,13 @@ def automix_project(
         raise UserError(f"not a Refrain project: {path}")
     _check_targets({"project": Path(out)}, [path, *([reference] if reference is not None else [])])
     project = load_project(path)
-    prop = balance(project, None, model, _read_reference(reference), progress, cancel)
+    ref = _read_reference(reference)
+    prop = balance(project, None, model, ref, progress, cancel)
     settings = blend(prop.settings, amount)
-    _write_outputs({"project": Path(out)}, apply_console(project, settings), settings, prop.report, None)
-    return prop.report | {"amount": amount}
+    mixed = apply_console(project, settings)
+    mix = bounce(mixed)
+    report = prop.report | {"amount": amount, "lufs": round(loudness(mix, project.sample_rate), 2)}
+    report["tracks"] = [t.name for t in project.tracks]
+    _report_written(report, mix, project.sample_rate, ref)
+    _write_outputs({"project": Path(out)}, mixed, settings, report, None)
+    return report

@@ -66,3 +66,28 @@ def test_reference_mode_cancels(tmp_path: Path) -> None:
     reference = np.random.default_rng(0).standard_normal((2, 5 * SR)).astype(np.float32) * 0.1
     with pytest.raises(Cancelled):
         match_reference(project, reference, SR, progress=progress, cancel=cancel)
+
+
+def test_the_report_measures_the_mix_written_at_the_amount(tmp_path: Path) -> None:
+    """``after`` is the full proposal; at ``--amount`` 0.5 the report also measures the file written (on the
+    same excerpt), and the master stays under the practice's peak ceiling."""
+    from models.automix.features import feature_distance
+    from models.automix.practice import MASTER_CEILING_DB
+    from models.automix.runtime import automix_files
+
+    project = _project(tmp_path)
+    target = ConsoleSettings([StripSettings(-6.0, -0.6), StripSettings(4.0, 0.7), StripSettings(0.0, 0.0)])
+    reference = bounce_graph(build_graph(apply_console(project, target), SR))
+    sf.write(tmp_path / "ref.wav", reference.T, SR, subtype="FLOAT")
+    stems = [tmp_path / f"{n}.wav" for n in ("low", "bright", "mid")]
+    report = automix_files(stems, tmp_path / "mix.wav", tmp_path / "ref.wav", amount=0.5)
+    written = report["reference"]["written"]
+    mix, _ = sf.read(tmp_path / "mix.wav", always_2d=True, dtype="float32")
+    start, length = report["reference"]["excerpt_seconds"]
+    excerpt = mix.T[:, round(start * SR) : round((start + length) * SR)]
+    again = feature_distance(mix_features(excerpt, SR), mix_features(reference, SR))
+    assert written["amount"] == 0.5 and abs(written["distance"] - again) < 0.01
+    after = report["reference"]["after"]
+    moved = max(abs(a - b) for a, b in zip(written["bands"], after["bands"], strict=True))
+    assert moved > 0.1 or abs(written["width"] - after["width"]) > 0.1  # not the full proposal's figures
+    assert np.abs(mix).max() <= 10 ** (MASTER_CEILING_DB / 20) + 1e-3
