@@ -448,7 +448,7 @@ class Graph:
         n = bufs.shape[2]
         self._inputs[idx, :, :n] = bufs[idx]
         strips(bufs, idx, self._eq_on, self._comp_on, self._eq_coef, self._eq_state, self._comp, self._comp_state)
-        if np.isfinite(bufs[idx]).all():
+        if np.isfinite(bufs).all():  # the whole share at once, no copy: the other tracks' chains are finite
             return
         for i in batch:  # a NaN or infinity: the track again, plugin by plugin, finds and bypasses the culprit
             if not np.isfinite(bufs[i]).all():

@@ -28,7 +28,22 @@ def db_to_gain(db: float) -> float:
     return float(10.0 ** (db / 20.0))
 
 
-class GainPan(Plugin):
+class _BlockRamp(Plugin):
+    """A plugin whose setting ``_target`` ramps from ``_prev`` across the next block; prepare and reset start
+    it settled."""
+
+    _prev: Any  # a gain pair for GainPan, a width for StereoWidth
+    _target: Any
+
+    def prepare(self, sample_rate: int, max_block: int, channels: int) -> None:
+        super().prepare(sample_rate, max_block, channels)
+        self._prev = self._target
+
+    def reset(self) -> None:
+        self._prev = self._target
+
+
+class GainPan(_BlockRamp):
     """Gain and balance pan. Centre leaves a stereo signal unchanged; changes ramp per sample."""
 
     kind = "gain"
@@ -61,13 +76,6 @@ class GainPan(Plugin):
         self._target = np.array([g * (1.0 - max(pan, 0.0)), g * (1.0 + min(pan, 0.0))], dtype=np.float32)
         self._unity = bool(np.all(self._target == 1.0))
 
-    def prepare(self, sample_rate: int, max_block: int, channels: int) -> None:
-        super().prepare(sample_rate, max_block, channels)
-        self._prev = self._target
-
-    def reset(self) -> None:
-        self._prev = self._target
-
     def process(self, buf: np.ndarray, events: Sequence[MidiEvent] = ()) -> None:
         target = self._target
         channels = buf.shape[0]
@@ -86,7 +94,7 @@ class GainPan(Plugin):
         self._prev = target
 
 
-class StereoWidth(Plugin):
+class StereoWidth(_BlockRamp):
     """Mid/side stereo width: the side signal ``(L - R) / 2`` scaled by ``width`` (0 mono, 1 unchanged, 2 twice
     as wide), the mid ``(L + R) / 2`` untouched, so a mix's tone and mono sum stay as they were. A mono
     buffer passes unchanged. A change ramps across the block (on top of the parameter glide), so it never
@@ -102,13 +110,6 @@ class StereoWidth(Plugin):
 
     def _apply(self, values: dict[str, float]) -> None:
         self._target = values["width"]
-
-    def prepare(self, sample_rate: int, max_block: int, channels: int) -> None:
-        super().prepare(sample_rate, max_block, channels)
-        self._prev = self._target
-
-    def reset(self) -> None:
-        self._prev = self._target
 
     def process(self, buf: np.ndarray, events: Sequence[MidiEvent] = ()) -> None:
         w0, w1 = self._prev, self._target
@@ -170,7 +171,9 @@ class _NativeEffect(Plugin):
 
     def __init__(self) -> None:
         super().__init__(self.PARAMS)
-        self.dsp_params, self.dsp_state = self._arrays(2)
+        # allocated in prepare: making the arrays imports (and may compile) the kernels, which an editor
+        # listing the parameters or a project being read must not pay for
+        self.dsp_params = self.dsp_state = np.zeros(0, np.float32)
 
     def _arrays(self, channels: int) -> tuple[np.ndarray, np.ndarray]:
         raise NotImplementedError
