@@ -9,7 +9,7 @@ The formulas are JUCE's, which pedalboard runs, so these plugins sound as the pe
   ``(b0, b1, b2, a1, a2)`` rows (:func:`engine.eqdesign.eq_coefficients`); a first-order section has
   ``b2 = a2 = 0``.
 * Compressor (``juce::dsp::Compressor`` then ``juce::dsp::Gain``), per channel: a peak ballistics
-  follower ``y = |x| + c (y - |x|)`` with the attack coefficient while the level rises and the release one
+  follower ``y = |x| + c (y - |x|)`` (snapped to zero under 1e-8 at the end of a block) with the attack coefficient while the level rises and the release one
   while it falls, the gain ``(y / threshold) ** (1 / ratio - 1)`` where ``y`` reaches the threshold, then
   the makeup gain. Parameters are rows of :data:`COMP_PARAMS` values (:func:`compressor_params`).
 
@@ -115,7 +115,7 @@ def compress(x: np.ndarray, par: np.ndarray, state: np.ndarray) -> None:  # prag
             y = level + k * (y - level)
             gain = one if y < threshold else (y * inverse) ** exponent
             x[c, t] = gain * v * makeup
-        state[c] = y
+        state[c] = _snap(y)  # as JUCE's BallisticsFilter: no denormal follower level in a silent tail
 
 
 @numba.njit(

@@ -338,7 +338,10 @@ class Graph:
         self._comp_state = np.zeros((nt, CHANNELS), np.float32)
         self._eq_on = np.zeros(nt, np.bool_)
         self._comp_on = np.zeros(nt, np.bool_)
-        self._inputs = np.zeros_like(self._track_bufs)  # a batch's input, for the per-plugin path on NaN
+        # a batch's input and state, so a NaN's per-plugin rerun starts from where the batch started
+        self._inputs = np.zeros_like(self._track_bufs)
+        self._eq_saved = np.zeros_like(self._eq_state)
+        self._comp_saved = np.zeros_like(self._comp_state)
         for i, t in enumerate(self.tracks):
             if t.chain.strip is None:
                 continue
@@ -444,15 +447,20 @@ class Graph:
     def _run_strips(self, batch: list[int], bufs: np.ndarray) -> None:
         from engine.dsp import strips
 
-        idx = np.array(batch, np.intp)
         n = bufs.shape[2]
-        self._inputs[idx, :, :n] = bufs[idx]
+        for i in batch:  # row by row into preallocated arrays: nothing is allocated on the render thread
+            self._inputs[i, :, :n] = bufs[i]
+            self._eq_saved[i] = self._eq_state[i]
+            self._comp_saved[i] = self._comp_state[i]
+        idx = np.array(batch, np.intp)
         strips(bufs, idx, self._eq_on, self._comp_on, self._eq_coef, self._eq_state, self._comp, self._comp_state)
         if np.isfinite(bufs).all():  # the whole share at once, no copy: the other tracks' chains are finite
             return
         for i in batch:  # a NaN or infinity: the track again, plugin by plugin, finds and bypasses the culprit
             if not np.isfinite(bufs[i]).all():
                 bufs[i] = self._inputs[i, :, :n]
+                self._eq_state[i] = self._eq_saved[i]
+                self._comp_state[i] = self._comp_saved[i]
                 self.tracks[i].chain.process(bufs[i])
 
     @staticmethod

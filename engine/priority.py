@@ -31,10 +31,18 @@ def raise_audio_priority(rt_priority: int = AUDIO_RT_PRIORITY) -> str:
     """Ask for real-time scheduling of the calling thread, as DAWs do for their audio callback: SCHED_FIFO
     where the user may (root, or an ``rtprio`` limit such as Debian's ``audio`` group gives), else a
     negative nice, else nothing. Call it only from a thread that does nothing but audio I/O (never the main
-    thread). Returns what was granted: ``"fifo"``, ``"nice"`` or ``"normal"``."""
+    thread). Returns what was granted: ``"host"`` (the audio host already runs the thread real-time; it is
+    left as it is), ``"fifo"``, ``"nice"`` or ``"normal"``."""
     if not sys.platform.startswith("linux"):
         return "normal"
     tid = threading.get_native_id()
+    try:
+        if os.sched_getscheduler(tid) & ~getattr(os, "SCHED_RESET_ON_FORK", 0) in (os.SCHED_FIFO, os.SCHED_RR):
+            # the host already runs this thread real-time (JACK gives its clients' threads a priority just
+            # under its own): raising it above the server's would let the client starve the server
+            return "host"
+    except (OSError, AttributeError):
+        pass
     try:
         # reset on fork: a thread or process this one starts must not inherit real-time scheduling
         policy = os.SCHED_FIFO | getattr(os, "SCHED_RESET_ON_FORK", 0)

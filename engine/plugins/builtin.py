@@ -174,6 +174,7 @@ class _NativeEffect(Plugin):
         # allocated in prepare: making the arrays imports (and may compile) the kernels, which an editor
         # listing the parameters or a project being read must not pay for
         self.dsp_params = self.dsp_state = np.zeros(0, np.float32)
+        self._bound = False
 
     def _arrays(self, channels: int) -> tuple[np.ndarray, np.ndarray]:
         raise NotImplementedError
@@ -185,7 +186,12 @@ class _NativeEffect(Plugin):
 
     def prepare(self, sample_rate: int, max_block: int, channels: int) -> None:
         self._kernel = self._load_kernel()
-        self.dsp_params, self.dsp_state = self._arrays(channels)
+        params, state = self._arrays(channels)
+        if self._bound and self.dsp_params.shape == params.shape and self.dsp_state.shape == state.shape:
+            self.dsp_state[...] = 0.0  # stay in the rows bind() gave: the graph's batched call reads them
+        else:
+            self.dsp_params, self.dsp_state = params, state
+            self._bound = False
         super().prepare(sample_rate, max_block, channels)
 
     def process(self, buf: np.ndarray, events: Sequence[MidiEvent] = ()) -> None:
@@ -196,10 +202,12 @@ class _NativeEffect(Plugin):
 
     def bind(self, params: np.ndarray, state: np.ndarray) -> None:
         """Move the DSP's parameters and state into ``params`` and ``state`` (views of the caller's arrays,
-        of the same shapes) and use them from now on."""
+        of the same shapes) and use them from now on, a later ``prepare`` included (it zeroes the state in
+        place)."""
         params[...] = self.dsp_params
         state[...] = self.dsp_state
         self.dsp_params, self.dsp_state = params, state
+        self._bound = True
 
 
 class ParametricEQ(_NativeEffect):

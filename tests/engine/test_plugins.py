@@ -284,7 +284,8 @@ def _kinds(g: Graph) -> list[tuple[str, str]]:
 
 def test_built_in_strips_run_batched_with_the_plugin_by_plugin_output() -> None:
     """Tracks whose chain is the built-in EQ and compressor run in one native call per block; a control that
-    glides, a bypass switch and a NaN send a track plugin by plugin for a while. The output must equal a
+    glides, a bypass switch and a NaN (from a clip, or from the compressor after a healthy EQ) send a track
+    plugin by plugin for a while. The output must equal a
     graph whose chains never batch (a unity gain stage after them), sample for sample, and the NaN must be
     reported and bypassed as on the per-plugin path."""
     from engine.graph import Strip, Track
@@ -320,6 +321,8 @@ def test_built_in_strips_run_batched_with_the_plugin_by_plugin_output() -> None:
                 g.tracks[1].chain.slots[0].plugin.set_param("mid1_db", 9.0)  # glides for a while
             if k == 40:
                 g.tracks[2].chain.slots[1].bypass = True  # crossfades over one block
+            if k == 60:  # the compressor, not the EQ before it, fails: the EQ's block must run once, not twice
+                g.tracks[0].chain.slots[1].plugin.dsp_params[5] = np.nan
             n = block if k % 3 else 96  # devices may ask for less than the largest block
             g.process(at, out[:, at : at + n])
             at += n
@@ -332,7 +335,8 @@ def test_built_in_strips_run_batched_with_the_plugin_by_plugin_output() -> None:
         assert all(t.chain.strip is not None for t in g.tracks)
         got = play(g)
         np.testing.assert_array_equal(got, want, err_msg=f"workers {workers}")
-        assert _kinds(g) == [("t3", "eq"), ("t3", "compressor")] == [(o, k) for o, k in _kinds(plain) if k != "gain"]
+        want_kinds = [("t0", "compressor"), ("t3", "eq"), ("t3", "compressor")]
+        assert _kinds(g) == want_kinds == [(o, k) for o, k in _kinds(plain) if k != "gain"]
         assert g._eq_on[0] and g._comp_on[4] and not g._eq_on[4]  # the batched call ran
         g.close()
     plain.close()
@@ -358,3 +362,35 @@ def test_a_glide_from_the_first_block_keeps_the_effects_state() -> None:
         if not gliding:
             break  # this block ran whole: the delay's tail must still ring in it
     assert blocks > 2 and energies[-1] > 1e-4, energies[-3:]
+
+
+def test_a_prepared_again_strip_keeps_the_graphs_rows() -> None:
+    """bind() moves a built-in EQ's coefficients and state into the graph's rows; preparing it again (a new
+    rate) must keep using those rows, or the batched call would run stale coefficients."""
+    from engine.plugins import create_plugin
+
+    eq = create_plugin("eq", {"high_db": -6.0})
+    eq.prepare(44100, 128, 2)
+    coef, state = np.zeros_like(eq.dsp_params), np.ones_like(eq.dsp_state)
+    eq.bind(coef, state)
+    eq.prepare(48000, 128, 2)
+    assert eq.dsp_params is coef and eq.dsp_state is state
+    assert not state.any()  # a fresh start, in place
+    fresh = create_plugin("eq", {"high_db": -6.0})
+    fresh.prepare(48000, 128, 2)
+    np.testing.assert_array_equal(coef, fresh.dsp_params)  # the new rate's coefficients, in the graph's row
+
+
+def test_the_compressor_follower_reaches_zero_in_silence() -> None:
+    """As JUCE's ballistics filter, the follower level snaps to zero in a silent tail instead of decaying
+    through denormals (which cost 10-100x per sample on x86)."""
+    from engine.plugins import create_plugin
+
+    comp = create_plugin("compressor", {"release_ms": 500.0})
+    comp.prepare(44100, 512, 2)
+    comp.process(tone(0.01))
+    assert comp.dsp_state.min() > 0.01
+    silent = np.zeros((2, 512), np.float32)
+    for _ in range(200):  # 2.3 s of silence: the level falls by exp(-29) to about 1e-13 without the snap
+        comp.process(silent)
+    assert not comp.dsp_state.any()
