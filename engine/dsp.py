@@ -9,9 +9,10 @@ The formulas are JUCE's, which pedalboard runs, so these plugins sound as the pe
   ``(b0, b1, b2, a1, a2)`` rows (:func:`engine.eqdesign.eq_coefficients`); a first-order section has
   ``b2 = a2 = 0``.
 * Compressor (``juce::dsp::Compressor`` then ``juce::dsp::Gain``), per channel: a peak ballistics
-  follower ``y = |x| + c (y - |x|)`` (snapped to zero under 1e-8 at the end of a block) with the attack coefficient while the level rises and the release one
-  while it falls, the gain ``(y / threshold) ** (1 / ratio - 1)`` where ``y`` reaches the threshold, then
-  the makeup gain. Parameters are rows of :data:`COMP_PARAMS` values (:func:`compressor_params`).
+  follower ``y = |x| + c (y - |x|)`` (snapped to zero under 1e-8 at the end of a block) with the attack
+  coefficient while the level rises and the release one while it falls, the gain
+  ``(y / threshold) ** (1 / ratio - 1)`` where ``y`` reaches the threshold, then the makeup gain.
+  Parameters are rows of :data:`COMP_PARAMS` values (:func:`compressor_params`).
 
 Shapes: a block is (channels, frames) float32, processed in place; the batched call takes (tracks,
 channels, frames) buffers and per-track parameter and state arrays.
