@@ -21,15 +21,14 @@ channels, frames) buffers and per-track parameter and state arrays.
 from __future__ import annotations
 
 import math
-import sys
 
 import numba
 import numpy as np
 
 SECTIONS = 5  # the EQ's high-pass, low shelf, two peaks and high shelf
 COMP_PARAMS = 6  # threshold, 1 / threshold, 1 / ratio - 1, attack and release coefficients, makeup gain
-# numba's on-disk cache needs the module's source file; a frozen bundle has none, so it compiles once per run
-CACHE = not getattr(sys, "frozen", False)
+# a frozen bundle has no source file: numba then caches in the user cache folder, keyed by the executable
+CACHE = True
 _SNAP = 1.0e-8
 
 
