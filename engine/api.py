@@ -12,14 +12,16 @@ import numpy as np
 from engine import commands as c
 from engine import events as e
 from engine.build import empty_graph
+from engine.callback import monotonic_ns
 from engine.errors import UserError
 from engine.graph import CHANNELS, Graph
+from engine.priority import CpuWakeupLatency
 from engine.render import Renderer, RenderThread
 from engine.ring import AudioRing, Capture
 from engine.stream import DeviceOutput, NullOutput, resolve_device
 
-# The callback thread needs the GIL to copy the ring; a short switch interval bounds how long it waits
-# behind the render thread or a worker running Python code.
+# The device callback is native and never waits for the GIL, but the null device's clock thread and the
+# render thread do: a short switch interval bounds how long they wait behind a job running Python code.
 SWITCH_INTERVAL = 0.0005
 
 
@@ -53,6 +55,7 @@ class Engine:
         self._xruns_reported = 0
         self._lost_reported = False
         self.started_at = 0.0
+        self.wakeup_latency = CpuWakeupLatency()  # held while a device plays
 
     # -- lifecycle -------------------------------------------------------------------------
     def start(self) -> None:
@@ -60,7 +63,7 @@ class Engine:
         if self._output is not None:
             return
         sys.setswitchinterval(SWITCH_INTERVAL)
-        self.started_at = time.perf_counter()
+        self.started_at = monotonic_ns() * 1e-9  # the callback's clock (first_audio_seconds)
         dev = resolve_device(self.device_name)
         if self._thread is None:
             self._thread = RenderThread(self.renderer, self.ring, self.commands, self.events, self.sample_rate)
@@ -72,7 +75,12 @@ class Engine:
         if dev is None:
             self._output = NullOutput(self.ring, self.sample_rate, self.device_block, CHANNELS)
         else:
-            self._output = DeviceOutput(self.ring, dev, self.sample_rate, self.device_block, CHANNELS)
+            self.wakeup_latency.hold()
+            try:
+                self._output = DeviceOutput(self.ring, dev, self.sample_rate, self.device_block, CHANNELS)
+            except BaseException:
+                self.wakeup_latency.release()
+                raise
         self._lost_reported = False
         self._output.start()
 
@@ -96,6 +104,7 @@ class Engine:
         if self._output is not None:
             self._output.close()
             self._output = None
+        self.wakeup_latency.release()
 
     def __enter__(self) -> Engine:
         return self
@@ -151,7 +160,8 @@ class Engine:
 
     @property
     def callback_priority(self) -> str | None:
-        """The device callback thread's scheduling (``fifo``, ``nice``, ``normal``; None before it ran)."""
+        """The device callback thread's scheduling (``host``, ``fifo``, ``nice``, ``normal``; None before it
+        ran)."""
         return self._output.priority if self._output is not None else None
 
     def callback_durations(self) -> np.ndarray:
@@ -180,6 +190,8 @@ class Engine:
             self._xruns_reported = x
             out.append(e.XRun(x))
         o = self._output
+        if o is not None:
+            _ = o.priority  # raises the callback's thread once it has run (it cannot do so itself)
         if o is not None and not self._lost_reported and (o.lost is not None or not o.active):
             if o.lost is None:
                 o.lost = "audio device stopped"

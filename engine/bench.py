@@ -3,6 +3,7 @@ real time on a clocked device while a background thread runs an inference-style 
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from collections import deque
@@ -82,6 +83,17 @@ def numpy_load() -> BackgroundLoad:
     return BackgroundLoad("numpy", work)
 
 
+def cpu_steal_seconds() -> float | None:
+    """Seconds of CPU time stolen from this (virtual) machine since boot, all cores (Linux ``/proc/stat``;
+    None elsewhere)."""
+    try:
+        with open("/proc/stat") as f:
+            fields = f.readline().split()
+        return int(fields[8]) / os.sysconf("SC_CLK_TCK")
+    except (OSError, IndexError, ValueError):
+        return None
+
+
 def run_engine_bench(
     tracks: int = 16,
     seconds: float = 10.0,
@@ -100,7 +112,7 @@ def run_engine_bench(
 
     jack = None
     if device is None and not output_devices():
-        jack = JackDummy(sample_rate, block).start()
+        jack = JackDummy(sample_rate, block, realtime=True).start()
         device = "system"
     bg = load
     try:
@@ -113,12 +125,15 @@ def run_engine_bench(
             eng.load(graph)
             eng.play()
             eng.start()
+            jack_before = jack.xruns() if jack is not None else None
+            steal_before = cpu_steal_seconds()
             deadline = time.perf_counter() + seconds
             plugin_errors = []
             while time.perf_counter() < deadline:
                 time.sleep(0.1)
                 plugin_errors += [str(ev) for ev in eng.poll() if isinstance(ev, PluginError)]
             durations = eng.callback_durations()
+            steal_after = cpu_steal_seconds()
             period = eng.device_block / sample_rate
             first = eng.first_audio_seconds()
             result: dict[str, Any] = {
@@ -132,11 +147,23 @@ def run_engine_bench(
                 "background": bg.kind if bg is not None else "none",
                 "background_iterations": bg.iterations if bg is not None else 0,
                 "xruns": eng.xruns,
+                "underruns": eng._output.stats.underruns if eng._output is not None else None,
+                "device_xruns": eng._output.stats.device_xruns if eng._output is not None else None,
+                "jack_realtime": jack.realtime if jack is not None else None,
+                # the server's log: late period timers (the machine) and late clients (this engine)
+                "jack_xruns": None
+                if jack is None or jack_before is None
+                else {k: v - jack_before[k] for k, v in jack.xruns().items()},
                 "callbacks": int(durations.size),
                 "callback_load": round(float(np.percentile(durations, 99)) / period, 4) if durations.size else None,
                 "callback_load_max": round(float(durations.max()) / period, 4) if durations.size else None,
                 "render_load": round(eng.render_load(), 4),
                 "callback_priority": eng.callback_priority,
+                "cpu_wakeup_latency_held": eng.wakeup_latency.held,
+                # CPU time the hypervisor gave other guests while this ran (a virtual machine's own xruns)
+                "cpu_steal_s": None
+                if steal_before is None or steal_after is None
+                else round(steal_after - steal_before, 2),
                 "start_ms": None if first is None else round(first * 1000, 1),
                 "plugin_errors": plugin_errors,
             }

@@ -8,24 +8,42 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import tempfile
 import time
+from pathlib import Path
 
 from engine.errors import UserError
 
 
+def may_use_realtime() -> bool:
+    """Whether this user may ask for SCHED_FIFO (root, or an ``rtprio`` limit such as Debian's ``audio``
+    group gives), as a JACK server started with ``-R`` needs."""
+    if not hasattr(os, "geteuid"):
+        return False
+    import resource
+
+    return os.geteuid() == 0 or resource.getrlimit(resource.RLIMIT_RTPRIO)[0] > 0
+
+
 class JackDummy:
-    """Start ``jackd --no-realtime -d dummy`` under a private server name; the context stops it again.
+    """Start ``jackd -d dummy`` under a private server name; the context stops it again.
 
     PortAudio in this process is pointed at the server (``JACK_DEFAULT_SERVER``) and rescanned, so
-    sounddevice lists a device named ``system``.
+    sounddevice lists a device named ``system``. ``realtime``: run the server (and so its clients' process
+    threads) with real-time scheduling, as an installed JACK does by default, where the user may
+    (:func:`may_use_realtime`); otherwise ``--no-realtime``.
     """
 
-    def __init__(self, sample_rate: int = 44100, period: int = 256, name: str | None = None) -> None:
+    def __init__(
+        self, sample_rate: int = 44100, period: int = 256, name: str | None = None, realtime: bool = False
+    ) -> None:
         self.sample_rate = sample_rate
         self.period = period
         self.name = name or f"refrain-{os.getpid()}"
+        self.realtime = realtime and may_use_realtime()
         self._proc: subprocess.Popen[bytes] | None = None
         self._saved_env: str | None = None
+        self._log: Path | None = None
 
     @staticmethod
     def available() -> bool:
@@ -41,7 +59,7 @@ class JackDummy:
             "jackd",
             "-n",
             self.name,
-            "--no-realtime",
+            "--realtime" if self.realtime else "--no-realtime",
             "-d",
             "dummy",
             "-r",
@@ -49,7 +67,10 @@ class JackDummy:
             "-p",
             str(self.period),
         ]
-        self._proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        fd, log = tempfile.mkstemp(prefix="refrain-jackd-", suffix=".log")
+        self._log = Path(log)
+        with os.fdopen(fd, "wb") as sink:  # the server keeps its own descriptor
+            self._proc = subprocess.Popen(cmd, env=env, stdout=sink, stderr=subprocess.STDOUT)
         ok = subprocess.run(["jack_wait", "-s", self.name, "-w", "-t", "10"], env=env, capture_output=True)
         if ok.returncode != 0 or self._proc.poll() is not None:
             self.stop()
@@ -59,6 +80,16 @@ class JackDummy:
         os.environ["JACK_NO_START_SERVER"] = "1"
         rescan_devices()
         return self
+
+    def xruns(self) -> dict[str, int]:
+        """The server's own count of xruns so far, by cause (from its log): ``timer``, the dummy driver's
+        period timer woke late (the machine, not a client); ``client``, a client had not finished its
+        period in time."""
+        text = self._log.read_text(errors="replace") if self._log is not None and self._log.exists() else ""
+        return {
+            "timer": text.count("JackTimedDriver::Process XRun"),
+            "client": text.count("was not finished"),
+        }
 
     def stop(self) -> None:
         """Release PortAudio's JACK client first (else libjack aborts at exit), then stop the server."""
@@ -74,6 +105,9 @@ class JackDummy:
             self._proc.kill()
             self._proc.wait()
         self._proc = None
+        if self._log is not None:
+            self._log.unlink(missing_ok=True)
+            self._log = None
         if self._saved_env is None:
             os.environ.pop("JACK_DEFAULT_SERVER", None)
         else:

@@ -1,5 +1,5 @@
-"""Output devices: the sounddevice callback (copy from the ring, count underruns, nothing else) and a
-clocked null device for machines without a sound card."""
+"""Output devices: a PortAudio stream (through sounddevice) whose callback is native code that copies the ring
+and counts underruns (:mod:`engine.callback`), and a clocked null device for machines without a sound card."""
 
 from __future__ import annotations
 
@@ -10,12 +10,12 @@ from typing import Any
 
 import numpy as np
 
+from engine import ring as slots
 from engine.errors import UserError
 from engine.priority import raise_audio_priority
 from engine.ring import AudioRing
 
 NULL_DEVICE = "null"
-TIMING_SLOTS = 1 << 16
 
 
 @dataclass(frozen=True)
@@ -86,53 +86,79 @@ def resolve_device(name: str | None) -> OutputDevice | None:
 
 
 class CallbackStats:
-    """Written only by the audio callback: underruns and per-callback durations in a preallocated ring."""
+    """What the callback counted (:mod:`engine.callback`), read from the ring's state: underruns, device
+    xruns, callbacks, the first period that played audio, per-callback durations."""
 
-    def __init__(self) -> None:
-        self.underruns = 0
-        self.device_xruns = 0
-        self.callbacks = 0
-        self.first_audio: float | None = None  # perf_counter() of the first callback that played audio
-        self.durations = np.zeros(TIMING_SLOTS, dtype=np.float64)
+    def __init__(self, ring: AudioRing) -> None:
+        self._ring = ring
+
+    @property
+    def underruns(self) -> int:
+        return int(self._ring.state[slots.UNDERRUNS])
+
+    @property
+    def device_xruns(self) -> int:
+        return int(self._ring.state[slots.DEVICE_XRUNS])
+
+    @property
+    def callbacks(self) -> int:
+        return int(self._ring.state[slots.CALLBACKS])
 
     @property
     def xruns(self) -> int:
         return self.underruns + self.device_xruns
 
+    @property
+    def first_audio(self) -> float | None:
+        """:func:`engine.callback.monotonic_ns` / 1e9 of the first callback that played audio."""
+        ns = int(self._ring.state[slots.FIRST_AUDIO_NS])
+        return ns * 1e-9 if ns else None
+
     def recent_durations(self) -> np.ndarray:
-        n = min(self.callbacks, TIMING_SLOTS)
-        return self.durations[:n].copy()
+        n = min(self.callbacks, slots.TIMING_SLOTS)
+        return self._ring.durations[:n].copy()
 
 
 class _Output:
-    """Common part of both outputs: the callback body."""
+    """Common part of both outputs: the native callback (:data:`engine.callback.device_callback`) over the
+    ring, its counters, and its thread's scheduling."""
 
     def __init__(self, ring: AudioRing, channels: int) -> None:
+        from engine.callback import OUTPUT_UNDERFLOW, device_callback
+
+        ring.reset_counters()
+        self._callback, self._underflow_flag = device_callback, OUTPUT_UNDERFLOW
         self.ring = ring
         self.channels = channels
-        self.stats = CallbackStats()
+        self.stats = CallbackStats(ring)
         self.lost: str | None = None
         self._stopping = False
-        self.priority: str | None = None  # the callback thread's scheduling, set by its first call
+        self._priority: str | None = None
+
+    @property
+    def priority(self) -> str | None:
+        """The callback thread's scheduling (see :func:`engine.priority.raise_audio_priority`), asked for
+        the first time this is read after the callback ran once: it records its thread id, and this side
+        raises that thread (the callback itself never calls into Python). None before the first call."""
+        if self._priority is None:
+            tid = int(self.ring.state[slots.TID])
+            if tid > 0:
+                self._priority = raise_audio_priority(tid)
+            elif tid < 0:
+                self._priority = "normal"  # no thread id on this platform
+        return self._priority
 
     def _fill(self, outdata: np.ndarray, frames: int, underflow: bool) -> None:
-        t0 = time.perf_counter()
-        st = self.stats
-        was_playing = self.ring.heard >= 0
-        got = self.ring.read_into(outdata)
-        # A dropout is a gap in the music: late or missing blocks while the transport is stopped are silence
-        # either way, and counting them made "audio dropouts" climb on an idle null device.
-        playing = was_playing or self.ring.heard >= 0
-        if got < frames:
-            outdata[got:] = 0.0
-            if playing:
-                st.underruns += 1
-        elif st.first_audio is None and self.ring.heard >= 0:
-            st.first_audio = t0
-        if underflow and playing:
-            st.device_xruns += 1
-        st.durations[st.callbacks % TIMING_SLOTS] = time.perf_counter() - t0
-        st.callbacks += 1
+        """Run the callback on ``outdata`` (frames, channels) float32, through ctypes (the GIL is released
+        for the call, as when PortAudio calls it)."""
+        self._callback.ctypes(
+            None,
+            outdata.ctypes.data,
+            frames,
+            None,
+            self._underflow_flag if underflow else 0,
+            self.ring.state.ctypes.data,
+        )
 
 
 class DeviceOutput(_Output):
@@ -143,23 +169,22 @@ class DeviceOutput(_Output):
         sd = _sd()
         self.device = device
         try:
-            self._stream = sd.OutputStream(
+            # sounddevice's base stream takes a C function pointer as its callback (documented there for
+            # custom stream classes): PortAudio then calls the native callback without Python in between
+            self._stream = sd._StreamBase(
+                kind="output",
                 samplerate=sample_rate,
                 blocksize=blocksize,
                 device=device.index,
                 channels=channels,
                 dtype="float32",
-                callback=self._callback,
+                callback=sd._ffi.cast("PaStreamCallback *", self._callback.address),
                 finished_callback=self._finished,
+                userdata=sd._ffi.cast("void *", ring.state.ctypes.data),
                 latency="low",
             )
         except sd.PortAudioError as exc:
             raise UserError(f"cannot open {device.name!r} at {sample_rate} Hz, block {blocksize}: {exc}") from exc
-
-    def _callback(self, outdata: np.ndarray, frames: int, time_info: Any, status: Any) -> None:
-        if self.priority is None:  # once, in the device's own thread: it must wake on time, whatever else runs
-            self.priority = raise_audio_priority()
-        self._fill(outdata, frames, bool(status.output_underflow))
 
     def _finished(self) -> None:
         if not self._stopping:

@@ -165,3 +165,27 @@ def test_losing_the_device_is_reported_and_restartable(media: dict[str, Path]) -
     )
     assert "LOST True" in r.stdout, r.stdout + r.stderr
     assert "RESUMED True True" in r.stdout, r.stdout + r.stderr
+
+
+def test_the_device_callback_plays_on_while_python_holds_the_gil(jack: JackDummy) -> None:
+    """The callback is native (engine.callback): periods keep coming while a Python thread holds the GIL
+    for 0.3 s, which a Python callback would wait out (JACK: 'client was not finished')."""
+    from engine.ring import CALLBACKS
+
+    with Engine(RATE, 256, device="system") as eng:
+        eng.start()
+        deadline = time.monotonic() + 10
+        while eng.ring.state[CALLBACKS] < 20 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        old = sys.getswitchinterval()
+        sys.setswitchinterval(10.0)  # no other thread gets the GIL from this one for 10 s
+        try:
+            before = int(eng.ring.state[CALLBACKS])
+            t0 = time.perf_counter()
+            while time.perf_counter() - t0 < 0.3:
+                pass
+            during = int(eng.ring.state[CALLBACKS]) - before
+        finally:
+            sys.setswitchinterval(old)
+    periods = 0.3 * RATE / 256
+    assert during > periods / 2, f"{during} callbacks in 0.3 s ({periods:.0f} periods)"
