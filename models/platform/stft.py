@@ -30,9 +30,11 @@ def stft(x: np.ndarray, n_fft: int, hop: int) -> np.ndarray:
     pad = n_fft // 2
     xp = np.pad(x, ((0, 0), (pad, pad)), mode="reflect") if x.shape[-1] > pad else np.pad(x, ((0, 0), (pad, pad)))
     frames = 1 + (xp.shape[-1] - n_fft) // hop
-    idx = np.arange(n_fft)[None, :] + hop * np.arange(frames)[:, None]
-    spec = scipy.fft.rfft(xp[:, idx] * hann(n_fft), axis=-1, workers=WORKERS)  # (channels, frames, bins)
-    return np.ascontiguousarray(spec.transpose(0, 2, 1)).astype(np.complex64)
+    # frames as a strided view (no gather): the window's product is the only copy before the FFT
+    view = np.lib.stride_tricks.sliding_window_view(xp, n_fft, axis=-1)[:, : frames * hop : hop]
+    windowed = view * hann(n_fft)
+    spec = scipy.fft.rfft(windowed, axis=-1, workers=WORKERS, overwrite_x=True)  # (channels, frames, bins)
+    return np.ascontiguousarray(spec.transpose(0, 2, 1), dtype=np.complex64)
 
 
 def istft(spec: np.ndarray, n_fft: int, hop: int, length: int) -> np.ndarray:
@@ -41,7 +43,8 @@ def istft(spec: np.ndarray, n_fft: int, hop: int, length: int) -> np.ndarray:
     lead, frames = spec.shape[:-2], spec.shape[-1]
     r = n_fft // hop
     w = hann(n_fft)
-    seg = scipy.fft.irfft(np.moveaxis(spec, -1, -2), n=n_fft, axis=-1, workers=WORKERS).astype(np.float32) * w
+    seg = scipy.fft.irfft(np.moveaxis(spec, -1, -2), n=n_fft, axis=-1, workers=WORKERS).astype(np.float32, copy=False)
+    seg *= w  # in place: the frames are the largest array here
     seg = seg.reshape(*lead, frames, r, hop)
     out = np.zeros((*lead, hop * (frames + r - 1)), np.float32)
     norm = np.zeros(hop * (frames + r - 1), np.float32)
