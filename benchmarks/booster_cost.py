@@ -19,8 +19,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from models.features.booster import booster_features, load_booster  # noqa: E402
-from models.separator.runtime import Separator  # noqa: E402
+from models.features.booster import booster_features, load_booster
+from models.separator.runtime import Separator
 
 RATE = 44100
 CHUNK_S = 20.0
