@@ -55,7 +55,7 @@ class Engine:
         self._xruns_reported = 0
         self._lost_reported = False
         self.started_at = 0.0
-        self.wakeup_latency = CpuWakeupLatency()  # held while a device plays
+        self.wakeup_latency = CpuWakeupLatency()  # held while a device plays the timeline (see poll)
 
     # -- lifecycle -------------------------------------------------------------------------
     def start(self) -> None:
@@ -75,12 +75,7 @@ class Engine:
         if dev is None:
             self._output = NullOutput(self.ring, self.sample_rate, self.device_block, CHANNELS)
         else:
-            self.wakeup_latency.hold()
-            try:
-                self._output = DeviceOutput(self.ring, dev, self.sample_rate, self.device_block, CHANNELS)
-            except BaseException:
-                self.wakeup_latency.release()
-                raise
+            self._output = DeviceOutput(self.ring, dev, self.sample_rate, self.device_block, CHANNELS)
         self._lost_reported = False
         self._output.start()
 
@@ -192,6 +187,11 @@ class Engine:
         o = self._output
         if o is not None:
             _ = o.priority  # raises the callback's thread once it has run (it cannot do so itself)
+        # zero wake-up latency only while a device plays the timeline: it keeps the cores from idling
+        if isinstance(o, DeviceOutput) and self.playing:
+            self.wakeup_latency.hold()
+        else:
+            self.wakeup_latency.release()
         if o is not None and not self._lost_reported and (o.lost is not None or not o.active):
             if o.lost is None:
                 o.lost = "audio device stopped"

@@ -9,18 +9,18 @@ ctypes, which releases the GIL, so both run the same code.
 
 Everything the callback touches is in one int64 array, the ring's *state* (``userData``): counters that
 either side reads, and the addresses and shapes of the ring's sample, position, timing and capture arrays,
-which the Python side allocates and keeps alive. The ring is single-producer/single-consumer: the render
+which the Python side allocates and keeps alive (the layout: the slot constants below). The ring is
+single-producer/single-consumer: the render
 thread owns ``WRITTEN`` and the callback ``READ``; each side publishes its index after a fence, so the
 other never sees an index before the samples it covers (:func:`publish`). Aligned int64 loads and stores
 are atomic on the 64-bit CPUs this runs on.
 
-Linux and macOS (POSIX ``clock_gettime``).
+Linux and macOS (POSIX ``clock_gettime``; the thread id for scheduling on Linux).
 """
 
 from __future__ import annotations
 
 import ctypes
-import platform
 import sys
 import time
 from typing import Any
@@ -31,44 +31,32 @@ from numba import types
 from numba.extending import intrinsic
 from numba.np.numpy_support import carray as _carray
 
-from engine.ring import (
-    BLOCK,
-    BLOCKS,
-    CALLBACKS,
-    CAPACITY,
-    CAPTURE_ACK,
-    CAPTURE_FRAMES,
-    CAPTURE_FRAMES_NEXT,
-    CAPTURE_LAST,
-    CAPTURE_PTR,
-    CAPTURE_PTR_NEXT,
-    CAPTURE_REQ,
-    CHANNELS,
-    DATA_PTR,
-    DEVICE_XRUNS,
-    DURATIONS_PTR,
-    FIRST_AUDIO_NS,
-    HEARD,
-    POSITIONS_PTR,
-    READ,
-    STATE_SIZE,
-    TID,
-    TIMESPEC,
-    TIMING_SLOTS,
-    UNDERRUNS,
-    WRITTEN,
-)
+from engine.jitcache import cache_usable
 
+# The state's layout. It is here, beside the compiled code that reads it, because numba compiles these
+# values in as constants and decides whether its on-disk cache is current from this file alone.
+WRITTEN, READ, HEARD, UNDERRUNS, DEVICE_XRUNS, CALLBACKS, FIRST_AUDIO_NS, TID = range(8)
+# the capture being recorded: the address of its descriptor, an int64 [address, frames, last] array that
+# never changes but for `last`; 0: none. One word, so the callback never pairs one capture's address with
+# another's length.
+CAPTURE = 8
+DATA_PTR, POSITIONS_PTR, DURATIONS_PTR, CAPACITY, BLOCK, BLOCKS, CHANNELS = range(9, 16)
+TIMESPEC = 16  # two slots the callback's clock reads write into (no allocation in the callback)
+STATE_SIZE = 18
+TIMING_SLOTS = 1 << 16
+CAPTURE_PTR, CAPTURE_FRAMES, CAPTURE_LAST = range(3)  # a capture descriptor's slots
 OUTPUT_UNDERFLOW = 0x4  # PortAudio's paOutputUnderflow status flag
 
 _ULONG = types.uint64 if ctypes.sizeof(ctypes.c_ulong) == 8 else types.uint32
+_TIMESPEC_DTYPE = np.int64 if ctypes.sizeof(ctypes.c_long) == 8 else np.int32  # struct timespec's fields
 _MONOTONIC = time.CLOCK_MONOTONIC
-_SYS_GETTID = {"x86_64": 186, "aarch64": 178}.get(platform.machine(), -1) if sys.platform == "linux" else -1
+_LINUX = sys.platform.startswith("linux")
 # libc functions by symbol (resolved in this process at compile time): unlike ctypes function pointers they
 # let numba cache the compiled callback on disk
 _clock_gettime: Any = types.ExternalFunction("clock_gettime", types.int32(types.int32, types.voidptr))
-_syscall: Any = types.ExternalFunction("syscall", types.int64(types.int64))
+_gettid: Any = types.ExternalFunction("gettid", types.int32()) if _LINUX else None  # glibc >= 2.30
 carray: Any = _carray  # numba's view of memory at a pointer (typed Any: numba's stubs do not export it)
+CACHE = cache_usable(__file__)
 
 
 def monotonic_ns() -> int:
@@ -104,23 +92,28 @@ _as_pointer: Any = _as_pointer_intrinsic
 _fence: Any = _fence_intrinsic
 
 
-@numba.njit(nogil=True, cache=True)
+@numba.njit(nogil=True, cache=CACHE)
 def _now_ns(state: np.ndarray) -> int:  # pragma: no cover - compiled
-    spec = state[TIMESPEC : TIMESPEC + 2]
+    spec = carray(_as_pointer(state[TIMESPEC:].ctypes.data), (2,), _TIMESPEC_DTYPE)
     _clock_gettime(_MONOTONIC, _as_pointer(spec.ctypes.data))
-    ns: int = spec[0] * 1_000_000_000 + spec[1]
-    return ns
+    return int(np.int64(spec[0]) * 1_000_000_000 + np.int64(spec[1]))
 
 
-@numba.njit(nogil=True, cache=True)
-def _thread_id() -> int:  # pragma: no cover - compiled
-    if _SYS_GETTID < 0:
+if _LINUX:
+
+    @numba.njit(nogil=True, cache=CACHE)
+    def _thread_id() -> int:  # pragma: no cover - compiled
+        tid: int = _gettid()  # the id the scheduler knows the thread by
+        return tid
+
+else:
+
+    @numba.njit(nogil=True, cache=CACHE)
+    def _thread_id() -> int:  # pragma: no cover - compiled
         return -1  # no per-thread scheduling by id here
-    tid: int = _syscall(_SYS_GETTID)  # gettid(2): the id the scheduler knows the thread by
-    return tid
 
 
-@numba.njit("void(int64[:], intp, int64)", nogil=True, cache=True)
+@numba.njit("void(int64[:], intp, int64)", nogil=True, cache=CACHE)
 def publish(state: np.ndarray, slot: int, value: int) -> None:  # pragma: no cover - compiled
     """Store ``value`` in ``state[slot]`` after a fence: whatever the caller wrote before (a block's samples,
     a capture's address) is visible to the other side before the new value is."""
@@ -128,7 +121,7 @@ def publish(state: np.ndarray, slot: int, value: int) -> None:  # pragma: no cov
     state[slot] = value
 
 
-@numba.njit(nogil=True, cache=True)
+@numba.njit(nogil=True, cache=CACHE, error_model="numpy")  # numpy errors: no path takes the GIL
 def fill(out: np.ndarray, underflow: bool, state: np.ndarray) -> None:  # pragma: no cover - compiled
     """Copy the ring into ``out`` (frames, channels) float32 and count: an underrun when the ring runs dry
     while the timeline plays, a device xrun when the device says it underflowed while playing, the
@@ -136,18 +129,17 @@ def fill(out: np.ndarray, underflow: bool, state: np.ndarray) -> None:  # pragma
     t0 = _now_ns(state)
     if state[TID] == 0:
         state[TID] = _thread_id()
-    if state[CAPTURE_REQ] != state[CAPTURE_ACK]:
-        req = state[CAPTURE_REQ]
-        _fence()
-        state[CAPTURE_PTR] = state[CAPTURE_PTR_NEXT]
-        state[CAPTURE_FRAMES] = state[CAPTURE_FRAMES_NEXT]
-        state[CAPTURE_LAST] = 0
-        state[CAPTURE_ACK] = req
     channels, block, blocks = state[CHANNELS], state[BLOCK], state[BLOCKS]
     data = carray(_as_pointer(state[DATA_PTR]), (state[CAPACITY], channels), np.float32)
     positions = carray(_as_pointer(state[POSITIONS_PTR]), (blocks,), np.int64)
-    cap_frames = state[CAPTURE_FRAMES]
-    capture = carray(_as_pointer(state[CAPTURE_PTR]), (cap_frames, channels), np.float32)
+    cap_desc = state[CAPTURE]  # one load: this period records into one capture or none
+    cap_frames = 0
+    desc = carray(_as_pointer(state.ctypes.data), (3,), np.int64)  # typed placeholders, unused without one
+    capture = carray(_as_pointer(state[DATA_PTR]), (0, channels), np.float32)
+    if cap_desc != 0:
+        desc = carray(_as_pointer(cap_desc), (3,), np.int64)
+        cap_frames = desc[CAPTURE_FRAMES]
+        capture = carray(_as_pointer(desc[CAPTURE_PTR]), (cap_frames, channels), np.float32)
     frames = out.shape[0]
     was_playing = state[HEARD] >= 0
     written = state[WRITTEN]
@@ -167,8 +159,9 @@ def fill(out: np.ndarray, underflow: bool, state: np.ndarray) -> None:  # pragma
             at = pos + off
             if at + m <= cap_frames:
                 capture[at : at + m] = data[start : start + m]
-                if at + m > state[CAPTURE_LAST]:
-                    state[CAPTURE_LAST] = at + m
+                if at + m > desc[CAPTURE_LAST]:
+                    _fence()  # the samples before the length that covers them
+                    desc[CAPTURE_LAST] = at + m
         if done == 0:
             state[HEARD] = pos + off if pos >= 0 else -1
         done += m
@@ -191,7 +184,7 @@ def fill(out: np.ndarray, underflow: bool, state: np.ndarray) -> None:  # pragma
 
 
 @numba.cfunc(
-    types.int32(types.voidptr, types.voidptr, _ULONG, types.voidptr, _ULONG, types.voidptr), nogil=True, cache=True
+    types.int32(types.voidptr, types.voidptr, _ULONG, types.voidptr, _ULONG, types.voidptr), nogil=True, cache=CACHE
 )
 def device_callback(inp: Any, out: Any, frames: int, time_info: Any, flags: int, user: Any) -> int:  # pragma: no cover
     """PortAudio's ``PaStreamCallback`` for a float32 interleaved output: ``user`` is the ring's state."""

@@ -25,10 +25,12 @@ import math
 import numba
 import numpy as np
 
+from engine.jitcache import cache_usable
+
 SECTIONS = 5  # the EQ's high-pass, low shelf, two peaks and high shelf
 COMP_PARAMS = 6  # threshold, 1 / threshold, 1 / ratio - 1, attack and release coefficients, makeup gain
 # a frozen bundle has no source file: numba then caches in the user cache folder, keyed by the executable
-CACHE = True
+CACHE = cache_usable(__file__)
 _SNAP = 1.0e-8
 
 

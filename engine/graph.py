@@ -448,7 +448,7 @@ class Graph:
         from engine.dsp import strips
 
         n = bufs.shape[2]
-        for i in batch:  # row by row into preallocated arrays: nothing is allocated on the render thread
+        for i in batch:  # row by row into preallocated arrays (no temporary batch-sized copies)
             self._inputs[i, :, :n] = bufs[i]
             self._eq_saved[i] = self._eq_state[i]
             self._comp_saved[i] = self._comp_state[i]

@@ -10,7 +10,7 @@ import shutil
 import subprocess
 import tempfile
 import time
-from pathlib import Path
+from typing import IO
 
 from engine.errors import UserError
 
@@ -22,7 +22,8 @@ def may_use_realtime() -> bool:
         return False
     import resource
 
-    return os.geteuid() == 0 or resource.getrlimit(resource.RLIMIT_RTPRIO)[0] > 0
+    soft = resource.getrlimit(resource.RLIMIT_RTPRIO)[0]
+    return os.geteuid() == 0 or soft == resource.RLIM_INFINITY or soft > 0
 
 
 class JackDummy:
@@ -43,7 +44,7 @@ class JackDummy:
         self.realtime = realtime and may_use_realtime()
         self._proc: subprocess.Popen[bytes] | None = None
         self._saved_env: str | None = None
-        self._log: Path | None = None
+        self._log: IO[bytes] | None = None  # the server's output (an unlinked temporary file)
 
     @staticmethod
     def available() -> bool:
@@ -67,14 +68,15 @@ class JackDummy:
             "-p",
             str(self.period),
         ]
-        fd, log = tempfile.mkstemp(prefix="refrain-jackd-", suffix=".log")
-        self._log = Path(log)
-        with os.fdopen(fd, "wb") as sink:  # the server keeps its own descriptor
-            self._proc = subprocess.Popen(cmd, env=env, stdout=sink, stderr=subprocess.STDOUT)
+        # the server's output goes to an unlinked temporary file that this object reads: nothing is left
+        # behind; opened to append, so the server writes at the end while this side reads from the start
+        self._log = tempfile.TemporaryFile(mode="a+b", prefix="refrain-jackd-")  # noqa: SIM115 - closed in stop
+        self._proc = subprocess.Popen(cmd, env=env, stdout=self._log, stderr=subprocess.STDOUT)
         ok = subprocess.run(["jack_wait", "-s", self.name, "-w", "-t", "10"], env=env, capture_output=True)
         if ok.returncode != 0 or self._proc.poll() is not None:
+            said = self._log_text().strip().splitlines()[-3:]
             self.stop()
-            raise UserError("the JACK dummy server did not start")
+            raise UserError("the JACK dummy server did not start" + (f": {' / '.join(said)}" if said else ""))
         self._saved_env = os.environ.get("JACK_DEFAULT_SERVER")
         os.environ["JACK_DEFAULT_SERVER"] = self.name
         os.environ["JACK_NO_START_SERVER"] = "1"
@@ -85,11 +87,17 @@ class JackDummy:
         """The server's own count of xruns so far, by cause (from its log): ``timer``, the dummy driver's
         period timer woke late (the machine, not a client); ``client``, a client had not finished its
         period in time."""
-        text = self._log.read_text(errors="replace") if self._log is not None and self._log.exists() else ""
+        text = self._log_text()
         return {
             "timer": text.count("JackTimedDriver::Process XRun"),
             "client": text.count("was not finished"),
         }
+
+    def _log_text(self) -> str:
+        if self._log is None:
+            return ""
+        self._log.seek(0)
+        return self._log.read().decode(errors="replace")
 
     def stop(self) -> None:
         """Release PortAudio's JACK client first (else libjack aborts at exit), then stop the server."""
@@ -106,7 +114,7 @@ class JackDummy:
             self._proc.wait()
         self._proc = None
         if self._log is not None:
-            self._log.unlink(missing_ok=True)
+            self._log.close()
             self._log = None
         if self._saved_env is None:
             os.environ.pop("JACK_DEFAULT_SERVER", None)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import sys
 import threading
+import weakref
 
 BACKGROUND_NICE = 10
 
@@ -59,18 +60,19 @@ def raise_audio_priority(tid: int | None = None, rt_priority: int = AUDIO_RT_PRI
 
 
 class CpuWakeupLatency:
-    """Hold the CPUs' wake-up latency at zero while audio runs (Linux PM QoS, ``/dev/cpu_dma_latency``), as
-    real-time audio tuning guides advise: an idle core then polls instead of entering a sleep state, so the
-    device thread wakes on time. On a virtual machine a halted virtual core can take longer than a period
-    of 128 frames to wake (measured here: a JACK dummy server alone, with nothing else running, logs 20
-    late periods in 15 s; 0 when the cores are kept awake). The request lasts while the file stays open;
-    it needs write access (root, or a udev rule for an audio group) and is skipped otherwise. It costs
-    power, so it is held only while a device plays."""
+    """Hold the CPUs' wake-up latency at zero (Linux PM QoS, ``/dev/cpu_dma_latency``), as real-time audio
+    tuning guides advise; the engine holds it while a device plays the timeline. An idle core then polls
+    instead of entering a sleep state, so the device thread wakes on time. On a virtual machine a halted
+    virtual core can take longer than a 128-frame period to wake: a JACK dummy server alone on this
+    project's 2-core VM logs 20 late periods in 15 s. The request lasts while the file stays open; it needs
+    write access (root, or a udev rule for an audio group) and is skipped otherwise. It costs power (the
+    cores never sleep), so it is held only while the transport plays."""
 
     PATH = "/dev/cpu_dma_latency"
 
     def __init__(self) -> None:
         self._fd: int | None = None
+        self._finalizer: weakref.finalize[[int], CpuWakeupLatency] | None = None
 
     @property
     def held(self) -> bool:
@@ -89,9 +91,12 @@ class CpuWakeupLatency:
                 os.close(fd)
                 return False
             self._fd = fd
+            # an engine dropped without close() must not keep the cores awake until the process exits
+            self._finalizer = weakref.finalize(self, os.close, fd)
         return self._fd is not None
 
     def release(self) -> None:
         if self._fd is not None:
-            os.close(self._fd)
+            if self._finalizer is not None:
+                self._finalizer()  # closes the file: the request ends
             self._fd = None

@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from engine import ring as slots
+from engine import callback as cb
 from engine.errors import UserError
 from engine.priority import raise_audio_priority
 from engine.ring import AudioRing
@@ -94,15 +94,15 @@ class CallbackStats:
 
     @property
     def underruns(self) -> int:
-        return int(self._ring.state[slots.UNDERRUNS])
+        return int(self._ring.state[cb.UNDERRUNS])
 
     @property
     def device_xruns(self) -> int:
-        return int(self._ring.state[slots.DEVICE_XRUNS])
+        return int(self._ring.state[cb.DEVICE_XRUNS])
 
     @property
     def callbacks(self) -> int:
-        return int(self._ring.state[slots.CALLBACKS])
+        return int(self._ring.state[cb.CALLBACKS])
 
     @property
     def xruns(self) -> int:
@@ -111,11 +111,11 @@ class CallbackStats:
     @property
     def first_audio(self) -> float | None:
         """:func:`engine.callback.monotonic_ns` / 1e9 of the first callback that played audio."""
-        ns = int(self._ring.state[slots.FIRST_AUDIO_NS])
+        ns = int(self._ring.state[cb.FIRST_AUDIO_NS])
         return ns * 1e-9 if ns else None
 
     def recent_durations(self) -> np.ndarray:
-        n = min(self.callbacks, slots.TIMING_SLOTS)
+        n = min(self.callbacks, cb.TIMING_SLOTS)
         return self._ring.durations[:n].copy()
 
 
@@ -124,10 +124,7 @@ class _Output:
     ring, its counters, and its thread's scheduling."""
 
     def __init__(self, ring: AudioRing, channels: int) -> None:
-        from engine.callback import OUTPUT_UNDERFLOW, device_callback
-
         ring.reset_counters()
-        self._callback, self._underflow_flag = device_callback, OUTPUT_UNDERFLOW
         self.ring = ring
         self.channels = channels
         self.stats = CallbackStats(ring)
@@ -138,25 +135,30 @@ class _Output:
     @property
     def priority(self) -> str | None:
         """The callback thread's scheduling (see :func:`engine.priority.raise_audio_priority`), asked for
-        the first time this is read after the callback ran once: it records its thread id, and this side
-        raises that thread (the callback itself never calls into Python). None before the first call."""
-        if self._priority is None:
-            tid = int(self.ring.state[slots.TID])
+        the first time this is read while the device runs after its first callback: the callback records
+        its thread id, and this side raises that thread (the callback never calls into Python). None
+        before."""
+        if self._priority is None and self.active:
+            tid = int(self.ring.state[cb.TID])
             if tid > 0:
                 self._priority = raise_audio_priority(tid)
             elif tid < 0:
                 self._priority = "normal"  # no thread id on this platform
         return self._priority
 
+    @property
+    def active(self) -> bool:
+        raise NotImplementedError
+
     def _fill(self, outdata: np.ndarray, frames: int, underflow: bool) -> None:
         """Run the callback on ``outdata`` (frames, channels) float32, through ctypes (the GIL is released
         for the call, as when PortAudio calls it)."""
-        self._callback.ctypes(
+        cb.device_callback.ctypes(
             None,
             outdata.ctypes.data,
             frames,
             None,
-            self._underflow_flag if underflow else 0,
+            cb.OUTPUT_UNDERFLOW if underflow else 0,
             self.ring.state.ctypes.data,
         )
 
@@ -178,7 +180,7 @@ class DeviceOutput(_Output):
                 device=device.index,
                 channels=channels,
                 dtype="float32",
-                callback=sd._ffi.cast("PaStreamCallback *", self._callback.address),
+                callback=sd._ffi.cast("PaStreamCallback *", cb.device_callback.address),
                 finished_callback=self._finished,
                 userdata=sd._ffi.cast("void *", ring.state.ctypes.data),
                 latency="low",
@@ -221,6 +223,7 @@ class NullOutput(_Output):
 
     def __init__(self, ring: AudioRing, sample_rate: int, blocksize: int, channels: int) -> None:
         super().__init__(ring, channels)
+        self._priority = "normal"  # its clock is a Python thread: never real-time (it would hold the GIL)
         self.period = blocksize / sample_rate
         self._buf = np.zeros((blocksize, channels), dtype=np.float32)
         self._quit = threading.Event()

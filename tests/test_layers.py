@@ -15,7 +15,7 @@ ROOT = Path(__file__).resolve().parents[1]
 PACKAGES = ("app", "engine", "models")
 QT = ("PySide6", "shiboken6", "pyqtgraph")
 REALTIME = ("engine.api", "engine.stream", "engine.ring", "engine.render", "engine.commands", "engine.events",
-            "engine.jack", "engine.bench", "engine.graph")  # fmt: skip
+            "engine.jack", "engine.bench", "engine.graph", "engine.callback")  # fmt: skip
 # Modules that run inference (besides every app and engine module): they and what they import at module level
 # must never import torch, so the CLI and the app start fast and the bundle needs no torch.
 INFERENCE = (

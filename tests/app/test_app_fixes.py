@@ -235,3 +235,28 @@ def test_export_stems_sits_with_the_exports_above_quit(window: MainWindow) -> No
     texts = [a.text().replace("&", "") for a in file_menu.actions() if a.text()]  # type: ignore[union-attr]
     assert texts.index("Export Stems…") < texts.index("Preferences…") < texts.index("Quit")
     assert texts.index("Export Piece WAV…") < texts.index("Export Stems…")
+
+
+def test_a_capture_keeps_what_it_recorded_after_it_is_replaced() -> None:
+    """The callback records into the capture it loaded for the period; stopping or replacing the capture
+    keeps what was recorded, and nothing more is written into it."""
+    from engine.ring import AudioRing, Capture
+    from engine.stream import _Output
+
+    ring = AudioRing(2, 64, 4)
+    out = _Output(ring, 2)
+    buf = np.zeros((64, 2), np.float32)
+    first = Capture(1000, 2)
+    ring.capture = first
+    ring.write(np.full((2, 64), 0.5, np.float32), 0)
+    out._fill(buf, 64, underflow=False)
+    ring.capture = None
+    ring.write(np.full((2, 64), 0.25, np.float32), 64)
+    out._fill(buf, 64, underflow=False)
+    assert first.last == 64 and first.result().shape == (2, 64) and (first.result() == 0.5).all()
+    second = Capture(1000, 2)
+    ring.capture = second
+    ring.write(np.full((2, 64), 0.75, np.float32), 128)
+    out._fill(buf, 64, underflow=False)
+    assert first.last == 64 and second.last == 192 and (second.audio[128:192] == 0.75).all()
+    assert not second.audio[:128].any()  # frames played before it was set are not in it

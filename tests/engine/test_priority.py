@@ -46,6 +46,6 @@ def test_a_normal_thread_asks_for_real_time() -> None:
         return granted, os.sched_getscheduler(threading.get_native_id())
 
     granted, policy = _in_thread(run)
-    assert granted in ("fifo", "nice", "normal")
+    assert granted in ("host", "fifo", "nice", "normal")  # host: pytest itself runs real-time
     if granted == "fifo":
         assert policy & ~getattr(os, "SCHED_RESET_ON_FORK", 0) == os.SCHED_FIFO

@@ -170,7 +170,7 @@ def test_losing_the_device_is_reported_and_restartable(media: dict[str, Path]) -
 def test_the_device_callback_plays_on_while_python_holds_the_gil(jack: JackDummy) -> None:
     """The callback is native (engine.callback): periods keep coming while a Python thread holds the GIL
     for 0.3 s, which a Python callback would wait out (JACK: 'client was not finished')."""
-    from engine.ring import CALLBACKS
+    from engine.callback import CALLBACKS
 
     with Engine(RATE, 256, device="system") as eng:
         eng.start()
