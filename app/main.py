@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import importlib
 import os
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -42,6 +44,9 @@ def cmd_app(a: argparse.Namespace) -> int:
 
 
 def run_app(file: str | None, screenshot: str | None, quit_after: float | None, generate: bool = False) -> int:
+    # The engine's native callback (numba and its compiled kernels, about 1 s) loads on a second core while
+    # this thread imports Qt and builds the window; the session's engine then finds it loaded.
+    threading.Thread(target=importlib.import_module, args=("engine.callback",), daemon=True).start()
     from PySide6.QtCore import QTimer
     from PySide6.QtWidgets import QApplication
 
