@@ -6,19 +6,21 @@ import queue
 import sys
 import time
 from collections import deque
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from engine import commands as c
 from engine import events as e
 from engine.build import empty_graph
-from engine.callback import monotonic_ns
 from engine.errors import UserError
 from engine.graph import CHANNELS, Graph
 from engine.priority import CpuWakeupLatency
 from engine.render import Renderer, RenderThread
-from engine.ring import AudioRing, Capture
 from engine.stream import DeviceOutput, NullOutput, resolve_device
+
+if TYPE_CHECKING:
+    from engine.ring import Capture
 
 # The device callback is native and never waits for the GIL, but the null device's clock thread and the
 # render thread do: a short switch interval bounds how long they wait behind a job running Python code.
@@ -46,6 +48,10 @@ class Engine:
         self.block = block
         self.device_name = device
         self.device_block = device_block or block
+        # the ring brings numba and the native callback (about 0.5 s): imported when an engine is made, not
+        # with this module, so the app imports its windows meanwhile (app.main warms it on another thread)
+        from engine.ring import AudioRing
+
         self.ring = AudioRing(CHANNELS, block, max(ahead, 2))
         self.commands: queue.SimpleQueue[c.Command] = queue.SimpleQueue()
         self.events: deque[e.Event] = deque(maxlen=4096)
@@ -63,6 +69,8 @@ class Engine:
         if self._output is not None:
             return
         sys.setswitchinterval(SWITCH_INTERVAL)
+        from engine.callback import monotonic_ns
+
         self.started_at = monotonic_ns() * 1e-9  # the callback's clock (first_audio_seconds)
         dev = resolve_device(self.device_name)
         if self._thread is None:
@@ -131,6 +139,8 @@ class Engine:
 
     def capture(self, seconds: float) -> Capture:
         """Record what the device plays (by timeline frame) into a preallocated buffer."""
+        from engine.ring import Capture
+
         cap = Capture(int(seconds * self.sample_rate), CHANNELS)
         self.ring.capture = cap
         return cap

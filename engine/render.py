@@ -6,13 +6,16 @@ import queue
 import threading
 import time
 from collections import deque
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from engine import commands as c
 from engine import events as e
 from engine.graph import CHANNELS, Graph, Strip
-from engine.ring import AudioRing
+
+if TYPE_CHECKING:
+    from engine.ring import AudioRing
 
 
 class Renderer:

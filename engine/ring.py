@@ -63,6 +63,30 @@ class AudioRing:
         """Timeline frame at the start of the last callback's buffer (-1: silence, stopped)."""
         return int(self.state[cb.HEARD])
 
+    @property
+    def underruns(self) -> int:
+        """Periods the callback found the ring dry while the timeline played."""
+        return int(self.state[cb.UNDERRUNS])
+
+    @property
+    def device_xruns(self) -> int:
+        """Periods the device reported late (output underflow) while the timeline played."""
+        return int(self.state[cb.DEVICE_XRUNS])
+
+    @property
+    def callbacks(self) -> int:
+        return int(self.state[cb.CALLBACKS])
+
+    @property
+    def first_audio_ns(self) -> int:
+        """:func:`engine.callback.monotonic_ns` of the first period that played audio (0: none yet)."""
+        return int(self.state[cb.FIRST_AUDIO_NS])
+
+    @property
+    def callback_thread(self) -> int:
+        """The callback thread's id as the scheduler knows it (0: not run yet; -1: unknown here)."""
+        return int(self.state[cb.TID])
+
     def writable(self) -> int:
         return self.capacity - (self.written - self.read)
 

@@ -6,14 +6,15 @@ from __future__ import annotations
 import threading
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from engine import callback as cb
 from engine.errors import UserError
 from engine.priority import raise_audio_priority
-from engine.ring import AudioRing
+
+if TYPE_CHECKING:
+    from engine.ring import AudioRing
 
 NULL_DEVICE = "null"
 
@@ -86,23 +87,23 @@ def resolve_device(name: str | None) -> OutputDevice | None:
 
 
 class CallbackStats:
-    """What the callback counted (:mod:`engine.callback`), read from the ring's state: underruns, device
-    xruns, callbacks, the first period that played audio, per-callback durations."""
+    """What the callback counted (:mod:`engine.callback`), read from the ring: underruns, device xruns,
+    callbacks, the first period that played audio, per-callback durations."""
 
     def __init__(self, ring: AudioRing) -> None:
         self._ring = ring
 
     @property
     def underruns(self) -> int:
-        return int(self._ring.state[cb.UNDERRUNS])
+        return self._ring.underruns
 
     @property
     def device_xruns(self) -> int:
-        return int(self._ring.state[cb.DEVICE_XRUNS])
+        return self._ring.device_xruns
 
     @property
     def callbacks(self) -> int:
-        return int(self._ring.state[cb.CALLBACKS])
+        return self._ring.callbacks
 
     @property
     def xruns(self) -> int:
@@ -111,11 +112,11 @@ class CallbackStats:
     @property
     def first_audio(self) -> float | None:
         """:func:`engine.callback.monotonic_ns` / 1e9 of the first callback that played audio."""
-        ns = int(self._ring.state[cb.FIRST_AUDIO_NS])
+        ns = self._ring.first_audio_ns
         return ns * 1e-9 if ns else None
 
     def recent_durations(self) -> np.ndarray:
-        n = min(self.callbacks, cb.TIMING_SLOTS)
+        n = min(self.callbacks, self._ring.durations.shape[0])
         return self._ring.durations[:n].copy()
 
 
@@ -139,7 +140,7 @@ class _Output:
         its thread id, and this side raises that thread (the callback never calls into Python). None
         before."""
         if self._priority is None and self.active:
-            tid = int(self.ring.state[cb.TID])
+            tid = self.ring.callback_thread
             if tid > 0:
                 self._priority = raise_audio_priority(tid)
             elif tid < 0:
@@ -153,6 +154,8 @@ class _Output:
     def _fill(self, outdata: np.ndarray, frames: int, underflow: bool) -> None:
         """Run the callback on ``outdata`` (frames, channels) float32, through ctypes (the GIL is released
         for the call, as when PortAudio calls it)."""
+        from engine import callback as cb
+
         cb.device_callback.ctypes(
             None,
             outdata.ctypes.data,
@@ -167,6 +170,8 @@ class DeviceOutput(_Output):
     """A sounddevice output stream fed from the ring."""
 
     def __init__(self, ring: AudioRing, device: OutputDevice, sample_rate: int, blocksize: int, channels: int) -> None:
+        from engine import callback as cb
+
         super().__init__(ring, channels)
         sd = _sd()
         self.device = device
