@@ -31,9 +31,20 @@ def _songs(folder: Path, count: int, seconds: float) -> list[Path]:
     return out
 
 
+def _default_sigint() -> None:
+    # a terminal's foreground job gets Ctrl-C; a job started with `&` by a script inherits SIGINT ignored
+    # (and Python then installs no KeyboardInterrupt handler), so the test must not depend on how it was run
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def _cli(*args: str) -> subprocess.Popen[str]:
     return subprocess.Popen(
-        [sys.executable, "-m", "app.cli", *args], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        [sys.executable, "-m", "app.cli", *args],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=_default_sigint,
     )
 
 
