@@ -31,7 +31,7 @@ from numba import types
 from numba.extending import intrinsic
 from numba.np.numpy_support import carray as _carray
 
-from engine.jitcache import cache_usable
+from engine.jitcache import cache_usable, stable_source
 
 # The state's layout. It is here, beside the compiled code that reads it, because numba compiles these
 # values in as constants and decides whether its on-disk cache is current from this file alone.
@@ -93,6 +93,7 @@ _fence: Any = _fence_intrinsic
 
 
 @numba.njit(nogil=True, cache=CACHE)
+@stable_source
 def _now_ns(state: np.ndarray) -> int:  # pragma: no cover - compiled
     spec = carray(_as_pointer(state[TIMESPEC:].ctypes.data), (2,), _TIMESPEC_DTYPE)
     _clock_gettime(_MONOTONIC, _as_pointer(spec.ctypes.data))
@@ -102,6 +103,7 @@ def _now_ns(state: np.ndarray) -> int:  # pragma: no cover - compiled
 if _LINUX:
 
     @numba.njit(nogil=True, cache=CACHE)
+    @stable_source
     def _thread_id() -> int:  # pragma: no cover - compiled
         tid: int = _gettid()  # the id the scheduler knows the thread by
         return tid
@@ -109,11 +111,13 @@ if _LINUX:
 else:
 
     @numba.njit(nogil=True, cache=CACHE)
+    @stable_source
     def _thread_id() -> int:  # pragma: no cover - compiled
         return -1  # no per-thread scheduling by id here
 
 
 @numba.njit("void(int64[:], intp, int64)", nogil=True, cache=CACHE)
+@stable_source
 def publish(state: np.ndarray, slot: int, value: int) -> None:  # pragma: no cover - compiled
     """Store ``value`` in ``state[slot]`` after a fence: whatever the caller wrote before (a block's samples,
     a capture's address) is visible to the other side before the new value is."""
@@ -122,6 +126,7 @@ def publish(state: np.ndarray, slot: int, value: int) -> None:  # pragma: no cov
 
 
 @numba.njit(nogil=True, cache=CACHE, error_model="numpy")  # numpy errors: no path takes the GIL
+@stable_source
 def fill(out: np.ndarray, underflow: bool, state: np.ndarray) -> None:  # pragma: no cover - compiled
     """Copy the ring into ``out`` (frames, channels) float32 and count: an underrun when the ring runs dry
     while the timeline plays, a device xrun when the device says it underflowed while playing, the
@@ -186,6 +191,7 @@ def fill(out: np.ndarray, underflow: bool, state: np.ndarray) -> None:  # pragma
 @numba.cfunc(
     types.int32(types.voidptr, types.voidptr, _ULONG, types.voidptr, _ULONG, types.voidptr), nogil=True, cache=CACHE
 )
+@stable_source
 def device_callback(inp: Any, out: Any, frames: int, time_info: Any, flags: int, user: Any) -> int:  # pragma: no cover
     """PortAudio's ``PaStreamCallback`` for a float32 interleaved output: ``user`` is the ring's state."""
     state = carray(user, (STATE_SIZE,), np.int64)

@@ -25,7 +25,7 @@ import math
 import numba
 import numpy as np
 
-from engine.jitcache import cache_usable
+from engine.jitcache import cache_usable, stable_source
 
 SECTIONS = 5  # the EQ's high-pass, low shelf, two peaks and high shelf
 COMP_PARAMS = 6  # threshold, 1 / threshold, 1 / ratio - 1, attack and release coefficients, makeup gain
@@ -61,11 +61,13 @@ def compressor_params(
 
 
 @numba.njit(cache=CACHE, inline="always")
+@stable_source
 def _snap(v: np.float32) -> np.float32:  # pragma: no cover - compiled
     return v if abs(v) > _SNAP else np.float32(0.0)
 
 
 @numba.njit("void(float32[:, :], float32[:, :], float32[:, :, :])", nogil=True, cache=CACHE)
+@stable_source
 def iir(x: np.ndarray, coef: np.ndarray, state: np.ndarray) -> None:  # pragma: no cover - compiled
     """Run the (SECTIONS, 5) cascade over the (channels, n) block ``x`` in place; ``state`` is (channels,
     SECTIONS, 2). The five sections are written out with their states in locals, sample by sample: the
@@ -103,6 +105,7 @@ def iir(x: np.ndarray, coef: np.ndarray, state: np.ndarray) -> None:  # pragma: 
 
 
 @numba.njit("void(float32[:, :], float32[:], float32[:])", nogil=True, cache=CACHE)
+@stable_source
 def compress(x: np.ndarray, par: np.ndarray, state: np.ndarray) -> None:  # pragma: no cover - compiled
     """Compress the (channels, n) block ``x`` in place with the parameter row ``par``; ``state`` holds each
     channel's follower level."""
@@ -126,6 +129,7 @@ def compress(x: np.ndarray, par: np.ndarray, state: np.ndarray) -> None:  # prag
     nogil=True,
     cache=CACHE,
 )
+@stable_source
 def strips(
     bufs: np.ndarray,
     tracks: np.ndarray,

@@ -34,4 +34,8 @@ cp packaging/refrain.svg "$ICONS/refrain.svg"
 cp packaging/refrain-project.xml "$MIME/packages/refrain-project.xml"
 command -v update-mime-database >/dev/null && update-mime-database "$MIME" >/dev/null 2>&1 || true
 command -v update-desktop-database >/dev/null && update-desktop-database "$APPS" >/dev/null 2>&1 || true
+# compile the engine's native callback and EQ/compressor kernels now, not at the first start (about 10 s)
+echo "refrain: compiling the audio kernels (once)"
+("$BIN/refrain" bench engine --tracks 1 --seconds 0.2 --device null --load none --json >/dev/null 2>&1) ||
+    echo "refrain: note: the kernels will compile at the first start instead" >&2
 echo "refrain: installed $BIN/refrain, $APPS/refrain.desktop, the icon and application/x-refrain-project"
