@@ -14,7 +14,7 @@ from engine.errors import UserError
 
 def add_engine_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("play", help="play an audio/MIDI file or a project in real time (Ctrl-C stops)")
-    p.add_argument("input", metavar="FILE_OR_PROJECT")
+    p.add_argument("input", nargs="?", metavar="FILE_OR_PROJECT")
     p.add_argument("--device", help="output device: name, part of a name, index, or 'null' (silent, real time)")
     p.add_argument("--block", type=int, default=256, help="render block in frames (default 256)")
     p.add_argument("--rate", type=int, help="sample rate (default: the project's, or 44100)")
@@ -101,9 +101,20 @@ def _fmt_time(seconds: float) -> str:
     return f"{int(m)}:{s:04.1f}"
 
 
+RATES = (8000, 384000)  # sample rates a device or a file may have
+
+
+def _check_rate(rate: int | None) -> None:
+    if rate is not None and not RATES[0] <= rate <= RATES[1]:
+        raise UserError(f"--rate {rate} is out of range {RATES[0]}..{RATES[1]} Hz")
+
+
 def _open(path: str, rate: int | None, soundfont: str | None, plugins: list[str]) -> Any:
     from engine.project import Project, is_project_file, load_project
 
+    _check_rate(rate)
+    if os.path.isdir(path):
+        raise UserError(f"{path} is a folder: play a file or a project")
     if not os.path.exists(path):
         raise UserError(f"no such file: {path}")
     if is_project_file(path):
@@ -156,6 +167,17 @@ def cmd_play(a: argparse.Namespace) -> int:
             print(f"{d.index}: {d.name} ({d.host_api}, {d.channels} ch, {d.default_rate:g} Hz)")
         print(f"{NULL_DEVICE}: silent device that keeps real time")
         return 0
+    if a.input is None:
+        raise UserError("play needs a FILE_OR_PROJECT (or --devices to list the outputs)")
+    if a.capture:  # before playing: a bad capture path must not cost the take
+        from engine.audio_io import check_output
+
+        check_output(a.capture, "float")
+        folder = os.path.dirname(os.path.abspath(a.capture))
+        if not os.path.isdir(folder):
+            raise UserError(f"output folder does not exist: {folder}")
+        if os.path.exists(a.capture) and os.path.samefile(a.capture, a.input):
+            raise UserError("--capture names the file being played: choose another name")
     project = _open(a.input, a.rate, a.soundfont, a.plugin)
     device = a.device
     if device is None and not output_devices():
@@ -214,6 +236,7 @@ def cmd_render(a: argparse.Namespace) -> int:
     if (a.project is None) == (a.tracks is None):
         raise UserError("give a PROJECT or --tracks FILE..., not both")
     if a.tracks:
+        _check_rate(a.rate)
         rate = a.rate or _native_rate(a.tracks[0])
         project = _with_plugins(Project.from_files(a.tracks, sample_rate=rate), a.plugin)
     else:
@@ -284,6 +307,7 @@ def cmd_bench(a: argparse.Namespace) -> int:
 
     if a.tracks < 1 or a.seconds <= 0:
         raise UserError("--tracks must be at least 1 and --seconds positive")
+    _check_rate(a.rate)
     result = run_engine_bench(a.tracks, a.seconds, a.block, a.rate, a.device, bench_load(a.load), a.workers)
     if a.baseline:
         idle = run_engine_bench(1, a.seconds, a.block, a.rate, a.device, None, 1)

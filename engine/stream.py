@@ -69,7 +69,8 @@ def resolve_device(name: str | None) -> OutputDevice | None:
         return None
     devices = output_devices()
     if not devices:
-        raise UserError("no audio output device found (use --device null to play in real time without sound)")
+        asked = "" if name is None else f"no output device matches {name!r}: "
+        raise UserError(f"{asked}no audio output device found (use --device null to play in real time without sound)")
     if name is None:
         default = _sd().default.device[1]
         return next((d for d in devices if d.index == default), devices[0])

@@ -83,12 +83,23 @@ def test_bad_input_is_one_line_and_leaves_nothing(
         (["render", "--tracks", str(files["a"]), "--out", str(tmp_path / "no" / "o.wav")], "folder does not exist"),
         (["play", str(tmp_path / "missing.mid"), "--device", "null"], "no such file"),
         (["play", str(files["a"]), "--device", "null", "--start", "99"], "past the end"),
+        (["play", str(files["a"]), "--device", "null", "--rate", "1"], "out of range"),
+        (["play", str(files["a"]), "--device", "null", "--rate", "0"], "out of range"),
+        (["render", "--tracks", str(files["a"]), "--out", str(out), "--rate", "-5"], "out of range"),
+        (["play", str(tmp_path), "--device", "null"], "is a folder"),
+        (["play", "--device", "null"], "needs a FILE_OR_PROJECT"),
+        # a bad capture is refused before the take is played, and never overwrites the input
+        (["play", str(files["a"]), "--device", "null", "--capture", str(tmp_path / "no" / "c.wav")], "folder"),
+        (["play", str(files["mid"]), "--device", "null", "--capture", str(tmp_path / "c.mid")], ".wav or .flac"),
+        (["play", str(files["a"]), "--device", "null", "--capture", str(files["a"])], "being played"),
         (["plugins", "--params", "http://example.org/none"], "not installed"),
     ]
     for argv, msg in cases:
         assert main(argv) == 2, argv
-        err = capsys.readouterr().err.strip().splitlines()
+        said = capsys.readouterr()
+        err = said.err.strip().splitlines()
         assert len(err) == 1 and err[0].startswith("refrain: error:") and msg in err[0], err
+        assert "played" not in said.out, argv  # refused before any playback
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a.wav", "b.wav", "five.wav", "m.mid"]
 
 
