@@ -78,9 +78,18 @@ class AudioRing:
         return int(self.state[cb.CALLBACKS])
 
     @property
-    def first_audio_ns(self) -> int:
-        """:func:`engine.callback.monotonic_ns` of the first period that played audio (0: none yet)."""
-        return int(self.state[cb.FIRST_AUDIO_NS])
+    def xruns(self) -> int:
+        return self.underruns + self.device_xruns
+
+    @property
+    def first_audio(self) -> float | None:
+        """:func:`engine.callback.monotonic_ns` / 1e9 of the first period that played audio (None: none yet)."""
+        ns = int(self.state[cb.FIRST_AUDIO_NS])
+        return ns * 1e-9 if ns else None
+
+    def recent_durations(self) -> np.ndarray:
+        """The last callbacks' durations (s), oldest slots first (up to TIMING_SLOTS)."""
+        return self.durations[: min(self.callbacks, cb.TIMING_SLOTS)].copy()
 
     @property
     def callback_thread(self) -> int:

@@ -87,40 +87,6 @@ def resolve_device(name: str | None) -> OutputDevice | None:
     return match[0]
 
 
-class CallbackStats:
-    """What the callback counted (:mod:`engine.callback`), read from the ring: underruns, device xruns,
-    callbacks, the first period that played audio, per-callback durations."""
-
-    def __init__(self, ring: AudioRing) -> None:
-        self._ring = ring
-
-    @property
-    def underruns(self) -> int:
-        return self._ring.underruns
-
-    @property
-    def device_xruns(self) -> int:
-        return self._ring.device_xruns
-
-    @property
-    def callbacks(self) -> int:
-        return self._ring.callbacks
-
-    @property
-    def xruns(self) -> int:
-        return self.underruns + self.device_xruns
-
-    @property
-    def first_audio(self) -> float | None:
-        """:func:`engine.callback.monotonic_ns` / 1e9 of the first callback that played audio."""
-        ns = self._ring.first_audio_ns
-        return ns * 1e-9 if ns else None
-
-    def recent_durations(self) -> np.ndarray:
-        n = min(self.callbacks, self._ring.durations.shape[0])
-        return self._ring.durations[:n].copy()
-
-
 class _Output:
     """Common part of both outputs: the native callback (:data:`engine.callback.device_callback`) over the
     ring, its counters, and its thread's scheduling."""
@@ -129,7 +95,7 @@ class _Output:
         ring.reset_counters()
         self.ring = ring
         self.channels = channels
-        self.stats = CallbackStats(ring)
+        self.stats = ring  # what the callback counted: underruns, xruns, durations, first audio
         self.lost: str | None = None
         self._stopping = False
         self._priority: str | None = None
