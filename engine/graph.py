@@ -438,20 +438,22 @@ class Graph:
                 self._eq_on[i], self._comp_on[i] = ready
                 batch.append(i)
         if batch:
-            self._run_strips(batch, bufs)
+            self._run_strips(batch, bufs, indices)
         for i in indices:
             t = self.tracks[i]
             self._fade(t, bufs[i], audible=self._audible(t, any_solo))
             t.compensation.process(bufs[i])
 
-    def _run_strips(self, batch: list[int], bufs: np.ndarray) -> None:
+    def _run_strips(self, batch: list[int], bufs: np.ndarray, share: range) -> None:
         from engine.dsp import strips
 
         n = bufs.shape[2]
-        for i in batch:  # row by row into preallocated arrays (no temporary batch-sized copies)
-            self._inputs[i, :, :n] = bufs[i]
-            self._eq_saved[i] = self._eq_state[i]
-            self._comp_saved[i] = self._comp_state[i]
+        # this thread's share of the rows, one strided copy per array (rows outside the batch are copied too,
+        # which is cheaper than a Python loop over rows); other threads' rows are never touched
+        rows = slice(share.start, share.stop, share.step)
+        self._inputs[rows, :, :n] = bufs[rows]
+        self._eq_saved[rows] = self._eq_state[rows]
+        self._comp_saved[rows] = self._comp_state[rows]
         idx = np.array(batch, np.intp)
         strips(bufs, idx, self._eq_on, self._comp_on, self._eq_coef, self._eq_state, self._comp, self._comp_state)
         if np.isfinite(bufs).all():  # the whole share at once, no copy: the other tracks' chains are finite
