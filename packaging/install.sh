@@ -13,6 +13,7 @@ APPS=$DATA/applications; ICONS=$DATA/icons/hicolor/scalable/apps; MIME=$DATA/mim
 if [ "${1:-}" = "--uninstall" ]; then
     rm -f "$BIN/refrain" "$APPS/refrain.desktop" "$ICONS/refrain.svg" "$MIME/packages/refrain-project.xml"
     rm -rf "$DATA/refrain"
+    rm -rf "${XDG_CACHE_HOME:-$HOME/.cache}/refrain/numba"   # the bundle's compiled kernels (packaging/entry.py)
     command -v update-mime-database >/dev/null && update-mime-database "$MIME" >/dev/null 2>&1 || true
     echo "refrain: removed"
     exit 0

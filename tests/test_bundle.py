@@ -54,6 +54,8 @@ def test_the_bundle_generates_separates_and_starts_the_app(bundle: Path, tmp_pat
 @pytest.mark.slow
 def test_install_script_registers_the_app_for_the_user(bundle: Path, tmp_path: Path) -> None:
     env = {**os.environ, "XDG_DATA_HOME": str(tmp_path / "share"), "PREFIX_BIN": str(tmp_path / "bin")}
+    env["XDG_CACHE_HOME"] = str(tmp_path / "cache")
+    kernels = tmp_path / "cache" / "refrain" / "numba"
     r = subprocess.run([str(ROOT / "packaging" / "install.sh")], env=env, capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
     desktop = (tmp_path / "share" / "applications" / "refrain.desktop").read_text()
@@ -62,5 +64,7 @@ def test_install_script_registers_the_app_for_the_user(bundle: Path, tmp_path: P
     assert "*.refrain" in (tmp_path / "share" / "mime" / "packages" / "refrain-project.xml").read_text()
     out = subprocess.run([str(tmp_path / "bin" / "refrain"), "--version"], capture_output=True, text=True)
     assert out.returncode == 0 and out.stdout.startswith("refrain ")
+    assert any(kernels.rglob("*.nbi")), "the install compiles the engine's kernels into Refrain's cache folder"
     r = subprocess.run([str(ROOT / "packaging" / "install.sh"), "--uninstall"], env=env, capture_output=True)
     assert r.returncode == 0 and not (tmp_path / "bin" / "refrain").exists()
+    assert not kernels.exists()  # the uninstall takes the compiled kernels with it

@@ -139,3 +139,10 @@ def test_bench_engine_prints_one_json_object() -> None:
     assert {"xruns", "callback_load", "render_load", "start_ms", "goals_met"} <= set(result)
     assert result["callbacks"] > 100 and result["background_iterations"] > 0
     assert 0 < result["render_load"] < 1
+
+
+def test_bench_engine_prints_a_summary_without_json(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["bench", "engine", "--tracks", "1", "--seconds", "0.3", "--device", "null", "--load", "none"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("1 tracks x eq + compressor, 256 frames at 44100 Hz") and "xruns " in out
+    assert "goals met" in out and not out.lstrip().startswith("{")
