@@ -42,7 +42,7 @@ def add_engine_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]
     p.add_argument("--params", metavar="KIND_OR_LV2_URI", help="show a plugin's parameters")
     p.set_defaults(func=cmd_plugins)
 
-    p = sub.add_parser("bench", help="benchmarks that print JSON")
+    p = sub.add_parser("bench", help="benchmarks: a summary, or one JSON object with --json")
     p.add_argument("what", choices=["engine"])
     p.add_argument("--tracks", type=int, default=16)
     p.add_argument("--seconds", type=float, default=10.0)
