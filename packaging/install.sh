@@ -13,7 +13,10 @@ APPS=$DATA/applications; ICONS=$DATA/icons/hicolor/scalable/apps; MIME=$DATA/mim
 if [ "${1:-}" = "--uninstall" ]; then
     rm -f "$BIN/refrain" "$APPS/refrain.desktop" "$ICONS/refrain.svg" "$MIME/packages/refrain-project.xml"
     rm -rf "$DATA/refrain"
-    rm -rf "${XDG_CACHE_HOME:-$HOME/.cache}/refrain/numba"   # the bundle's compiled kernels (packaging/entry.py)
+    # the bundle's compiled kernels: numba keeps a frozen program's cache in its per-user folder, in a
+    # subfolder named after the sha1 of the kernels' source folder inside the installed bundle
+    key=$(printf '%s' "$DATA/refrain/_internal/engine" | sha1sum | cut -d' ' -f1)
+    rm -rf "${XDG_CACHE_HOME:-$HOME/.cache}/numba/engine_$key"
     command -v update-mime-database >/dev/null && update-mime-database "$MIME" >/dev/null 2>&1 || true
     echo "refrain: removed"
     exit 0
