@@ -43,13 +43,24 @@ def add_engine_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]
     p.set_defaults(func=cmd_plugins)
 
     p = sub.add_parser("bench", help="benchmarks: a summary, or one JSON object with --json")
-    p.add_argument("what", choices=["engine"])
-    p.add_argument("--tracks", type=int, default=16)
-    p.add_argument("--seconds", type=float, default=10.0)
-    p.add_argument("--block", type=int, default=256)
-    p.add_argument("--rate", type=int, default=44100)
+    p.add_argument(
+        "what",
+        choices=["engine"],
+        metavar="engine",
+        help="play stereo tracks (EQ + compressor each) on a clocked device",
+    )
+    p.add_argument("--tracks", type=int, default=16, help="tracks to play (default 16)")
+    p.add_argument("--seconds", type=float, default=10.0, help="seconds measured (default 10)")
+    p.add_argument("--block", type=int, default=256, help="block in frames (default 256)")
+    p.add_argument("--rate", type=int, default=44100, help="sample rate in Hz (default 44100)")
     p.add_argument("--device", help="output device (default: the system's, or a JACK dummy it starts)")
-    p.add_argument("--load", default="onnx", choices=["onnx", "numpy", "none"], help="background job")
+    p.add_argument(
+        "--load",
+        default="onnx",
+        choices=["onnx", "numpy", "none"],
+        help="background job meanwhile: onnx (the generator's inference, what the app runs while playing; the "
+        "default), numpy (matrix products) or none",
+    )
     p.add_argument("--workers", type=int, default=1, help="threads rendering the tracks (default 1)")
     p.add_argument(
         "--baseline",
@@ -305,8 +316,10 @@ def bench_load(kind: str) -> Any:
 def cmd_bench(a: argparse.Namespace) -> int:
     from engine.bench import run_engine_bench
 
-    if a.tracks < 1 or a.seconds <= 0:
-        raise UserError("--tracks must be at least 1 and --seconds positive")
+    if a.tracks < 1:
+        raise UserError(f"--tracks must be at least 1, not {a.tracks}")
+    if a.seconds <= 0:
+        raise UserError(f"--seconds must be positive, not {a.seconds:g}")
     _check_rate(a.rate)
     result = run_engine_bench(a.tracks, a.seconds, a.block, a.rate, a.device, bench_load(a.load), a.workers)
     if a.baseline:
