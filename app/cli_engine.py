@@ -183,10 +183,7 @@ def cmd_play(a: argparse.Namespace) -> int:
     if a.capture:  # before playing: a bad capture path must not cost the take
         from engine.audio_io import check_output
 
-        check_output(a.capture, "float")
-        folder = os.path.dirname(os.path.abspath(a.capture))
-        if not os.path.isdir(folder):
-            raise UserError(f"output folder does not exist: {folder}")
+        check_output(a.capture, "float", folder_exists=True)
         if os.path.exists(a.capture) and os.path.samefile(a.capture, a.input):
             raise UserError("--capture names the file being played: choose another name")
     project = _open(a.input, a.rate, a.soundfont, a.plugin)

@@ -219,8 +219,9 @@ def _resample_frames(frames: np.ndarray, from_rate: int, to_rate: int) -> np.nda
 
 
 # -- writing --------------------------------------------------------------------------------------------------
-def check_output(path: str | os.PathLike[str], bits: str) -> str:
-    """The libsndfile container for ``path``'s suffix; UserError for an unknown suffix or sample format."""
+def check_output(path: str | os.PathLike[str], bits: str, folder_exists: bool = False) -> str:
+    """The libsndfile container for ``path``'s suffix; UserError for an unknown suffix or sample format, and
+    (with ``folder_exists``) for a folder that does not exist, so a long job fails before its work."""
     if bits not in SUBTYPES:
         raise UserError(f"unknown sample format {bits!r} (choose {', '.join(SUBTYPES)})")
     suffix = Path(path).suffix.lower().lstrip(".")
@@ -228,6 +229,10 @@ def check_output(path: str | os.PathLike[str], bits: str) -> str:
         raise UserError(f"output must be .wav or .flac, not {Path(path).name}")
     if suffix == "flac" and bits == "float":
         raise UserError("FLAC stores integers only: use 16 or 24 bits")
+    if folder_exists:
+        folder = os.path.dirname(os.path.abspath(os.fspath(path)))
+        if not os.path.isdir(folder):
+            raise UserError(f"output folder does not exist: {folder}")
     return WRITE_FORMATS[suffix]
 
 

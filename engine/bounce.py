@@ -85,10 +85,7 @@ def bounce_to_file(
     """Bounce and write WAV/FLAC atomically (nothing is left behind on error or cancel). Returns the audio."""
     from engine.audio_io import check_output, write_audio
 
-    check_output(out_path, bits)  # a bad name or format fails before the work
-    folder = os.path.dirname(os.path.abspath(os.fspath(out_path)))
-    if not os.path.isdir(folder):
-        raise UserError(f"output folder does not exist: {folder}")
+    check_output(out_path, bits, folder_exists=True)  # a bad name, format or folder fails before the work
     audio = bounce_graph(graph, frames, block, progress, cancel)
     if lufs is not None:
         audio = loudness_normalise(audio, graph.sample_rate, lufs)
