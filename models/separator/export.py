@@ -30,9 +30,10 @@ def load_net(ckpt_path: Path) -> tuple[torch.nn.Module, SeparatorConfig, dict[st
     return net.eval(), cfg, ck
 
 
-def export(ckpt_path: Path, out_dir: Path, name: str | None = None) -> dict[str, Any]:
+def export(ckpt_path: Path, out_dir: Path, name: str | None = None, quantize: str | None = None) -> dict[str, Any]:
     """Write ``out_dir/model.onnx`` and ``out_dir/model.json`` through the platform's export (checked
-    against torch); returns the sidecar."""
+    against torch); returns the sidecar. ``quantize="int8"`` stores int8 weights (see
+    :func:`models.platform.export.export_onnx`); the masks must then agree with torch within 0.01 in mean."""
     net, cfg, ck = load_net(ckpt_path)
     ts = ck.get("train_state", {})
     sidecar: dict[str, Any] = {
@@ -69,7 +70,10 @@ def export(ckpt_path: Path, out_dir: Path, name: str | None = None) -> dict[str,
         inputs.append("feats")
         sidecar["booster"] = {"model": BOOSTER_MODEL, "feature_dim": FEATURE_DIM, "injection": cfg.booster}
         sidecar["input"] += "; feats: booster features (batch, frames, feature_dim) on the same frames"
-    return export_onnx(net, example, check, inputs, OUTPUTS, axes, out_dir, sidecar, 1e-4)
+    # Masks lie in [0, 1]; int8 weights move them by about 0.001 in mean (Open-Unmix; its whole-clip SDR
+    # stayed within 0.04 dB of float32 on 8 songs per set), so a mean of 0.01 still catches a broken graph.
+    tolerance = 1e-4 if quantize is None else 0.01
+    return export_onnx(net, example, check, inputs, OUTPUTS, axes, out_dir, sidecar, tolerance, quantize)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -77,8 +81,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("checkpoint", type=Path)
     ap.add_argument("out", type=Path, help="model folder, e.g. assets/models/separator")
     ap.add_argument("--name", default=None)
+    ap.add_argument("--int8", action="store_true", help="store int8 weights (dynamic quantisation; about 4x smaller)")
     args = ap.parse_args(argv)
-    side = export(args.checkpoint, args.out, args.name)
+    side = export(args.checkpoint, args.out, args.name, "int8" if args.int8 else None)
     print(json.dumps({k: side[k] for k in ("name", "sample_rate", "stems", "bytes", "sha256")}), file=sys.stdout)
     return 0
 

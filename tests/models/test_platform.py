@@ -79,6 +79,43 @@ def test_export_checks_agreement_and_leaves_nothing_when_it_fails(tmp_path: Path
     assert not list((tmp_path / "bad").iterdir())
 
 
+class _Recurrent(torch.nn.Module):
+    """A small Open-Unmix-like block: LSTM then a linear layer (the weights dynamic quantisation shrinks)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.rnn = torch.nn.LSTM(64, 128, batch_first=True)
+        self.out = torch.nn.Linear(128, 16)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.sigmoid(self.out(self.rnn(x)[0]))
+
+
+def test_int8_export_is_smaller_loads_and_agrees_in_mean(tmp_path: Path) -> None:
+    from models.platform.export import export_onnx
+    from models.platform.onnx import OnnxModel
+
+    torch.manual_seed(0)
+    net = _Recurrent().eval()
+    side = {"name": "rnn", "format": "test-format"}
+    axes = {"x": {0: "batch", 1: "frames"}, "y": {0: "batch", 1: "frames"}}
+    args = ((torch.rand(1, 20, 64),), (torch.rand(2, 50, 64),), ["x"], ["y"], axes)
+    fp32 = export_onnx(net, *args, tmp_path / "fp32", side, 1e-4)
+    q = export_onnx(net, *args, tmp_path / "int8", side, 0.01, quantize="int8")
+    assert "quantization" not in fp32
+    assert q["quantization"]["float32_bytes"] == fp32["bytes"]
+    assert q["bytes"] < 0.4 * fp32["bytes"]  # int8 weights: about a quarter, plus the graph
+    assert 0 < q["mean_abs_error_vs_torch"] < 0.01
+    x = np.random.default_rng(3).random((1, 40, 64), dtype=np.float32)
+    with torch.no_grad():
+        ref = net(torch.from_numpy(x)).numpy()
+    got = OnnxModel(tmp_path / "int8", formats=("test-format",)).predict({"x": x})["y"]
+    assert np.abs(got - ref).mean() < 0.01
+    with pytest.raises(ValueError, match="unknown quantisation"):
+        export_onnx(net, *args, tmp_path / "bad", side, 0.01, quantize="int4")
+    assert not (tmp_path / "bad").exists() or not list((tmp_path / "bad").iterdir())
+
+
 def _loop_run(out: Path, updates: int, resume: bool) -> Any:
     from models.platform.distributed import RunContext
     from models.platform.training import LoopSettings, TrainLoop
