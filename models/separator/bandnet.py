@@ -16,13 +16,10 @@ FiLM before the first ``booster_depths`` blocks (the last point being before the
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import torch
 from torch import nn
 
-if TYPE_CHECKING:
-    from models.separator.model import SeparatorConfig
+from models.separator.model import SeparatorConfig, stem_softmax
 
 # (first bin, band width, bands) at n_fft 2048 / 44.1 kHz (21.5 Hz per bin); the spectrum is padded from
 # 1025 to 1028 bins so the last run divides evenly. Bands of one run share a shape, so each run's bands
@@ -122,4 +119,4 @@ class BandNet(nn.Module):
             out.append(y.reshape(b, t, n, s, c, w).permute(0, 1, 3, 4, 2, 5).reshape(b, t, s, c, n * w))
             first += n
         logits = torch.cat(out, -1)[..., :f]  # (b, t, s, c, f)
-        return torch.softmax(logits, dim=2).permute(0, 2, 3, 4, 1)
+        return stem_softmax(logits)

@@ -30,7 +30,13 @@ def load_net(ckpt_path: Path) -> tuple[torch.nn.Module, SeparatorConfig, dict[st
     return net.eval(), cfg, ck
 
 
-def export(ckpt_path: Path, out_dir: Path, name: str | None = None, quantize: str | None = None) -> dict[str, Any]:
+def export(
+    ckpt_path: Path,
+    out_dir: Path,
+    name: str | None = None,
+    quantize: str | None = None,
+    description: str | None = None,
+) -> dict[str, Any]:
     """Write ``out_dir/model.onnx`` and ``out_dir/model.json`` through the platform's export (checked
     against torch); returns the sidecar. ``quantize="int8"`` stores int8 weights (see
     :func:`models.platform.export.export_onnx`); the masks must then agree with torch within 0.01 in mean."""
@@ -39,7 +45,7 @@ def export(ckpt_path: Path, out_dir: Path, name: str | None = None, quantize: st
     sidecar: dict[str, Any] = {
         "name": name or out_dir.name,
         "format": FORMAT,
-        "description": f"{len(cfg.stems)} stems ({', '.join(cfg.stems)}), {cfg.arch}",
+        "description": description or f"{len(cfg.stems)} stems ({', '.join(cfg.stems)}), {cfg.arch}",
         "sample_rate": cfg.sample_rate,
         "n_fft": cfg.n_fft,
         "hop": cfg.hop,
@@ -82,8 +88,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("out", type=Path, help="model folder, e.g. assets/models/separator")
     ap.add_argument("--name", default=None)
     ap.add_argument("--int8", action="store_true", help="store int8 weights (dynamic quantisation; about 4x smaller)")
+    ap.add_argument("--description", default=None, help="what 'refrain models' says about it")
     args = ap.parse_args(argv)
-    side = export(args.checkpoint, args.out, args.name, "int8" if args.int8 else None)
+    side = export(args.checkpoint, args.out, args.name, "int8" if args.int8 else None, args.description)
     print(json.dumps({k: side[k] for k in ("name", "sample_rate", "stems", "bytes", "sha256")}), file=sys.stdout)
     return 0
 

@@ -73,7 +73,18 @@ class MaskNet(nn.Module):
         x = self.encode((x + self.in_shift) * self.in_scale)
         y, _ = self.lstm(x)
         logits = self.decode(torch.cat([x, y], -1)).reshape(b, t, len(self.cfg.stems), c, f)
-        return torch.softmax(logits, dim=2).permute(0, 2, 3, 4, 1)
+        return stem_softmax(logits)
+
+
+def stem_softmax(logits: torch.Tensor) -> torch.Tensor:
+    """(batch, frames, stems, channels, bins) logits -> (batch, stems, channels, bins, frames) masks that add
+    up to one over stems.
+
+    The same values as ``torch.softmax(logits, 2)``, written out (max, exp, sum, divide): onnxruntime runs
+    its Softmax on an inner axis through transposes, 3x slower than these element-wise nodes (on a 20 s
+    stereo chunk, 319 against 109 ms with one thread: 16 % of BandNet's run time)."""
+    e = torch.exp(logits - logits.amax(dim=2, keepdim=True))
+    return (e / e.sum(dim=2, keepdim=True)).permute(0, 2, 3, 4, 1)
 
 
 class UmxBaseline(nn.Module):
