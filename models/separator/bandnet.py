@@ -44,7 +44,11 @@ class _Grouped(nn.Module):
         self.bias = nn.Parameter(torch.zeros(n, fan_out))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return torch.einsum("...ni,nio->...no", x, self.weight) + self.bias
+        # One batched product over the n maps, (n, rows, fan_in) @ (n, fan_in, fan_out), rather than an
+        # einsum: onnxruntime's Einsum was 1.5-8x slower on these shapes (22 % of the network's time).
+        lead, (n, fan_in) = x.shape[:-2], x.shape[-2:]
+        y = torch.matmul(x.reshape(-1, n, fan_in).transpose(0, 1), self.weight).transpose(0, 1)
+        return y.reshape(*lead, n, self.weight.shape[-1]) + self.bias
 
 
 class _SeqBlock(nn.Module):
