@@ -149,9 +149,9 @@ def init_from(net: Generator, path: Path) -> None:
     """Load another checkpoint's weights (same sizes). Into an attention model, the attended-frame inputs
     and the output gates start at zero influence, so it begins as the loaded network and learns to attend."""
     from models.generator.codec import FRAME_DIM
-    from models.platform.checkpoint import load_checkpoint
+    from models.platform.checkpoint import init_weights
 
-    net.load_state_dict(load_checkpoint(path)["state_dict"])
+    init_weights(net, path)
     if net.cfg.attention:
         with torch.no_grad():
             net.inp.weight[:, FRAME_DIM : 2 * FRAME_DIM + 1] = 0.0  # ctx and conf columns

@@ -115,6 +115,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--level", action="store_true", help="bring each example to the runtime's input loudness (+-6 dB)")
     ap.add_argument("--booster", choices=["", "concat", "film"], default="", help="bandnet: basic-pitch features in")
     ap.add_argument("--booster-depths", type=int, default=1, help="bandnet: injection points (1..layers+1)")
+    ap.add_argument(
+        "--init-from", type=Path, default=None, metavar="CKPT", help="start from these weights (same sizes; compact ok)"
+    )
     add_loop_arguments(ap, updates=100000, valid_every=200, cpu_clock=True)
     args = ap.parse_args(argv)
 
@@ -136,6 +139,10 @@ def main(argv: list[str] | None = None) -> int:
     train_bank = StemBank(root / "train", limit=args.songs)
     valid_bank = StemBank(root / "valid", limit=args.valid_songs)
     net = build(cfg).to(run.device)
+    if args.init_from is not None and not args.resume:
+        from models.platform.checkpoint import init_weights
+
+        init_weights(net, args.init_from)
     opt = torch.optim.AdamW(net.parameters(), lr=args.lr, weight_decay=1e-5)
     settings = LoopSettings.from_args(
         args, f"separator-{args.arch}", higher_is_better=True, cpu_clock=True, grad_clip=5.0
@@ -144,6 +151,7 @@ def main(argv: list[str] | None = None) -> int:
         "config": cfg.to_dict(),
         "train_args": {k: str(v) for k, v in vars(args).items()},
         "train_songs": len(train_bank),
+        "init_from": str(args.init_from) if args.init_from else None,
     }
     loop = TrainLoop(run, net, opt, settings, meta)
     sampler = RandomMixSampler(

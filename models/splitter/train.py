@@ -110,9 +110,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     net = SplitterNet(cfg).to(run.device)
     if args.init_from is not None and not args.resume:
-        from models.platform.checkpoint import load_checkpoint
+        from models.platform.checkpoint import init_weights
 
-        net.load_state_dict(load_checkpoint(args.init_from)["state_dict"])  # sizes must match: loud if not
+        init_weights(net, args.init_from)
     bank = DuetBank(root / "train", limit=args.songs, kinds=kinds)
     valid = DuetBank(root / "valid", limit=args.valid_songs, kinds=kinds)
     segment = round(args.segment * RATE) // net.hop * net.hop

@@ -322,7 +322,8 @@ def test_boosted_bandnet_exports_and_separates(tmp_path: Path, mode: str) -> Non
 
 def test_train_cli_with_booster_runs_and_resumes(tmp_path: Path) -> None:
     """Two updates of a boosted BandNet through the training command on a tiny render cache, then one
-    more with --resume: the arguments, the sampler (mastering, level), the features and the loop agree."""
+    more with --resume: the arguments, the sampler (mastering, level), the features and the loop agree.
+    Then a compact copy of that checkpoint starts a new run through --init-from."""
     from models.platform.checkpoint import load_checkpoint
     from models.separator.render import RENDER_VERSION
     from models.separator.train import main as train
@@ -340,3 +341,11 @@ def test_train_cli_with_booster_runs_and_resumes(tmp_path: Path) -> None:
     assert train([*args, "--updates", "3", "--resume"]) == 0
     ck = load_checkpoint(tmp_path / "run" / "last.pt")
     assert ck["train_state"]["step"] == 3 and ck["args"]["config"]["booster"] == "film"
+    # a compact copy (int8 weights, no optimiser state) starts a new run with --init-from
+    from models.platform.checkpoint import compact_checkpoint
+
+    compact_checkpoint(tmp_path / "run" / "last.pt", tmp_path / "compact.pt")
+    new = [a if a != str(tmp_path / "run") else str(tmp_path / "run2") for a in args]
+    assert train([*new, "--updates", "1", "--init-from", str(tmp_path / "compact.pt")]) == 0
+    ck2 = load_checkpoint(tmp_path / "run2" / "last.pt")
+    assert ck2["train_state"]["step"] == 1 and ck2["args"]["init_from"] == str(tmp_path / "compact.pt")
