@@ -60,8 +60,8 @@ def load_checkpoint(path: str | os.PathLike[str]) -> dict[str, Any]:
 
 
 def init_weights(net: torch.nn.Module, path: str | os.PathLike[str]) -> None:
-    """``--init-from``: load another checkpoint's weights into ``net`` (sizes must match: a RuntimeError
-    names the first that does not). A compact checkpoint is expanded first; the optimiser starts fresh."""
+    """``--init-from``: load another checkpoint's weights into ``net`` (names and sizes must match: a
+    RuntimeError lists every mismatch). A compact checkpoint is expanded first; the optimiser starts fresh."""
     net.load_state_dict(load_checkpoint(path)["state_dict"])
 
 
@@ -72,6 +72,8 @@ def compact_state_dict(state_dict: dict[str, torch.Tensor]) -> dict[str, torch.T
     out: dict[str, torch.Tensor] = {}
     for key, value in state_dict.items():
         if value.is_floating_point() and value.dim() >= 2 and value.numel() >= COMPACT_MIN_ELEMENTS:
+            if not bool(torch.isfinite(value).all()):
+                raise ValueError(f"{key} holds a NaN or an infinity: the weights are broken, not worth keeping")
             rows = value.detach().reshape(value.shape[0], -1).float()
             scale = rows.abs().amax(1).clamp_min(1e-30) / 127
             out[key + _INT8] = torch.round(rows / scale[:, None]).to(torch.int8).reshape(value.shape)
@@ -99,10 +101,11 @@ def expand_state_dict(state_dict: dict[str, torch.Tensor]) -> dict[str, torch.Te
 def compact_checkpoint(src: str | os.PathLike[str], dst: str | os.PathLike[str]) -> dict[str, int]:
     """Write ``src`` as a compact checkpoint at ``dst`` (no optimiser state; ``train_state`` keeps step,
     best and seconds); returns the sizes in bytes. ValueError for a file that is not a checkpoint."""
+    size_in = Path(src).stat().st_size  # before the write: src and dst may be one file
     ck = load_checkpoint(src)
     ts = {k: v for k, v in ck.get("train_state", {}).items() if k in ("step", "best", "seconds")}
     save_checkpoint(dst, ck["name"], ck["args"], compact_state_dict(ck["state_dict"]), ts)
-    return {"bytes_in": Path(src).stat().st_size, "bytes_out": Path(dst).stat().st_size}
+    return {"bytes_in": size_in, "bytes_out": Path(dst).stat().st_size}
 
 
 def resume_training(path: Path, net: torch.nn.Module, opt: torch.optim.Optimizer) -> dict[str, Any] | None:
@@ -110,8 +113,10 @@ def resume_training(path: Path, net: torch.nn.Module, opt: torch.optim.Optimizer
     if not path.exists():
         return None
     ck = load_checkpoint(path)
+    ts: dict[str, Any] = ck.get("train_state", {})
+    if "optimizer" not in ts:
+        raise ValueError(f"{path} has no optimiser state (a compact checkpoint?): start from it with --init-from")
     net.load_state_dict(ck["state_dict"])
-    ts: dict[str, Any] = ck["train_state"]
     opt.load_state_dict(ts["optimizer"])
     return ts
 

@@ -40,15 +40,15 @@ class _Grouped(nn.Module):
     def __init__(self, n: int, fan_in: int, fan_out: int) -> None:
         super().__init__()
         bound = fan_in**-0.5
+        self.n, self.fan_in, self.fan_out = n, fan_in, fan_out  # ints, so the ONNX trace keeps them constant
         self.weight = nn.Parameter(torch.empty(n, fan_in, fan_out).uniform_(-bound, bound))
         self.bias = nn.Parameter(torch.zeros(n, fan_out))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         # One batched product over the n maps, (n, rows, fan_in) @ (n, fan_in, fan_out), rather than an
         # einsum: onnxruntime's Einsum was 1.5-8x slower on these shapes (22 % of the network's time).
-        lead, (n, fan_in) = x.shape[:-2], x.shape[-2:]
-        y = torch.matmul(x.reshape(-1, n, fan_in).transpose(0, 1), self.weight).transpose(0, 1)
-        return y.reshape(*lead, n, self.weight.shape[-1]) + self.bias
+        y = torch.matmul(x.reshape(-1, self.n, self.fan_in).transpose(0, 1), self.weight).transpose(0, 1)
+        return y.reshape(*x.shape[:-2], self.n, self.fan_out) + self.bias
 
 
 class _SeqBlock(nn.Module):

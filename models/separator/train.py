@@ -151,7 +151,7 @@ def main(argv: list[str] | None = None) -> int:
         "config": cfg.to_dict(),
         "train_args": {k: str(v) for k, v in vars(args).items()},
         "train_songs": len(train_bank),
-        "init_from": str(args.init_from) if args.init_from else None,
+        "init_from": str(args.init_from) if args.init_from and not args.resume else None,
     }
     loop = TrainLoop(run, net, opt, settings, meta)
     sampler = RandomMixSampler(

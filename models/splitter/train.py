@@ -126,7 +126,7 @@ def main(argv: list[str] | None = None) -> int:
         "train_args": {k: str(v) for k, v in vars(args).items()},
         "train_renders": len(bank),
         "pool": {"size": len(pool), "random_mixes": pool.random_mixes},
-        "init_from": str(args.init_from) if args.init_from else None,
+        "init_from": str(args.init_from) if args.init_from and not args.resume else None,
     }
     loop = TrainLoop(run, net, opt, settings, meta)
     fp = pool_fingerprint(bank.names, seed=args.seed, pool=args.pool, segment=segment, p=args.p, dsd=args.dsd)

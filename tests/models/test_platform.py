@@ -113,7 +113,28 @@ def test_int8_export_is_smaller_loads_and_agrees_in_mean(tmp_path: Path) -> None
     assert np.abs(got - ref).mean() < 0.01
     with pytest.raises(ValueError, match="unknown quantisation"):
         export_onnx(net, *args, tmp_path / "bad", side, 0.01, quantize="int4")
-    assert not (tmp_path / "bad").exists() or not list((tmp_path / "bad").iterdir())
+    assert not (tmp_path / "bad").exists()
+    # int8 error beyond the tolerance: refused, and neither file nor the quantiser's temporary is left
+    with pytest.raises(RuntimeError, match="mean abs error"):
+        export_onnx(net, *args, tmp_path / "tight", side, 1e-7, quantize="int8")
+    assert not list((tmp_path / "tight").iterdir())
+
+
+class _NaN(torch.nn.Module):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x * float("nan")
+
+
+def test_export_refuses_nan_outputs(tmp_path: Path) -> None:
+    """NaN compares false with any tolerance: the check must still fail, in both modes."""
+    from models.platform.export import export_onnx
+
+    axes = {"x": {0: "batch"}, "y": {0: "batch"}}
+    for q in (None, "int8"):
+        with pytest.raises(RuntimeError, match="disagrees"):
+            export_onnx(_NaN(), (torch.rand(2, 4),), (torch.rand(3, 4),), ["x"], ["y"], axes, tmp_path / str(q),
+                        {"name": "n", "format": "f"}, 1.0, quantize=q)  # fmt: skip
+        assert not list((tmp_path / str(q)).iterdir())
 
 
 def test_compact_checkpoint_round_trip(tmp_path: Path) -> None:
@@ -141,7 +162,35 @@ def test_compact_checkpoint_round_trip(tmp_path: Path) -> None:
             assert bool((err <= step / 2 + 1e-7).all()) and float(err.max()) > 0
         else:
             assert torch.equal(got, ref)
-    net.load_state_dict({k: v for k, v in ck["state_dict"].items() if k in net.state_dict()})
+    # --init-from loads the expanded weights; --resume refuses a file without optimiser state
+    from models.platform.checkpoint import expand_state_dict, init_weights, resume_training
+
+    fresh = _Recurrent()
+    only_net = {k: v for k, v in raw["state_dict"].items() if not k.startswith(("steps", "tiny"))}
+    torch.save({**raw, "state_dict": only_net}, tmp_path / "net.pt")
+    init_weights(fresh, tmp_path / "net.pt")
+    expanded = expand_state_dict(raw["state_dict"])
+    assert all(torch.equal(v, expanded[k]) for k, v in fresh.state_dict().items())
+    assert not torch.equal(fresh.rnn.weight_hh_l0, net.rnn.weight_hh_l0)  # int8-rounded, not the original
+    with pytest.raises(ValueError, match="--init-from"):
+        resume_training(tmp_path / "net.pt", fresh, torch.optim.SGD(fresh.parameters(), lr=0.1))
+
+
+def test_compact_keeps_zero_rows_and_refuses_broken_weights(tmp_path: Path) -> None:
+    from models.platform.checkpoint import compact_state_dict, expand_state_dict, main
+
+    w = torch.randn(64, 8, 16)
+    w[3] = 0.0
+    back = expand_state_dict(compact_state_dict({"w": w.transpose(1, 2)}))["w"]  # 3-D, not contiguous
+    assert torch.equal(back[3], torch.zeros(16, 8)) and float((back - w.transpose(1, 2)).abs().max()) < 0.05
+    w[5, 2, 2] = float("inf")
+    with pytest.raises(ValueError, match="w holds a NaN or an infinity"):
+        compact_state_dict({"w": w})
+    from models.platform.checkpoint import save_checkpoint
+
+    save_checkpoint(tmp_path / "a.pt", "n", {}, {"w": torch.randn(100, 100)})
+    assert main(["compact", str(tmp_path / "a.pt"), str(tmp_path / "b.pt")]) == 0
+    assert (tmp_path / "b.pt").stat().st_size < 0.5 * (tmp_path / "a.pt").stat().st_size
 
 
 def _loop_run(out: Path, updates: int, resume: bool) -> Any:

@@ -267,6 +267,25 @@ def test_bandnet_bands_export_and_mixture_consistency(tmp_path: Path) -> None:
         build(SeparatorConfig(arch="bandnet", n_fft=1024, hidden=8, layers=1))
 
 
+def test_fast_graph_forms_equal_the_plain_ones() -> None:
+    """The forms written for onnxruntime's speed give the plain ops' values: the grouped linear maps as a
+    batched MatMul against the einsum, the stem softmax against torch.softmax (on extreme logits too)."""
+    from models.separator.bandnet import _Grouped
+    from models.separator.model import stem_softmax
+
+    torch.manual_seed(0)
+    g = _Grouped(5, 12, 7)
+    torch.nn.init.normal_(g.bias)
+    x = torch.randn(2, 30, 5, 12)
+    ref = torch.einsum("...ni,nio->...no", x, g.weight) + g.bias
+    assert torch.allclose(g(x), ref, atol=1e-5)
+    assert torch.allclose(g(x.transpose(0, 1)), ref.transpose(0, 1), atol=1e-5)  # not contiguous
+    logits = torch.randn(2, 9, 4, 2, 33) * 30
+    masks = stem_softmax(logits)
+    assert torch.allclose(masks, torch.softmax(logits, 2).permute(0, 2, 3, 4, 1), atol=1e-6)
+    assert torch.isfinite(masks).all() and torch.allclose(masks.sum(1), torch.ones(1))
+
+
 def test_open_unmix_baseline_matches_openunmix_and_exports_any_length(tmp_path: Path) -> None:
     """The Open-Unmix baseline gives OpenUnmix.forward's output, and its ONNX export accepts frame counts
     other than the traced one (OpenUnmix.forward itself freezes them)."""
