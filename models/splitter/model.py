@@ -21,6 +21,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from models.platform.ops import softmax
+
 
 @dataclass(frozen=True)
 class SplitterConfig:
@@ -111,7 +113,7 @@ class SplitterNet(nn.Module):
         """Block output (b, B, T) -> estimates (b, S, n), through the shared head and decoder."""
         b, _, t = enc.shape
         s = self.cfg.sources
-        masks = self.mask_head(y).view(b, s, self.cfg.filters, t).softmax(1)
+        masks = softmax(self.mask_head(y).view(b, s, self.cfg.filters, t), 1)
         est = self.decoder((masks * enc.unsqueeze(1)).reshape(b * s, self.cfg.filters, t))
         out: torch.Tensor = est[..., :n].reshape(b, s, -1)
         return out

@@ -269,7 +269,8 @@ def test_bandnet_bands_export_and_mixture_consistency(tmp_path: Path) -> None:
 
 def test_fast_graph_forms_equal_the_plain_ones() -> None:
     """The forms written for onnxruntime's speed give the plain ops' values: the grouped linear maps as a
-    batched MatMul against the einsum, the stem softmax against torch.softmax (on extreme logits too)."""
+    batched MatMul against the einsum, the platform's softmax (stem masks, the splitter's source masks)
+    against torch.softmax, on extreme logits too."""
     from models.separator.bandnet import _Grouped
     from models.separator.model import stem_softmax
 
@@ -284,6 +285,10 @@ def test_fast_graph_forms_equal_the_plain_ones() -> None:
     masks = stem_softmax(logits)
     assert torch.allclose(masks, torch.softmax(logits, 2).permute(0, 2, 3, 4, 1), atol=1e-6)
     assert torch.isfinite(masks).all() and torch.allclose(masks.sum(1), torch.ones(1))
+    from models.platform.ops import softmax
+
+    for dim in (0, 1, -1):
+        assert torch.allclose(softmax(logits, dim), torch.softmax(logits, dim), atol=1e-6)
 
 
 def test_open_unmix_baseline_matches_openunmix_and_exports_any_length(tmp_path: Path) -> None:
