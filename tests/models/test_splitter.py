@@ -27,6 +27,8 @@ from models.splitter.data import RATE, top_voice, usable_seconds
 from models.splitter.model import SplitterConfig, SplitterNet
 from models.splitter.render import RENDER_VERSION
 
+SHIPPED_CHECKPOINT = "split-240.pt"  # checkpoints/splitter/: the one assets/models/splitter was exported from
+
 TINY = SplitterConfig(filters=16, kernel=16, bottleneck=8, hidden=16, layers=2, blocks=2)
 
 
@@ -450,3 +452,20 @@ def test_split_with_the_default_model(tmp_path: Path, capsys: pytest.CaptureFixt
         err = capsys.readouterr().err.strip()
         assert rc == 2 and "no splitter model ships" in err and "\n" not in err
         assert not (tmp_path / "o").exists()
+
+
+def test_shipped_splitter_matches_its_checkpoint() -> None:
+    """The shipped ONNX splitter loads (checksum, sidecar) and agrees with its committed checkpoint, so the
+    card's commands reproduce the asset."""
+    from models.platform.onnx import ASSETS, OnnxModel
+    from models.splitter.export import load_net
+
+    model = OnnxModel(ASSETS / "splitter", formats=("refrain-splitter-wave",))
+    assert (ASSETS / "splitter" / "model.onnx").stat().st_size < 50 * 2**20
+    net, ck = load_net(Path(__file__).resolve().parents[2] / "checkpoints" / "splitter" / SHIPPED_CHECKPOINT)
+    assert model.meta["checkpoint"]["updates"] == ck["train_state"]["step"]
+    x = torch.randn(1, 1, 128 * 200, generator=torch.Generator().manual_seed(2)) * 0.1
+    with torch.no_grad():
+        ref = net(x).numpy()
+    got = model.predict({"mix": x.numpy()})["sources"]
+    assert np.abs(ref - got).max() < 1e-3
