@@ -204,7 +204,10 @@ def test_shipped_separator_matches_its_checkpoint(name: str) -> None:
     with torch.no_grad():
         ref = net(x).numpy()
     got = sep.model.predict({"mag": x.numpy()})["masks"]
-    assert np.abs(ref - got).max() < 1e-4
+    if "quantization" in sep.model.meta:  # int8 weights: bounded in mean (see models.platform.export)
+        assert np.abs(ref - got).mean() < 0.01
+    else:
+        assert np.abs(ref - got).max() < 1e-4
 
 
 def test_bring_your_own_model_with_other_rate_stft_and_stems(tmp_path: Path) -> None:
