@@ -209,22 +209,29 @@ def add_model_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser])
     p.add_argument("--temperature", type=float, default=None)
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(func=cmd_eval)
-    p = sub.add_parser("train", help="train a model (needs the [train] extra); see 'refrain train generator -h'")
-    p.add_argument("what", choices=names)
-    p.set_defaults(func=cmd_train, passthrough=True)
-    p = sub.add_parser("export", help="export a trained checkpoint to ONNX")
-    p.add_argument("what", choices=names)
-    p.set_defaults(func=cmd_export, passthrough=True)
+    # -h after the family goes to the family's own parser, which knows its options
+    p = sub.add_parser(
+        "train", add_help=False, help="train a model (needs the [train] extra); see 'refrain train generator -h'"
+    )
+    p.add_argument("what", nargs="?", choices=names)
+    p.set_defaults(func=cmd_train, passthrough=True, family_help=p)
+    p = sub.add_parser(
+        "export", add_help=False, help="export a trained checkpoint to ONNX; see 'refrain export separator -h'"
+    )
+    p.add_argument("what", nargs="?", choices=names)
+    p.set_defaults(func=cmd_export, passthrough=True, family_help=p)
 
 
 def cmd_models(a: argparse.Namespace) -> int:
     from models.platform.registry import families, shipped_models
 
-    for fam in families().values():
+    fams = list(families().values())
+    width = max((len(m.name) for f in fams for m in shipped_models(f.name)), default=0)
+    for fam in fams:
         print(f"{fam.name} ({fam.title}):")
         for m in shipped_models(fam.name):
             default = " (default)" if m.name == fam.default else ""
-            print(f"  {m.name:<12} {m.description}{default}")
+            print(f"  {m.name:<{width}}  {m.description}{default}")
     return 0
 
 
@@ -239,16 +246,27 @@ def cmd_eval(a: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_train(a: argparse.Namespace, rest: list[str]) -> int:
+def _family_main(a: argparse.Namespace, rest: list[str], kind: str) -> int:
+    """Run a family's ``train`` or ``export`` script with the remaining arguments, its help and errors
+    under the name the user typed (``refrain export separator``)."""
     from models.platform.registry import entry_point, family
 
-    return int(entry_point(family(a.what).train, "train")(rest))
+    if a.what is None:
+        a.family_help.print_help()
+        return 0 if {"-h", "--help"} & set(rest) else 2
+    prog, sys.argv[0] = sys.argv[0], f"refrain {kind} {a.what}"
+    try:
+        return int(entry_point(getattr(family(a.what), kind), kind)(rest))
+    finally:
+        sys.argv[0] = prog
+
+
+def cmd_train(a: argparse.Namespace, rest: list[str]) -> int:
+    return _family_main(a, rest, "train")
 
 
 def cmd_export(a: argparse.Namespace, rest: list[str]) -> int:
-    from models.platform.registry import entry_point, family
-
-    return int(entry_point(family(a.what).export, "export")(rest))
+    return _family_main(a, rest, "export")
 
 
 # -- presets / demo ---------------------------------------------------------------------------------------
@@ -341,11 +359,26 @@ def show_warnings() -> None:
     warnings.simplefilter("default", RefrainWarning)
 
 
+def _terminate_like_ctrl_c() -> None:
+    """SIGTERM (``timeout``, ``kill``, a batch scheduler) cancels like Ctrl-C: the atomic writers remove
+    their temporaries instead of leaving hidden ``.part`` files beside the outputs."""
+    import signal
+    import threading
+
+    def stop(_sig: int, _frame: object) -> None:
+        raise KeyboardInterrupt
+
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, stop)
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     show_warnings()
     ap = build_parser()
     a, rest = ap.parse_known_args(argv)
+    if getattr(a, "command", None) != "app":  # the app's event loop keeps SIGTERM's default: quit now
+        _terminate_like_ctrl_c()
     try:
         if getattr(a, "passthrough", False):
             return int(a.func(a, rest))

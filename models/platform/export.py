@@ -85,8 +85,10 @@ def export_onnx(
         kind, checked = ("mean", mean_err) if quantize is not None else ("max", err)
         if not checked <= tolerance:  # written so that NaN fails too
             raise RuntimeError(f"ONNX export disagrees with torch ({kind} abs error {checked:.2e} > {tolerance:g})")
-        if quantize is not None:
+        if quantize is not None:  # checked on the mean; the max is kept, explained, inside "quantization"
             extra["mean_abs_error_vs_torch"] = mean_err
+            extra["quantization"]["max_abs_error_vs_torch"] = err
+            extra["quantization"]["note"] = "checked on the mean: int8 weights flip a few near-tied outputs"
         side = {
             **sidecar,
             **extra,
@@ -94,8 +96,9 @@ def export_onnx(
             "outputs": list(outputs),
             "sha256": sha256_of(tmp_onnx),
             "bytes": tmp_onnx.stat().st_size,
-            "max_abs_error_vs_torch": err,
         }
+        if quantize is None:
+            side["max_abs_error_vs_torch"] = err
         tmp_json.write_text(json.dumps(side, indent=2) + "\n")
     return side
 

@@ -165,3 +165,18 @@ def test_generate_from_a_track_keeps_its_tempo(tmp_path: Path, capsys: pytest.Ca
     assert read_midi(out).tempo == pytest.approx(90.0, abs=0.01)
     assert main(["generate", "--from-track", str(src), "--bars", "8", "--out", str(out), "--tempo", "100"]) == 0
     assert read_midi(out).tempo == pytest.approx(100.0, abs=0.01)
+
+
+def test_family_help_and_models_listing(capsys: pytest.CaptureFixture[str]) -> None:
+    """``refrain export separator -h`` is the family's own help under the name typed (its options are
+    discoverable), ``refrain export`` alone shows the families, and ``refrain models`` keeps one column."""
+    with pytest.raises(SystemExit) as done:
+        main(["export", "separator", "--help"])
+    assert done.value.code == 0
+    out = capsys.readouterr().out
+    assert out.startswith("usage: refrain export separator") and "--int8" in out and "--description" in out
+    assert main(["export"]) == 2 and "generator" in capsys.readouterr().out
+    assert main(["models"]) == 0
+    lines = [ln for ln in capsys.readouterr().out.splitlines() if ln.startswith("  ")]
+    starts = {len(ln) - len(ln[2:].split(" ", 1)[1].lstrip()) for ln in lines}
+    assert len(lines) >= 3 and len(starts) == 1  # every description starts in the same column

@@ -106,6 +106,10 @@ def test_int8_export_is_smaller_loads_and_agrees_in_mean(tmp_path: Path) -> None
     assert q["quantization"]["float32_bytes"] == fp32["bytes"]
     assert q["bytes"] < 0.4 * fp32["bytes"]  # int8 weights: about a quarter, plus the graph
     assert 0 < q["mean_abs_error_vs_torch"] < 0.01
+    assert (
+        "max_abs_error_vs_torch" not in q
+        and q["quantization"]["max_abs_error_vs_torch"] >= q["mean_abs_error_vs_torch"]
+    )
     x = np.random.default_rng(3).random((1, 40, 64), dtype=np.float32)
     with torch.no_grad():
         ref = net(torch.from_numpy(x)).numpy()

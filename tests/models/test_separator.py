@@ -135,6 +135,28 @@ def test_cancel_leaves_nothing(tiny_separator: Path, tmp_path: Path) -> None:
     assert not out.exists()  # nothing written, and the folder it created is gone too
 
 
+def test_sigterm_cancels_the_cli_like_ctrl_c(tiny_separator: Path, tmp_path: Path) -> None:
+    """``timeout`` or ``kill`` mid-run: exit 130 and no folder or hidden ``.part`` file left behind."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    src = tmp_path / "in.wav"
+    _song(src, 600.0, 8000, 2)  # long enough to be mid-file when the signal lands
+    out = tmp_path / "out"
+    cmd = [sys.executable, "-m", "app.cli", "separate", str(src), "--out", str(out), "--model", str(tiny_separator)]
+    proc = subprocess.Popen(cmd, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    while not out.exists() and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.02)  # the folder appears when the writers open: the event this waits for
+    assert proc.poll() is None, "the run ended before it could be interrupted"
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130 and "cancelled" in err
+    assert not out.exists()
+
+
 def test_random_mixing_draws_stems_across_songs(tmp_path: Path) -> None:
     n = 44100
     for k in range(3):  # song k: every stem is the constant k+1, so the source song is visible
